@@ -1,0 +1,72 @@
+// Checkpoints: a module's weights in safetensors (PyTorch-style parameter names, so they load in
+// PyTorch with safetensors.torch.load_file) with the config and step stored beside them as metadata.
+using System.Text.Json;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Core;
+
+/// <summary>What a checkpoint holds besides the weights.</summary>
+public sealed record CheckpointInfo(long Step, string? ConfigType, string? ConfigJson, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>The stored config, deserialised.</summary>
+    public T? Config<T>() => ConfigJson is null ? default : JsonSerializer.Deserialize<T>(ConfigJson, Checkpoint.JsonOptions);
+}
+
+/// <summary>Saves and loads module weights with their config and training step.</summary>
+public static class Checkpoint
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new() { IncludeFields = true, WriteIndented = false };
+
+    /// <summary>Writes the module's state dict, <paramref name="config"/> (as JSON) and <paramref name="step"/> atomically.</summary>
+    public static void Save(string path, nn.Module module, object? config = null, long step = 0, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var meta = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
+        {
+            ["kit.step"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["kit.format"] = "1",
+        };
+        if (config is not null)
+        {
+            meta["kit.config_type"] = config.GetType().FullName!;
+            meta["kit.config"] = JsonSerializer.Serialize(config, config.GetType(), JsonOptions);
+        }
+        Safetensors.Write(path, module.state_dict(), meta);
+    }
+
+    /// <summary>Loads weights into <paramref name="module"/> (names and shapes must match) and returns the rest.</summary>
+    public static CheckpointInfo Load(string path, nn.Module module)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint '{path}' does not exist.", path);
+        var (tensors, meta) = Safetensors.Read(path);
+        try
+        {
+            var state = module.state_dict();
+            var missing = state.Keys.Except(tensors.Keys).ToList();
+            var unexpected = tensors.Keys.Except(state.Keys).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+                throw new InvalidDataException($"checkpoint '{path}' does not fit {module.GetType().Name}: " +
+                    $"missing [{string.Join(", ", missing.Take(8))}], unexpected [{string.Join(", ", unexpected.Take(8))}].");
+            using (no_grad())
+                foreach (var (name, target) in state)
+                {
+                    var source = tensors[name];
+                    if (!source.shape.SequenceEqual(target.shape))
+                        throw new InvalidDataException($"checkpoint '{path}': '{name}' has shape [{string.Join(", ", source.shape)}], the module expects [{string.Join(", ", target.shape)}].");
+                    target.copy_(source);
+                }
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        return Info(meta);
+    }
+
+    /// <summary>Reads only the step, config and metadata of a checkpoint.</summary>
+    public static CheckpointInfo ReadInfo(string path) => Info(Safetensors.ReadHeader(path).Metadata);
+
+    static CheckpointInfo Info(IReadOnlyDictionary<string, string> meta) => new(
+        meta.TryGetValue("kit.step", out var s) ? long.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 0,
+        meta.GetValueOrDefault("kit.config_type"), meta.GetValueOrDefault("kit.config"), meta);
+}

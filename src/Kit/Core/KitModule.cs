@@ -1,0 +1,14 @@
+// Runs when the kit's assembly is first used — before any kit code touches TorchSharp — so that the
+// native-library fix is in place without the user calling anything.
+using System.Runtime.CompilerServices;
+using Kit.Core.Native;
+
+namespace Kit.Core;
+
+static class KitModule
+{
+#pragma warning disable CA2255 // a library module initializer is exactly what is wanted here
+    [ModuleInitializer]
+    internal static void Initialize() => TorchNativeLoader.EnsureLoadable();
+#pragma warning restore CA2255
+}

@@ -1,4 +1,5 @@
-using static TorchSharp.torch;
-Console.WriteLine(Kit.Core.Native.TorchNativeLoader.Report);
-var a = randn(256, 256);
-Console.WriteLine((a.matmul(a)).sum().item<float>());
+// The `kit` command: run notebooks headless, export them as file-based apps, reproduce every ablation,
+// describe the machine. `./kit` at the repository root builds and runs it.
+using Kit.Cli;
+
+return await Commands.Main(args);

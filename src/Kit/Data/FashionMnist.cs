@@ -1,0 +1,114 @@
+// Fashion-MNIST (Zalando, 70,000 28×28 grey images of 10 clothing classes) from its IDX files. Optional:
+// Debian's dataset-fashion-mnist package installs them; the kit never downloads anything.
+using Kit.Core;
+using static TorchSharp.torch;
+
+namespace Kit.Data;
+
+/// <summary>Loads Fashion-MNIST images with class labels and captions ("a photo of a sneaker").</summary>
+public sealed class FashionMnist
+{
+    /// <summary>Environment variable naming a folder that holds the IDX files (checked first).</summary>
+    public const string EnvironmentVariable = "KIT_DATA";
+    /// <summary>Where Debian's dataset-fashion-mnist package installs the files.</summary>
+    public const string SystemDirectory = "/usr/share/datasets/fashion-mnist";
+    /// <summary>The one command that installs the files.</summary>
+    public const string InstallCommand = "sudo apt-get install dataset-fashion-mnist";
+
+    /// <summary>Class names in label order.</summary>
+    public static readonly IReadOnlyList<string> ClassNames =
+        new[] { "t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot" };
+
+    /// <summary>Images as H×W bytes each (28×28, or 32×32 when padded).</summary>
+    public IReadOnlyList<byte[]> Images { get; }
+    /// <summary>Class index per image.</summary>
+    public IReadOnlyList<int> Labels { get; }
+    /// <summary>Image side in pixels.</summary>
+    public int Resolution { get; }
+    /// <summary>The folder the files were read from.</summary>
+    public string Directory { get; }
+
+    FashionMnist(IReadOnlyList<byte[]> images, IReadOnlyList<int> labels, int resolution, string directory)
+    {
+        Images = images; Labels = labels; Resolution = resolution; Directory = directory;
+    }
+
+    /// <summary>"a photo of a sneaker" / "a photo of an ankle boot".</summary>
+    public static string Caption(int label) =>
+        $"a photo of {("aeiou".Contains(ClassNames[label][0]) ? "an" : "a")} {ClassNames[label]}";
+
+    /// <summary>Folders searched, in order: $KIT_DATA (and its fashion-mnist subfolder), data/fashion-mnist of the repository, the Debian folder.</summary>
+    public static IReadOnlyList<string> SearchDirectories()
+    {
+        var dirs = new List<string>();
+        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) { dirs.Add(env); dirs.Add(Path.Combine(env, "fashion-mnist")); }
+        if (KitPaths.RepositoryRoot is string root) dirs.Add(Path.Combine(root, "data", "fashion-mnist"));
+        dirs.Add(Path.Combine("data", "fashion-mnist"));
+        dirs.Add(SystemDirectory);
+        return dirs.Distinct().ToList();
+    }
+
+    /// <summary>The first folder holding all four files, or null.</summary>
+    public static string? Locate() => SearchDirectories().FirstOrDefault(d =>
+        new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
+            .All(f => FindFile(d, f) is not null));
+
+    /// <summary>True when the files are installed.</summary>
+    public static bool IsAvailable => Locate() is not null;
+
+    /// <summary>
+    /// Loads a split: Train = the first 54,000 training images, Validation = the last 6,000, Test = the
+    /// 10,000 test images. <paramref name="padTo32"/> centres 28×28 images in 32×32 (divisible by 8 for
+    /// tokenizers). <paramref name="limit"/> keeps the first N.
+    /// </summary>
+    public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null)
+    {
+        var dir = Locate() ?? throw new FileNotFoundException(
+            "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
+            $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", SearchDirectories())}. " +
+            $"Install them with: {InstallCommand}  (or set {EnvironmentVariable} to a folder holding them).");
+        string prefix = split == Split.Test ? "t10k" : "train";
+        var images = IdxFile.Read(FindFile(dir, $"{prefix}-images-idx3-ubyte")!);
+        var labels = IdxFile.Read(FindFile(dir, $"{prefix}-labels-idx1-ubyte")!);
+        if (images.Dimensions.Length != 3) throw new InvalidDataException($"{dir}/{prefix}-images: expected 3 dimensions [N, 28, 28]; found [{string.Join(", ", images.Dimensions)}].");
+        if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
+            throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for {images.Dimensions[0]} images.");
+        int count = images.Dimensions[0], h = images.Dimensions[1], w = images.Dimensions[2];
+        int first = 0, end = count;
+        if (split == Split.Train) end = count * 9 / 10;
+        if (split == Split.Validation) first = count * 9 / 10;
+        if (limit is int l) end = Math.Min(end, first + l);
+        int side = padTo32 ? Math.Max(32, Math.Max(h, w)) : h;
+        var list = new List<byte[]>(end - first);
+        var labelList = new List<int>(end - first);
+        for (int i = first; i < end; i++)
+        {
+            var img = new byte[side * side];
+            int oy = (side - h) / 2, ox = (side - w) / 2;
+            for (int y = 0; y < h; y++)
+                Array.Copy(images.Data, (long)i * h * w + y * w, img, (oy + y) * side + ox, w);
+            list.Add(img);
+            int label = labels.Data[i];
+            if (label >= ClassNames.Count) throw new InvalidDataException($"{dir}/{prefix}-labels: label {label} at index {i} is not a class (expected 0–9).");
+            labelList.Add(label);
+        }
+        return new FashionMnist(list, labelList, side, dir);
+    }
+
+    /// <summary>Number of images.</summary>
+    public int Count => Images.Count;
+
+    /// <summary>Images <paramref name="indices"/> as a batch: [B, 1, H, W] (or 3 channels, grey repeated) in [−1, 1].</summary>
+    public ImageBatch Batch(IEnumerable<int> indices, int channels = 1)
+    {
+        if (channels != 1 && channels != 3) throw new ArgumentOutOfRangeException(nameof(channels), channels, "expected 1 (grey) or 3 (grey repeated as RGB)");
+        var idx = indices.ToList();
+        var pixels = idx.Select(i => channels == 1 ? Images[i] : Images[i].SelectMany(v => new[] { v, v, v }).ToArray()).ToList();
+        var images = ImageBatch.ToTensor(pixels, channels, Resolution, Resolution);
+        var labels = tensor(idx.Select(i => (long)Labels[i]).ToArray());
+        return new ImageBatch(images, idx.Select(i => Caption(Labels[i])).ToList(), null, labels);
+    }
+
+    static string? FindFile(string dir, string name) =>
+        new[] { Path.Combine(dir, name + ".gz"), Path.Combine(dir, name) }.FirstOrDefault(File.Exists);
+}

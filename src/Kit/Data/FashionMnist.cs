@@ -49,7 +49,7 @@ public sealed class FashionMnist
     }
 
     /// <summary>The first folder holding all four files, or null.</summary>
-    public static string? Locate() => SearchDirectories().FirstOrDefault(d =>
+    public static string? Locate(IReadOnlyList<string>? searchDirectories = null) => (searchDirectories ?? SearchDirectories()).FirstOrDefault(d =>
         new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
             .All(f => FindFile(d, f) is not null));
 
@@ -61,18 +61,18 @@ public sealed class FashionMnist
     /// 10,000 test images. <paramref name="padTo32"/> centres 28×28 images in 32×32 (divisible by 8 for
     /// tokenizers). <paramref name="limit"/> keeps the first N.
     /// </summary>
-    public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null)
+    public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null, IReadOnlyList<string>? searchDirectories = null)
     {
-        var dir = Locate() ?? throw new FileNotFoundException(
+        var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(
             "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
-            $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", SearchDirectories())}. " +
+            $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", searchDirectories ?? SearchDirectories())}. " +
             $"Install them with: {InstallCommand}  (or set {EnvironmentVariable} to a folder holding them).");
         string prefix = split == Split.Test ? "t10k" : "train";
         var images = IdxFile.Read(FindFile(dir, $"{prefix}-images-idx3-ubyte")!);
         var labels = IdxFile.Read(FindFile(dir, $"{prefix}-labels-idx1-ubyte")!);
         if (images.Dimensions.Length != 3) throw new InvalidDataException($"{dir}/{prefix}-images: expected 3 dimensions [N, 28, 28]; found [{string.Join(", ", images.Dimensions)}].");
         if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
-            throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for {images.Dimensions[0]} images.");
+            throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for {images.Dimensions[0]} images; the files do not belong together.");
         int count = images.Dimensions[0], h = images.Dimensions[1], w = images.Dimensions[2];
         int first = 0, end = count;
         if (split == Split.Train) end = count * 9 / 10;

@@ -76,7 +76,7 @@ public static class ShapesRenderer
     static SKPath ObjectPath(ShapeObject obj, int resolution, KitRandom rng)
     {
         float cell = resolution / 3f;
-        float extent = cell * (obj.Size == ShapeSize.Large ? 0.84f : 0.5f);
+        float extent = cell * (obj.Size == ShapeSize.Large ? 0.84f : 0.6f);
         float slack = (cell - extent) / 2 * 0.8f; // jitter keeps the object inside its cell: objects never overlap
         float cx = (obj.Column + 0.5f) * cell + (float)rng.Uniform(-slack, slack);
         float cy = (obj.Row + 0.5f) * cell + (float)rng.Uniform(-slack, slack);
@@ -107,7 +107,7 @@ public static class ShapesRenderer
                 path.Close();
                 break;
             case ShapeKind.Cross:
-                float arm = h * 0.36f;
+                float arm = h * 0.42f;
                 path.AddRect(new SKRect(cx - h, cy - arm, cx + h, cy + arm));
                 path.AddRect(new SKRect(cx - arm, cy - h, cx + arm, cy + h));
                 break;

@@ -35,7 +35,7 @@ public sealed class TrainingProgress
     readonly IDisplayHandle? _handle;
     readonly TimeSpan _every;
     readonly TextWriter? _terminal;
-    TimeSpan _last = TimeSpan.MinValue;
+    TimeSpan? _last;
 
     /// <summary>
     /// Starts a progress display of <paramref name="total"/> steps. The terminal line goes to standard
@@ -59,7 +59,7 @@ public sealed class TrainingProgress
     public void Report(long step, IReadOnlyDictionary<string, double>? metrics = null)
     {
         Latest = new ProgressView(Label, step, Total, _clock.Elapsed.TotalSeconds, metrics ?? Latest.Metrics);
-        if (step < Total && _clock.Elapsed - _last < _every) return;
+        if (step < Total && _last is TimeSpan last && _clock.Elapsed - last < _every) return;
         _last = _clock.Elapsed;
         _handle?.Update(Latest);
         _terminal?.WriteLine(Latest.ToPlainText());

@@ -1,0 +1,103 @@
+// IDX files and the Fashion-MNIST loader on small files the tests write themselves.
+using Kit.Data;
+
+namespace Kit.Tests;
+
+public sealed class IdxTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("kit-idx-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("images.idx")]
+    [InlineData("images.idx.gz")]
+    public void ReadsWhatWasWritten(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        var data = Enumerable.Range(0, 2 * 3 * 4).Select(i => (byte)(i * 7)).ToArray();
+        IdxFile.Write(path, new[] { 2, 3, 4 }, data);
+        var read = IdxFile.Read(path);
+        Assert.Equal(new[] { 2, 3, 4 }, read.Dimensions);
+        Assert.Equal(data, read.Data);
+        // the header by hand: 00 00 08 03, then big-endian 2, 3, 4
+        if (!name.EndsWith(".gz")) Assert.Equal(new byte[] { 0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4 }, File.ReadAllBytes(path)[..16]);
+    }
+
+    [Fact]
+    public void RejectsATruncatedFile()
+    {
+        var path = Path.Combine(_dir, "cut.idx");
+        IdxFile.Write(path, new[] { 10, 28, 28 }, new byte[10 * 28 * 28]);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
+        var e = Assert.Throws<InvalidDataException>(() => IdxFile.Read(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("truncated", e.Message);
+    }
+
+    [Fact]
+    public void RejectsAWrongMagicNumber()
+    {
+        var path = Path.Combine(_dir, "bad.idx");
+        File.WriteAllBytes(path, new byte[] { 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 5 });
+        var e = Assert.Throws<InvalidDataException>(() => IdxFile.Read(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("0x12345678", e.Message);
+    }
+
+    [Fact]
+    public void RejectsACorruptGzipStream()
+    {
+        var path = Path.Combine(_dir, "bad.idx.gz");
+        IdxFile.Write(path, new[] { 100 }, Enumerable.Range(0, 100).Select(i => (byte)i).ToArray());
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<InvalidDataException>(() => IdxFile.Read(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void MissingFashionMnistSaysWhereItLookedAndHowToInstall()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir }));
+        Assert.Contains(_dir, e.Message);
+        Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
+    }
+
+    [Fact]
+    public void LoadsFashionMnistFilesPaddedWithCaptions()
+    {
+        var rng = new Random(1);
+        byte[] Images(int n) { var b = new byte[n * 28 * 28]; rng.NextBytes(b); return b; }
+        var train = Images(20);
+        IdxFile.Write(Path.Combine(_dir, "train-images-idx3-ubyte.gz"), new[] { 20, 28, 28 }, train);
+        IdxFile.Write(Path.Combine(_dir, "train-labels-idx1-ubyte.gz"), new[] { 20 }, Enumerable.Range(0, 20).Select(i => (byte)(i % 10)).ToArray());
+        IdxFile.Write(Path.Combine(_dir, "t10k-images-idx3-ubyte"), new[] { 5, 28, 28 }, Images(5));
+        IdxFile.Write(Path.Combine(_dir, "t10k-labels-idx1-ubyte"), new[] { 5 }, new byte[] { 7, 9, 0, 1, 2 });
+
+        var ds = FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir });
+        Assert.Equal(18, ds.Count); // 90% of the training file; the rest is validation
+        Assert.Equal(2, FashionMnist.Load(Split.Validation, searchDirectories: new[] { _dir }).Count);
+        Assert.Equal(32, ds.Resolution);
+        Assert.Equal(train[0], ds.Images[0][2 * 32 + 2]);          // 28×28 centred in 32×32: offset 2
+        Assert.Equal(train[27 * 28 + 27], ds.Images[0][29 * 32 + 29]);
+        Assert.Equal(0, ds.Images[0][0]);
+
+        var test = FashionMnist.Load(Split.Test, searchDirectories: new[] { _dir });
+        using var batch = test.Batch(new[] { 0, 1 });
+        Assert.Equal(new long[] { 2, 1, 32, 32 }, batch.Images.shape);
+        Assert.Equal(new[] { "a photo of a sneaker", "a photo of an ankle boot" }, batch.Captions);
+    }
+
+    [Fact]
+    public void RejectsLabelsThatDoNotMatchTheImages()
+    {
+        IdxFile.Write(Path.Combine(_dir, "train-images-idx3-ubyte"), new[] { 4, 28, 28 }, new byte[4 * 784]);
+        IdxFile.Write(Path.Combine(_dir, "train-labels-idx1-ubyte"), new[] { 3 }, new byte[3]);
+        IdxFile.Write(Path.Combine(_dir, "t10k-images-idx3-ubyte"), new[] { 1, 28, 28 }, new byte[784]);
+        IdxFile.Write(Path.Combine(_dir, "t10k-labels-idx1-ubyte"), new[] { 1 }, new byte[1]);
+        var e = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir }));
+        Assert.Contains("3 labels for 4 images", e.Message);
+    }
+}

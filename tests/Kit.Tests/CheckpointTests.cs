@@ -28,19 +28,15 @@ public sealed class TinyModel : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => fc2.forward(fc1.forward(x).relu());
 }
 
-public sealed class CheckpointTests : IDisposable
+public sealed class CheckpointTests : TempDirectoryTest
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("kit-ckpt-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Fact]
     public void SaveThenLoadRestoresIdenticalTensorsConfigAndStep()
     {
         manual_seed(1);
         var source = new TinyModel(4);
         using (no_grad()) source.state_dict()["counts"].copy_(tensor(new long[] { 3, 1, 4, 1 }));
-        var path = Path.Combine(_dir, "model.safetensors");
+        var path = Path.Combine(Dir, "model.safetensors");
         Checkpoint.Save(path, source, new TinyConfig(4, "tiny", 0.5), step: 1234);
 
         manual_seed(2);
@@ -59,7 +55,7 @@ public sealed class CheckpointTests : IDisposable
     {
         manual_seed(3);
         var model = new TinyModel(5);
-        var path = Path.Combine(_dir, "format.safetensors");
+        var path = Path.Combine(Dir, "format.safetensors");
         Checkpoint.Save(path, model, step: 7);
         var bytes = File.ReadAllBytes(path);
 
@@ -113,7 +109,7 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void AnInterruptedWriteLeavesThePreviousFile()
     {
-        var path = Path.Combine(_dir, "keep.safetensors");
+        var path = Path.Combine(Dir, "keep.safetensors");
         Checkpoint.Save(path, new TinyModel(3), step: 1);
         var before = File.ReadAllBytes(path);
 
@@ -121,14 +117,14 @@ public sealed class CheckpointTests : IDisposable
         Assert.Throws<IOException>(() => Safetensors.Write(path, bigger, null, s => new FailingStream(s, 200)));
 
         Assert.Equal(before, File.ReadAllBytes(path));
-        Assert.Equal(new[] { path }, Directory.GetFiles(_dir)); // no temp file left behind
+        Assert.Equal(new[] { path }, Directory.GetFiles(Dir)); // no temp file left behind
         Assert.Equal(1, Checkpoint.ReadInfo(path).Step);
     }
 
     [Fact]
     public void LoadingIntoAnotherShapeNamesTheTensor()
     {
-        var path = Path.Combine(_dir, "shape.safetensors");
+        var path = Path.Combine(Dir, "shape.safetensors");
         Checkpoint.Save(path, new TinyModel(3));
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, new TinyModel(4)));
         Assert.Matches("'(fc1.weight|fc1.bias|fc2.weight|counts)' has shape \\[3(, 3)?\\], the module expects \\[4", e.Message);
@@ -137,7 +133,7 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void ATruncatedFileIsAClearError()
     {
-        var path = Path.Combine(_dir, "cut.safetensors");
+        var path = Path.Combine(Dir, "cut.safetensors");
         Checkpoint.Save(path, new TinyModel(8));
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 16)]);

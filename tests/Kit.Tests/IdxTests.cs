@@ -3,18 +3,14 @@ using Kit.Data;
 
 namespace Kit.Tests;
 
-public sealed class IdxTests : IDisposable
+public sealed class IdxTests : TempDirectoryTest
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("kit-idx-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Theory]
     [InlineData("images.idx")]
     [InlineData("images.idx.gz")]
     public void ReadsWhatWasWritten(string name)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         var data = Enumerable.Range(0, 2 * 3 * 4).Select(i => (byte)(i * 7)).ToArray();
         IdxFile.Write(path, new[] { 2, 3, 4 }, data);
         var read = IdxFile.Read(path);
@@ -27,7 +23,7 @@ public sealed class IdxTests : IDisposable
     [Fact]
     public void RejectsATruncatedFile()
     {
-        var path = Path.Combine(_dir, "cut.idx");
+        var path = Path.Combine(Dir, "cut.idx");
         IdxFile.Write(path, new[] { 10, 28, 28 }, new byte[10 * 28 * 28]);
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
@@ -39,7 +35,7 @@ public sealed class IdxTests : IDisposable
     [Fact]
     public void RejectsAWrongMagicNumber()
     {
-        var path = Path.Combine(_dir, "bad.idx");
+        var path = Path.Combine(Dir, "bad.idx");
         File.WriteAllBytes(path, new byte[] { 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 5 });
         var e = Assert.Throws<InvalidDataException>(() => IdxFile.Read(path));
         Assert.Contains(path, e.Message);
@@ -49,7 +45,7 @@ public sealed class IdxTests : IDisposable
     [Fact]
     public void RejectsACorruptGzipStream()
     {
-        var path = Path.Combine(_dir, "bad.idx.gz");
+        var path = Path.Combine(Dir, "bad.idx.gz");
         IdxFile.Write(path, new[] { 100 }, Enumerable.Range(0, 100).Select(i => (byte)i).ToArray());
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
@@ -60,8 +56,8 @@ public sealed class IdxTests : IDisposable
     [Fact]
     public void MissingFashionMnistSaysWhereItLookedAndHowToInstall()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir }));
-        Assert.Contains(_dir, e.Message);
+        var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { Dir }));
+        Assert.Contains(Dir, e.Message);
         Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
     }
 
@@ -71,20 +67,20 @@ public sealed class IdxTests : IDisposable
         var rng = new Random(1);
         byte[] Images(int n) { var b = new byte[n * 28 * 28]; rng.NextBytes(b); return b; }
         var train = Images(20);
-        IdxFile.Write(Path.Combine(_dir, "train-images-idx3-ubyte.gz"), new[] { 20, 28, 28 }, train);
-        IdxFile.Write(Path.Combine(_dir, "train-labels-idx1-ubyte.gz"), new[] { 20 }, Enumerable.Range(0, 20).Select(i => (byte)(i % 10)).ToArray());
-        IdxFile.Write(Path.Combine(_dir, "t10k-images-idx3-ubyte"), new[] { 5, 28, 28 }, Images(5));
-        IdxFile.Write(Path.Combine(_dir, "t10k-labels-idx1-ubyte"), new[] { 5 }, new byte[] { 7, 9, 0, 1, 2 });
+        IdxFile.Write(Path.Combine(Dir, "train-images-idx3-ubyte.gz"), new[] { 20, 28, 28 }, train);
+        IdxFile.Write(Path.Combine(Dir, "train-labels-idx1-ubyte.gz"), new[] { 20 }, Enumerable.Range(0, 20).Select(i => (byte)(i % 10)).ToArray());
+        IdxFile.Write(Path.Combine(Dir, "t10k-images-idx3-ubyte"), new[] { 5, 28, 28 }, Images(5));
+        IdxFile.Write(Path.Combine(Dir, "t10k-labels-idx1-ubyte"), new[] { 5 }, new byte[] { 7, 9, 0, 1, 2 });
 
-        var ds = FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir });
+        var ds = FashionMnist.Load(Split.Train, searchDirectories: new[] { Dir });
         Assert.Equal(18, ds.Count); // 90% of the training file; the rest is validation
-        Assert.Equal(2, FashionMnist.Load(Split.Validation, searchDirectories: new[] { _dir }).Count);
+        Assert.Equal(2, FashionMnist.Load(Split.Validation, searchDirectories: new[] { Dir }).Count);
         Assert.Equal(32, ds.Resolution);
         Assert.Equal(train[0], ds.Images[0][2 * 32 + 2]);          // 28×28 centred in 32×32: offset 2
         Assert.Equal(train[27 * 28 + 27], ds.Images[0][29 * 32 + 29]);
         Assert.Equal(0, ds.Images[0][0]);
 
-        var test = FashionMnist.Load(Split.Test, searchDirectories: new[] { _dir });
+        var test = FashionMnist.Load(Split.Test, searchDirectories: new[] { Dir });
         using var batch = test.Batch(new[] { 0, 1 });
         Assert.Equal(new long[] { 2, 1, 32, 32 }, batch.Images.shape);
         Assert.Equal(new[] { "a photo of a sneaker", "a photo of an ankle boot" }, batch.Captions);
@@ -93,11 +89,11 @@ public sealed class IdxTests : IDisposable
     [Fact]
     public void RejectsLabelsThatDoNotMatchTheImages()
     {
-        IdxFile.Write(Path.Combine(_dir, "train-images-idx3-ubyte"), new[] { 4, 28, 28 }, new byte[4 * 784]);
-        IdxFile.Write(Path.Combine(_dir, "train-labels-idx1-ubyte"), new[] { 3 }, new byte[3]);
-        IdxFile.Write(Path.Combine(_dir, "t10k-images-idx3-ubyte"), new[] { 1, 28, 28 }, new byte[784]);
-        IdxFile.Write(Path.Combine(_dir, "t10k-labels-idx1-ubyte"), new[] { 1 }, new byte[1]);
-        var e = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { _dir }));
+        IdxFile.Write(Path.Combine(Dir, "train-images-idx3-ubyte"), new[] { 4, 28, 28 }, new byte[4 * 784]);
+        IdxFile.Write(Path.Combine(Dir, "train-labels-idx1-ubyte"), new[] { 3 }, new byte[3]);
+        IdxFile.Write(Path.Combine(Dir, "t10k-images-idx3-ubyte"), new[] { 1, 28, 28 }, new byte[784]);
+        IdxFile.Write(Path.Combine(Dir, "t10k-labels-idx1-ubyte"), new[] { 1 }, new byte[1]);
+        var e = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(Split.Train, searchDirectories: new[] { Dir }));
         Assert.Contains("3 labels for 4 images", e.Message);
     }
 }

@@ -5,21 +5,17 @@ using Kit.Core;
 
 namespace Kit.Tests;
 
-public sealed class ReadmeTests : IDisposable
+public sealed class ReadmeTests : TempDirectoryTest
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("kit-readme-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     [Fact]
     public async Task TheReadmeSnippetRuns()
     {
         var readme = File.ReadAllText(Path.Combine(KitPaths.RepositoryRoot!, "README.md"));
         var snippet = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline);
         Assert.True(snippet.Success, "README.md should hold a csharp snippet");
-        var path = Path.Combine(_dir, "readme.ipynb");
+        var path = Path.Combine(Dir, "readme.ipynb");
         NotebookDocument.Create(new[] { ("code", snippet.Groups[1].Value + "\nloss", (string[]?)null) }).Save(path);
-        var result = await NotebookRunner.RunAsync(path, Path.Combine(_dir, "out"), null, TextWriter.Null);
+        var result = await NotebookRunner.RunAsync(path, Path.Combine(Dir, "out"), null, TextWriter.Null);
         Assert.True(result.Succeeded, result.Failure?.Message);
         Assert.Single(result.Artifacts); // the image grid
     }

@@ -5,15 +5,11 @@ using Kit.Cli.Notebooks;
 
 namespace Kit.Tests;
 
-public sealed class RunnerTests : IDisposable
+public sealed class RunnerTests : TempDirectoryTest
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("kit-runner-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     string Write(string name, params (string Type, string Source, string[]? Tags)[] cells)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         NotebookDocument.Create(cells).Save(path);
         return path;
     }
@@ -23,7 +19,7 @@ public sealed class RunnerTests : IDisposable
 
     async Task<(NotebookRunResult Result, JsonObject Executed)> Run(string path, Dictionary<string, string>? parameters = null)
     {
-        var result = await NotebookRunner.RunAsync(path, Path.Combine(_dir, "out"), parameters, TextWriter.Null);
+        var result = await NotebookRunner.RunAsync(path, Path.Combine(Dir, "out"), parameters, TextWriter.Null);
         return (result, JsonNode.Parse(File.ReadAllText(result.ExecutedPath))!.AsObject());
     }
 

@@ -75,7 +75,8 @@ public sealed class RunnerTests : TempDirectoryTest
     {
         var path = Write("rich.ipynb",
             Code("using Kit.Data;\nusing Kit.Notebook;\nvar ds = new ShapesDataset(4);\nvar batch = ds.Batch(0, 4);"),
-            Code("display(ImageGrid.From(batch.Images, batch.Captions));\nResultTable.FromRows(\"t\", new[] { \"a\" }, new[] { new object[] { 1.5 } })"));
+            Code("display(ImageGrid.From(batch.Images, batch.Captions));\nResultTable.FromRows(\"t\", new[] { \"a\" }, new[] { new object[] { 1.5 } })"),
+            Code("Plotly.NET.CSharp.Chart.Point<double, double, string>(x: new[] { 1.0, 2.0 }, y: new[] { 3.0, 4.0 })"));
         var (result, nb) = await Run(path);
         Assert.True(result.Succeeded, result.Failure?.Message);
         var outputs = Outputs(nb, 2);
@@ -83,7 +84,10 @@ public sealed class RunnerTests : TempDirectoryTest
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.Null(outputs[0]!["data"]!["text/html"]); // the picture is not repeated as HTML
         Assert.Contains("<table", Text(outputs[1]!["data"]!["text/html"]));
-        Assert.Equal(2, result.Artifacts.Count);
+        var chart = Text(Outputs(nb, 3).Single()!["data"]!["text/html"]);
+        Assert.Contains("Plotly.newPlot", chart);              // a raw GenericChart displays as a chart ...
+        Assert.True(chart.Length > 1_000_000, "... carrying plotly.js, the notebook's first chart");
+        Assert.Equal(3, result.Artifacts.Count);
     }
 
     [Fact]

@@ -82,7 +82,12 @@ public sealed class OutputCollector : TextWriter, IDisplaySink
 
     void Remember(object value)
     {
-        var view = value is DataFrame frame ? frame.AsTable("table") : value as IRichView;
+        var view = value switch
+        {
+            DataFrame frame => frame.AsTable("table"),
+            Plotly.NET.GenericChart chart => new ChartView(chart, "chart"),
+            _ => value as IRichView,
+        };
         if (view is not null and not ProgressView) Artifacts.Add(new DisplayedArtifact(_cell, view));
     }
 
@@ -94,6 +99,7 @@ public sealed class OutputCollector : TextWriter, IDisplaySink
     public static JsonObject Bundle(object value)
     {
         if (value is DataFrame frame) value = frame.AsTable("");
+        if (value is Plotly.NET.GenericChart chart) value = new ChartView(chart, "chart"); // as the kit registers it in a kernel
         var data = new JsonObject();
         foreach (var (mime, text) in ConventionFormats(value)) data[mime] = text;
         if (data.ContainsKey("image/png")) data.Remove("text/html");

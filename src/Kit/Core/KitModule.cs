@@ -9,6 +9,11 @@ static class KitModule
 {
 #pragma warning disable CA2255 // a library module initializer is exactly what is wanted here
     [ModuleInitializer]
-    internal static void Initialize() => TorchNativeLoader.EnsureLoadable();
+    internal static void Initialize()
+    {
+        TorchNativeLoader.EnsureLoadable();
+        try { Kit.Notebook.KernelFormatters.TryRegister(); }
+        catch (Exception) { /* a kernel whose Formatter API differs keeps its own chart display */ }
+    }
 #pragma warning restore CA2255
 }

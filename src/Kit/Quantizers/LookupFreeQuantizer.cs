@@ -1,0 +1,147 @@
+// Lookup-free quantization (MAGVIT-v2, Yu et al. 2024): the code dimension shrinks to zero — each of the
+// `bits` feature dimensions is its own two-value codebook {−1, +1}, the codebook is their product (K = 2^bits)
+// and quantization is sign(), with no distance computation. An entropy penalty keeps assignments confident
+// (low per-sample entropy) and the codebook evenly used (high codebook entropy).
+//
+// Bit order: LSB first. Dimension i carries bit i: index = Σ_i 2^i · 1[z_i > 0], so [−1, +1, −1] → 2
+// (Open-MAGVIT2's order; vector-quantize-pytorch numbers MSB first).
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Quantizers;
+
+/// <summary>Sign quantization over <c>bits</c> dimensions with MAGVIT-v2's entropy penalty.</summary>
+public sealed class LookupFreeQuantizer : Quantizer
+{
+    /// <param name="bits">Feature dimension = log2 of the vocabulary (K = 2^bits, up to 2^30).</param>
+    /// <param name="commitmentWeight">Weight of ‖z − sg(q)‖² (MAGVIT-v2 recipe: 0.25).</param>
+    /// <param name="entropyWeight">Weight of the entropy penalty (recipe: 0.1, smaller on toy setups; annealable).</param>
+    /// <param name="diversityGamma">γ in E[H(p(c|z))] − γ·H(E[p(c|z)]).</param>
+    /// <param name="temperature">τ in p(c|z) ∝ exp(−‖z − c‖²/τ) (Open-MAGVIT2 uses 0.01).</param>
+    /// <param name="groupBits">Bits per sub-codebook for the codebook entropy; null = exact when bits ≤ 12, else groups of ≤ 9 bits.</param>
+    /// <param name="spherical">BSQ variant: features l2-normalised, codes ±1/√bits.</param>
+    public LookupFreeQuantizer(int bits, double commitmentWeight = 0.25, double entropyWeight = 0.1, double diversityGamma = 1.0,
+        double temperature = 0.01, int? groupBits = null, bool spherical = false)
+        : base(nameof(LookupFreeQuantizer), bits, 1L << CheckBits(bits))
+    {
+        if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "expected τ > 0");
+        int g = groupBits ?? (bits <= 12 ? bits : (int)Math.Ceiling(bits / Math.Ceiling(bits / 9.0)));
+        if (g < 1 || g > Math.Min(bits, 16)) throw new ArgumentOutOfRangeException(nameof(groupBits), groupBits, $"expected 1..{Math.Min(bits, 16)} bits per group");
+        Bits = bits; CommitmentWeight = commitmentWeight; EntropyWeight = entropyWeight; DiversityGamma = diversityGamma;
+        Temperature = temperature; GroupBits = g; Spherical = spherical;
+        RegisterComponents();
+    }
+
+    static int CheckBits(int bits) => bits is >= 1 and <= 30 ? bits
+        : throw new ArgumentOutOfRangeException(nameof(bits), bits, "expected 1–30 bits (a vocabulary of 2 to 2^30 codes)");
+
+    public int Bits { get; }
+    /// <summary>Annealable: the trainer's schedule may change it between steps.</summary>
+    public double CommitmentWeight { get; set; }
+    /// <summary>Annealable: the trainer's schedule may change it between steps.</summary>
+    public double EntropyWeight { get; set; }
+    public double DiversityGamma { get; set; }
+    public double Temperature { get; }
+    public int GroupBits { get; }
+    public bool Spherical { get; }
+    /// <summary>Magnitude of a code's coordinates: 1, or 1/√bits for the spherical variant.</summary>
+    public double CodeScale => Spherical ? 1 / Math.Sqrt(Bits) : 1;
+
+    protected override FlatQuantization QuantizeFlat(Tensor features)
+    {
+        var z = Spherical ? F.normalize(features, dim: 1) : features;
+        var positive = z > 0;
+        var codes = where(positive, CodeScale, -CodeScale).to(z.dtype);
+        var indices = BitsToIndex(positive);
+        var parts = new Dictionary<string, Tensor>();
+        var commitment = F.mse_loss(z, codes);
+        var aux = commitment * CommitmentWeight;
+        parts["commitment"] = commitment.detach();
+        if (EntropyWeight > 0 || !training)
+        {
+            var (sample, codebook) = Entropies(z);
+            parts["entropy_sample"] = sample.detach();
+            parts["entropy_codebook"] = codebook.detach();
+            if (EntropyWeight > 0) aux = aux + (sample - DiversityGamma * codebook) * EntropyWeight;
+        }
+        return new FlatQuantization(StraightThrough(z, codes), indices, aux, parts);
+    }
+
+    protected override Tensor LookupFlat(Tensor indices) => IndexToBits(indices, Bits).to(float32) * (2 * CodeScale) - CodeScale;
+
+    /// <summary>Per-bit probability p(bit_i = +1 | z) = sigmoid(4·s·z_i/τ), s the code scale.</summary>
+    public Tensor BitProbabilities(Tensor z) => (z * (4 * CodeScale / Temperature)).sigmoid();
+
+    /// <summary>
+    /// Mean per-sample entropy E_z[H(p(c|z))] — exact in O(bits) because p(c|z) factorises into independent
+    /// bits — and the codebook entropy H(E_z[p(c|z)]), exact over one group or summed over groups of
+    /// <see cref="GroupBits"/> bits (an upper bound on the exact value: Σ marginal entropies ≥ joint entropy).
+    /// </summary>
+    public (Tensor Sample, Tensor Codebook) Entropies(Tensor z)
+    {
+        var logits = z * (4 * CodeScale / Temperature);
+        var logP = F.logsigmoid(logits);    // log p(bit = +1)
+        var logQ = F.logsigmoid(-logits);   // log p(bit = −1)
+        var sample = -(logP.exp() * logP + logQ.exp() * logQ).sum(1).mean();
+        Tensor codebook = zeros(1, dtype: z.dtype, device: z.device).squeeze();
+        for (int start = 0; start < Bits; start += GroupBits)
+        {
+            int g = Math.Min(GroupBits, Bits - start);
+            codebook = codebook + CodebookEntropy(logP.narrow(1, start, g), logQ.narrow(1, start, g));
+        }
+        return (sample, codebook);
+    }
+
+    // H of the batch-averaged distribution over the 2^g codes of one group: log p(c|z) = Σ_i b_i log p_i +
+    // (1 − b_i) log(1 − p_i), a [M, 2^g] matrix product; memory M × 2^g.
+    static Tensor CodebookEntropy(Tensor logP, Tensor logQ)
+    {
+        int g = (int)logP.shape[1];
+        var bits = IndexToBits(arange(1L << g, device: logP.device), g).to(logP.dtype); // [2^g, g]
+        var logProbs = logP.matmul(bits.t()) + logQ.matmul((1 - bits).t());               // [M, 2^g]
+        var mean = logProbs.exp().mean(new long[] { 0 });
+        return -(mean * (mean + 1e-12).log()).sum();
+    }
+
+    /// <summary>Index of each row of booleans (or ±1 / 0-1 values with "positive" meaning set) [..., bits], LSB first.</summary>
+    public static Tensor BitsToIndex(Tensor positive)
+    {
+        int bits = (int)positive.shape[^1];
+        var weights = (ones(bits, dtype: int64, device: positive.device) * 2).pow(arange(bits, dtype: int64, device: positive.device));
+        return (positive.to(int64) * weights).sum(-1);
+    }
+
+    /// <summary>Bits (0/1, int64) of each index, LSB first: [...] → [..., bits].</summary>
+    public static Tensor IndexToBits(Tensor indices, int bits)
+    {
+        var shifts = arange(bits, dtype: int64, device: indices.device);
+        return indices.to(int64).unsqueeze(-1).bitwise_right_shift(shifts).bitwise_and(1);
+    }
+
+    /// <summary>
+    /// Token factorization (MAGVIT-v2): splits indices into sub-codebook indices of <paramref name="groupBits"/>
+    /// bits each, LSB group first — e.g. 2^18 as [9, 9] or Open-MAGVIT2's asymmetric [6, 12].
+    /// </summary>
+    public static Tensor[] Factorize(Tensor indices, IReadOnlyList<int> groupBits)
+    {
+        var result = new Tensor[groupBits.Count];
+        int shift = 0;
+        for (int i = 0; i < groupBits.Count; i++)
+        {
+            result[i] = indices.to(int64).bitwise_right_shift(shift).bitwise_and((1L << groupBits[i]) - 1);
+            shift += groupBits[i];
+        }
+        return result;
+    }
+
+    /// <summary>The inverse of <see cref="Factorize"/>.</summary>
+    public static Tensor Combine(IReadOnlyList<Tensor> parts, IReadOnlyList<int> groupBits)
+    {
+        if (parts.Count != groupBits.Count) throw new ArgumentException($"{parts.Count} parts for {groupBits.Count} groups.", nameof(parts));
+        var result = zeros_like(parts[0], dtype: int64);
+        int shift = 0;
+        for (int i = 0; i < parts.Count; i++) { result = result + parts[i].to(int64).bitwise_left_shift(shift); shift += groupBits[i]; }
+        return result;
+    }
+}

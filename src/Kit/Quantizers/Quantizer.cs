@@ -1,0 +1,105 @@
+// The contract every quantizer shares (after vector-quantize-pytorch): features in, the quantized
+// features (straight-through), the integer indices, one auxiliary loss and its named parts out — so any
+// quantizer drops into the same place in a tokenizer.
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Quantizers;
+
+/// <summary>What a quantizer returns. Tensors belong to the caller's dispose scope.</summary>
+/// <param name="Quantized">Same shape as the input; gradients reach the input (straight-through or rotation trick).</param>
+/// <param name="Indices">[B, H, W] for [B, D, H, W] input, [B, N] for [B, N, D]; stacked quantizers add a last axis of layers.</param>
+/// <param name="AuxLoss">Scalar to add to the training loss (commitment, codebook, entropy terms, already weighted).</param>
+/// <param name="Parts">The unweighted terms, detached, for logging (e.g. "commitment", "entropy_sample", "entropy_codebook").</param>
+public sealed record QuantizerOutput(Tensor Quantized, Tensor Indices, Tensor AuxLoss, IReadOnlyDictionary<string, Tensor> Parts);
+
+/// <summary>Result of quantizing flat features [M, D].</summary>
+public sealed record FlatQuantization(Tensor Quantized, Tensor Indices, Tensor AuxLoss, Dictionary<string, Tensor> Parts);
+
+/// <summary>Codebook statistics over the recent window: what users of quantizer libraries keep asking for.</summary>
+/// <param name="Usage">Share of codes used at least once (0–1).</param>
+/// <param name="Perplexity">exp(entropy of the code histogram): the effective number of codes.</param>
+/// <param name="DeadShare">Share of codes never used (1 − usage).</param>
+public sealed record QuantizerStats(double Usage, double Perplexity, double DeadShare);
+
+/// <summary>Base of every quantizer: handles the [B, D, H, W] / [B, N, D] layouts and usage tracking.</summary>
+public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
+{
+    protected Quantizer(string name, int dim, long codebookSize) : base(name)
+    {
+        if (dim <= 0) throw new ArgumentOutOfRangeException(nameof(dim), dim, "expected a positive feature dimension");
+        if (codebookSize < 2) throw new ArgumentOutOfRangeException(nameof(codebookSize), codebookSize, "expected at least 2 codes");
+        Dim = dim;
+        CodebookSize = codebookSize;
+        Usage = new CodeUsage(codebookSize);
+    }
+
+    /// <summary>Feature dimension D of the input.</summary>
+    public int Dim { get; }
+    /// <summary>Number of codes (per layer for stacked quantizers).</summary>
+    public long CodebookSize { get; }
+    /// <summary>Code histogram over the recent window.</summary>
+    public CodeUsage Usage { get; }
+    /// <summary>Index entries per spatial position (1, or D layers for stacked quantizers).</summary>
+    public virtual int IndicesPerPosition => 1;
+    /// <summary>Bits one position costs: log2(K) per index.</summary>
+    public virtual double BitsPerPosition => IndicesPerPosition * Math.Log2(CodebookSize);
+
+    /// <summary>Positions (embeddings an LLM would read) for an h×w feature map: h·w, whatever the layers per position.</summary>
+    public virtual long PositionsFor(long h, long w) => h * w;
+
+    /// <summary>Statistics of the codes seen in the recent window.</summary>
+    public virtual QuantizerStats Stats() => Usage.Stats();
+
+    /// <summary>Forgets the usage window (call before measuring on held-out data).</summary>
+    public virtual void ResetUsage() => Usage.Reset();
+
+    public override QuantizerOutput forward(Tensor features)
+    {
+        var (flat, restore, indexShape) = Flatten(features);
+        var r = QuantizeFlat(flat);
+        RecordUsage(r.Indices);
+        return new QuantizerOutput(restore(r.Quantized), r.Indices.reshape(IndexShape(indexShape)), r.AuxLoss, r.Parts);
+    }
+
+    /// <summary>Records indices [M] (or [M, layers]) in the usage window.</summary>
+    protected virtual void RecordUsage(Tensor indices) => Usage.Record(indices);
+
+    /// <summary>The features the indices stand for, in the layout quantize() would return ([B, D, H, W] for [B, H, W]).</summary>
+    public virtual Tensor Lookup(Tensor indices)
+    {
+        bool stacked = IndicesPerPosition > 1;
+        var spatial = stacked ? indices.shape[..^1] : indices.shape;
+        var flat = LookupFlat(stacked ? indices.reshape(-1, IndicesPerPosition) : indices.reshape(-1));
+        var shaped = flat.reshape(spatial.Append(Dim).ToArray());
+        return spatial.Length == 3 ? shaped.permute(0, 3, 1, 2) : shaped;
+    }
+
+    /// <summary>Quantizes flat features z [M, D].</summary>
+    protected abstract FlatQuantization QuantizeFlat(Tensor z);
+
+    /// <summary>Features [M, D] for flat indices [M] (or [M, layers]).</summary>
+    protected abstract Tensor LookupFlat(Tensor indices);
+
+    long[] IndexShape(long[] spatial) => IndicesPerPosition > 1 ? spatial.Append(IndicesPerPosition).ToArray() : spatial;
+
+    (Tensor Flat, Func<Tensor, Tensor> Restore, long[] Spatial) Flatten(Tensor x)
+    {
+        if (x.dim() == 4)
+        {
+            if (x.shape[1] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have {x.shape[1]} channels; this quantizer expects [B, {Dim}, H, W].", nameof(x));
+            long b = x.shape[0], h = x.shape[2], w = x.shape[3];
+            return (x.permute(0, 2, 3, 1).reshape(-1, Dim), q => q.reshape(b, h, w, Dim).permute(0, 3, 1, 2), new[] { b, h, w });
+        }
+        if (x.dim() == 3)
+        {
+            if (x.shape[2] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have last dimension {x.shape[2]}; this quantizer expects [B, N, {Dim}].", nameof(x));
+            long b = x.shape[0], n = x.shape[1];
+            return (x.reshape(-1, Dim), q => q.reshape(b, n, Dim), new[] { b, n });
+        }
+        throw new ArgumentException($"features must be [B, D, H, W] or [B, N, D]; got [{string.Join(", ", x.shape)}].", nameof(x));
+    }
+
+    /// <summary>Straight-through estimator: the value of <paramref name="quantized"/>, the gradient of <paramref name="z"/>.</summary>
+    public static Tensor StraightThrough(Tensor z, Tensor quantized) => z + (quantized - z).detach();
+}

@@ -1,0 +1,276 @@
+// Quantizers checked against brute force, hand-worked cases and the naive formulas they shortcut.
+using Kit.Quantizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Tests;
+
+public class QuantizerTests
+{
+    static double[] Row(Tensor t, int i) => t[i].to(float64).data<double>().ToArray();
+
+    [Theory]
+    [InlineData(CodeDistance.L2)]
+    [InlineData(CodeDistance.Cosine)]
+    public void NearestCodeMatchesBruteForce(CodeDistance distance)
+    {
+        manual_seed(1);
+        using var vq = new VectorQuantizer(6, 37, distance: distance);
+        using var z = randn(200, 6);
+        var found = vq.Nearest(z).data<long>().ToArray();
+        var codes = vq.Codebook;
+        for (int m = 0; m < 200; m++)
+        {
+            var x = Row(z, m);
+            if (distance == CodeDistance.Cosine) { var n = Math.Sqrt(x.Sum(v => v * v)); x = x.Select(v => v / n).ToArray(); }
+            int best = -1; double bestScore = double.MaxValue;
+            for (int k = 0; k < 37; k++)
+            {
+                var e = Row(codes, k);
+                double score = distance == CodeDistance.L2 ? x.Zip(e, (a, b) => (a - b) * (a - b)).Sum() : -x.Zip(e, (a, b) => a * b).Sum();
+                if (score < bestScore) { bestScore = score; best = k; }
+            }
+            Assert.Equal(best, found[m]);
+        }
+    }
+
+    [Fact]
+    public void LfqIndexOfHandWorkedVectors()
+    {
+        using var z = tensor(new float[] { -1.4f, 8.7f, -4.2f, /**/ 1, 1, 1, /**/ -1, -1, -1, /**/ 0, 0.5f, 0 }, new long[] { 1, 4, 3 });
+        using var lfq = new LookupFreeQuantizer(3, entropyWeight: 0);
+        var r = lfq.forward(z);
+        Assert.Equal(new long[] { 2, 7, 0, 2 }, r.Indices.data<long>().ToArray()); // LSB first; 0 counts as negative
+        Assert.Equal(new float[] { -1, 1, -1, 1, 1, 1, -1, -1, -1, -1, 1, -1 }, r.Quantized.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void IndexAndBitsRoundTrip()
+    {
+        using var all = arange(1L << 10);
+        using var bits = LookupFreeQuantizer.IndexToBits(all, 10);
+        Assert.True(LookupFreeQuantizer.BitsToIndex(bits.eq(1)).eq(all).all().item<bool>());
+        Assert.Equal(new long[] { 0, 1, 0, 1, 1, 0, 0, 0, 0, 0 }, bits[26].data<long>().ToArray()); // 26 = 2 + 8 + 16
+        using var big = randint(1L << 18, new long[] { 1000 });
+        var parts = LookupFreeQuantizer.Factorize(big, new[] { 6, 12 });
+        Assert.True(LookupFreeQuantizer.Combine(parts, new[] { 6, 12 }).eq(big).all().item<bool>());
+        var hand = LookupFreeQuantizer.Factorize(tensor(new long[] { (5L << 6) + 3 }), new[] { 6, 12 });
+        Assert.Equal(3, hand[0].item<long>());
+        Assert.Equal(5, hand[1].item<long>());
+    }
+
+    // The definition: p(c|z) = softmax over all 2^bits codes c ∈ {−s, +s}^bits of −‖z − c‖²/τ.
+    static (double Sample, double Codebook) NaiveEntropies(double[][] z, int bits, double tau, double scale)
+    {
+        int k = 1 << bits;
+        var mean = new double[k];
+        double sample = 0;
+        foreach (var row in z)
+        {
+            var logits = new double[k];
+            for (int c = 0; c < k; c++)
+            {
+                double d = 0;
+                for (int i = 0; i < bits; i++) { double ci = ((c >> i) & 1) == 1 ? scale : -scale; d += (row[i] - ci) * (row[i] - ci); }
+                logits[c] = -d / tau;
+            }
+            double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
+            for (int c = 0; c < k; c++)
+            {
+                double p = Math.Exp(logits[c] - max) / sum;
+                if (p > 0) sample -= p * Math.Log(p);
+                mean[c] += p / z.Length;
+            }
+        }
+        return (sample / z.Length, -mean.Where(p => p > 0).Sum(p => p * Math.Log(p)));
+    }
+
+    [Theory]
+    [InlineData(4, 1.0, false)]
+    [InlineData(8, 0.5, false)]
+    [InlineData(12, 2.0, false)]
+    [InlineData(6, 0.05, true)]
+    public void FactorizedEntropyEqualsTheNaiveSoftmax(int bits, double tau, bool spherical)
+    {
+        manual_seed(bits);
+        using var z = randn(24, bits, dtype: float64) * 0.7;
+        using var lfq = new LookupFreeQuantizer(bits, temperature: tau, groupBits: bits, spherical: spherical);
+        var zUsed = spherical ? nn.functional.normalize(z, dim: 1) : z;
+        var (sample, codebook) = lfq.Entropies(zUsed);
+        var rows = Enumerable.Range(0, 24).Select(i => Row(zUsed, i)).ToArray();
+        var naive = NaiveEntropies(rows, bits, tau, lfq.CodeScale);
+        Assert.Equal(naive.Sample, sample.item<double>(), 1e-5);
+        Assert.Equal(naive.Codebook, codebook.item<double>(), 1e-5);
+    }
+
+    [Fact]
+    public void GroupedCodebookEntropyBoundsTheExactOne()
+    {
+        manual_seed(3);
+        using var z = randn(64, 10, dtype: float64) * 0.3;
+        double Codebook(int group) { using var q = new LookupFreeQuantizer(10, temperature: 1.0, groupBits: group); return q.Entropies(z).Codebook.item<double>(); }
+        double exact = Codebook(10), two = Codebook(5), ten = Codebook(1);
+        Assert.True(exact <= two + 1e-9 && two <= ten + 1e-9, $"exact {exact} ≤ 2 groups {two} ≤ 10 groups {ten}");
+        Assert.True(ten <= 10 * Math.Log(2) + 1e-9);
+    }
+
+    [Fact]
+    public void LargeVocabularyEntropyRunsGrouped()
+    {
+        using var lfq = new LookupFreeQuantizer(18);
+        Assert.Equal(9, lfq.GroupBits);
+        using var scope = NewDisposeScope();
+        var (sample, codebook) = lfq.Entropies(randn(4096, 18));
+        Assert.InRange(sample.item<float>(), 0, 18 * Math.Log(2));
+        Assert.InRange(codebook.item<float>(), 0, 18 * Math.Log(2) + 1e-4);
+    }
+
+    [Fact]
+    public void EmaUpdateOfAHandMadeBatch()
+    {
+        using var vq = new VectorQuantizer(2, 2, decay: 0.75, epsilon: 1e-9); // γ ≠ 1 − γ, so swapping them shows
+        using (no_grad())
+        {
+            var init = tensor(new float[] { 1, 0, -1, 0 }, new long[] { 2, 2 });
+            vq.state_dict()["embed"].copy_(init);
+            vq.state_dict()["embed_sum"].copy_(init);
+        }
+        vq.train();
+        using var z = tensor(new float[] { 1, 0, 1, 0.2f, -1, 0 }, new long[] { 1, 3, 2 });
+        vq.forward(z);
+        // cluster sizes: 0.75·1 + 0.25·2 = 1.25 and 0.75·1 + 0.25·1 = 1; sums: 0.75·(1,0) + 0.25·(2,0.2) = (1.25, 0.05) and (−1, 0).
+        Assert.Equal(new[] { 1.25f, 1f }, vq.state_dict()["cluster_size"].data<float>().ToArray());
+        var embed = vq.state_dict()["embed"].data<float>().ToArray();
+        Assert.Equal(1.0, embed[0], 4);
+        Assert.Equal(0.05 / 1.25, embed[1], 4);
+        Assert.Equal(-1.0, embed[2], 4);
+        Assert.Equal(0.0, embed[3], 4);
+    }
+
+    [Fact]
+    public void StraightThroughGradientIsTheIdentity()
+    {
+        foreach (Quantizer q in new Quantizer[] { new VectorQuantizer(4, 16), new LookupFreeQuantizer(4, entropyWeight: 0), new FiniteScalarQuantizer(new[] { 100001, 100001, 100001, 100001 }) })
+        {
+            using var z = (randn(2, 4, 3, 3) * 0.01).requires_grad_();
+            var r = q.forward(z);
+            r.Quantized.sum().backward();
+            if (q is FiniteScalarQuantizer)
+                Assert.True(z.grad!.gt(0).all().item<bool>(), "FSQ passes gradients through its bounding function"); // tanh', not 1
+            else
+                Assert.True(z.grad!.eq(1).all().item<bool>(), $"{q.GetType().Name}: gradient should pass unchanged");
+        }
+    }
+
+    [Fact]
+    public void RotationTrickKeepsTheValueAndRotatesTheGradient()
+    {
+        manual_seed(5);
+        using var z = randn(8, 5, dtype: float64).requires_grad_();
+        using var codes = randn(8, 5, dtype: float64);
+        var out_ = VectorQuantizer.RotationTrick(z, codes);
+        Assert.True(out_.allclose(codes, 1e-9, 1e-9));
+        using var upstream = randn(8, 5, dtype: float64);
+        (out_ * upstream).sum().backward();
+        // A rotation keeps lengths, so the gradient's norm is the upstream norm times ‖code‖/‖z‖.
+        for (int i = 0; i < 8; i++)
+        {
+            double expected = upstream[i].norm().item<double>() * codes[i].norm().item<double>() / z[i].norm().item<double>();
+            Assert.Equal(expected, z.grad![i].norm().item<double>(), 9);
+        }
+        Assert.False(z.grad!.allclose(upstream));
+    }
+
+    [Fact]
+    public void CumulativeSumErrorDoesNotGrowWithDepth()
+    {
+        manual_seed(7);
+        using var rq = new ResidualQuantizer(8, 4, StackAggregation.CumulativeSum, d => new VectorQuantizer(d, 32, kmeansInit: true));
+        using var z = randn(1, 2000, 8);
+        rq.train();
+        var r = rq.forward(z);  // k-means initialises each layer on the residual it sees
+        rq.eval();
+        var indices = rq.forward(z).Indices;
+        var errors = Enumerable.Range(1, 4).Select(d => (rq.LookupPrefix(indices, d) - z.reshape(-1, 8)).pow(2).mean().item<float>()).ToList();
+        for (int d = 1; d < 4; d++) Assert.True(errors[d] <= errors[d - 1] + 1e-6, $"error with {d + 1} layers {errors[d]} > with {d} {errors[d - 1]}");
+        Assert.True(errors[3] < errors[0] * 0.9, "four layers should reconstruct clearly better than one");
+        Assert.Equal(new long[] { 1, 2000, 4 }, indices.shape);
+    }
+
+    [Fact]
+    public void LookupReproducesTheQuantizedFeatures()
+    {
+        manual_seed(11);
+        var quantizers = new Quantizer[]
+        {
+            new VectorQuantizer(8, 64, codeDim: 4, distance: CodeDistance.Cosine),
+            new LookupFreeQuantizer(8),
+            new FiniteScalarQuantizer(new[] { 8, 5, 5 }),
+            new ResidualQuantizer(8, 2, StackAggregation.Concat, d => new VectorQuantizer(d, 16)),
+            new ResidualQuantizer(8, 3, StackAggregation.CumulativeSum, d => new VectorQuantizer(d, 16), sharedCodebook: true),
+            new TwoLevelQuantizer(8, StackAggregation.CumulativeSum, d => new VectorQuantizer(d, 16)),
+            new TwoLevelQuantizer(8, StackAggregation.Concat, d => new LookupFreeQuantizer(d)),
+        };
+        foreach (var q in quantizers)
+        {
+            q.eval();
+            using var scope = NewDisposeScope();
+            var z = randn(2, q.Dim, 4, 4);
+            var r = q.forward(z);
+            Assert.True(q.Lookup(r.Indices).allclose(r.Quantized, 1e-5, 1e-5), $"{q.GetType().Name}: Lookup(indices) differs from the quantized features");
+            Assert.Equal(z.shape, r.Quantized.shape);
+        }
+    }
+
+    [Fact]
+    public void FsqCodebookIsTheProductOfLevels()
+    {
+        using var fsq = new FiniteScalarQuantizer(new[] { 3, 4 });
+        Assert.Equal(12, fsq.CodebookSize);
+        using var all = arange(12);
+        var codes = fsq.Lookup(all.reshape(1, 12)); // [1, 12, 2]
+        var distinct = Enumerable.Range(0, 12).Select(i => string.Join(",", codes[0, i].data<float>().ToArray())).Distinct().Count();
+        Assert.Equal(12, distinct);
+        using var big = tensor(new float[] { 50, 50, -50, -50 }, new long[] { 1, 2, 2 });
+        var r = fsq.forward(big);
+        Assert.Equal(new long[] { 11, 0 }, r.Indices.data<long>().ToArray()); // top levels: 2 + 3·3; bottom: 0
+    }
+
+    [Fact]
+    public void DeadCodesAreReplacedByBatchFeatures()
+    {
+        manual_seed(2);
+        using var vq = new VectorQuantizer(3, 50, decay: 0.5, deadCodeThreshold: 0.8);
+        vq.train();
+        using var z = randn(1, 64, 3) * 0.01 + 5; // far from every random code: most codes go unused
+        vq.forward(z);
+        var sizes = vq.state_dict()["cluster_size"];
+        Assert.True(sizes.ge(0.8 - 1e-6).all().item<bool>());
+        // every code that was replaced now sits on one of the batch's features
+        var codebook = vq.Codebook;
+        int onBatch = Enumerable.Range(0, 50).Count(k => (z.reshape(-1, 3) - codebook[k]).pow(2).sum(1).min().item<float>() < 1e-8);
+        Assert.True(onBatch >= 45, $"only {onBatch} of 50 codes moved onto batch features");
+    }
+
+    [Fact]
+    public void UsageStatisticsOfAHistogram()
+    {
+        var s = CodeUsage.StatsOf(new long[] { 2, 2, 0, 0 });
+        Assert.Equal(0.5, s.Usage);
+        Assert.Equal(2.0, s.Perplexity, 9);
+        Assert.Equal(0.5, s.DeadShare);
+        using var lfq = new LookupFreeQuantizer(2, entropyWeight: 0);
+        lfq.forward(tensor(new float[] { 1, 1, -1, -1, 1, 1 }, new long[] { 1, 3, 2 }));
+        Assert.Equal(new long[] { 1, 0, 0, 2 }, lfq.Usage.Counts());
+    }
+
+    [Fact]
+    public void WrongShapesAreClearErrors()
+    {
+        using var vq = new VectorQuantizer(8, 16);
+        var e = Assert.Throws<ArgumentException>(() => vq.forward(zeros(2, 7, 4, 4)));
+        Assert.Contains("expects [B, 8, H, W]", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LookupFreeQuantizer(31));
+        Assert.Throws<ArgumentException>(() => new ResidualQuantizer(10, 3, StackAggregation.Concat, d => new VectorQuantizer(d, 8)));
+    }
+}

@@ -74,3 +74,20 @@ public class CoreTests
         Assert.Throws<ArgumentException>(() => Scopes.Step(() => ones(1)));
     }
 }
+
+public class LayerTests
+{
+    [Fact]
+    public void GroupNormStartsAsTheIdentityAffine()
+    {
+        var norm = Kit.Core.Layers.GroupNorm(4, 8);
+        var p = norm.named_parameters().ToDictionary(kv => kv.name, kv => kv.parameter);
+        Assert.True(p["weight"].eq(1).all().item<bool>());
+        Assert.True(p["bias"].eq(0).all().item<bool>());
+        // normalised per group: each group of 2 channels × 9 pixels has mean 0 and variance 1
+        using var x = TorchSharp.torch.randn(3, 8, 3, 3) * 5 + 2;
+        using var y = norm.forward(x).reshape(3, 4, -1);
+        Assert.True(y.mean(new long[] { 2 }).abs().max().item<float>() < 1e-4);
+        Assert.True((y.var(2, unbiased: false) - 1).abs().max().item<float>() < 1e-3);
+    }
+}

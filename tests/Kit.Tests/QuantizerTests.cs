@@ -265,6 +265,15 @@ public class QuantizerTests
     }
 
     [Fact]
+    public void UsageSurvivesTheDisposeScopesOfTrainingSteps()
+    {
+        using var vq = new VectorQuantizer(2, 4);
+        for (int step = 0; step < 3; step++)
+            Kit.Core.Scopes.Run(() => vq.forward(randn(1, 10, 2)));
+        Assert.Equal(30, vq.Usage.Counts().Sum());
+    }
+
+    [Fact]
     public void WrongShapesAreClearErrors()
     {
         using var vq = new VectorQuantizer(8, 16);

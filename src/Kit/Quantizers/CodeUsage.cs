@@ -39,7 +39,7 @@ public sealed class CodeUsage
             return;
         }
         var counts = bincount(indices.reshape(-1).detach(), minlength: _size).to(int64);
-        if (_current is null) _current = counts.MoveToOuterDisposeScope();
+        if (_current is null) _current = counts.DetachFromDisposeScope(); // the window outlives every step's scope
         else _current.add_(counts);
         if (++_batches % _window == 0)
         {

@@ -1,0 +1,141 @@
+// Training and judging an image tokenizer on Shapes: reconstruction loss (L1 or L2) + the quantizer's
+// auxiliary loss, optionally VQGAN's perceptual loss (on the frozen probe's features) and a patch
+// discriminator (hinge loss) from a start step; then PSNR, SSIM, codebook usage, perplexity, rFD, bits.
+using System.Diagnostics;
+using Kit.Core;
+using Kit.Data;
+using Kit.Evaluation;
+using Kit.Quantizers;
+using Kit.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Tokenizers;
+
+/// <summary>Data and optimisation of a tokenizer run; part of the cache key.</summary>
+public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = true,
+    double PerceptualWeight = 0, double AdversarialWeight = 0, int DiscriminatorStart = 0, int Resolution = 32, int TrainImages = 8192,
+    int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0);
+
+/// <summary>How good a trained tokenizer is, measured on held-out Shapes images.</summary>
+public sealed record TokenizerMetrics(double Psnr, double Ssim, double Usage, double Perplexity, double DeadShare, double RFd,
+    double BitsPerImage, long CodesPerImage, long PositionsPerImage, double TrainSeconds, double ImagesPerSecond);
+
+/// <summary>A trained tokenizer, its training log and metrics.</summary>
+public sealed record TokenizerRun(ImageTokenizer Tokenizer, TrainingLog Log, TokenizerMetrics Metrics, bool FromCache);
+
+/// <summary>A small PatchGAN discriminator (VQGAN): a logit per image patch.</summary>
+public sealed class PatchDiscriminator : nn.Module<Tensor, Tensor>
+{
+    readonly TorchSharp.Modules.Sequential body;
+    public PatchDiscriminator(int channels = 3, int width = 32) : base(nameof(PatchDiscriminator))
+    {
+        body = nn.Sequential(
+            ("conv1", nn.Conv2d(channels, width, 4, stride: 2, padding: 1)), ("act1", nn.LeakyReLU(0.2)),
+            ("conv2", nn.Conv2d(width, 2 * width, 4, stride: 2, padding: 1)), ("norm2", Layers.GroupNorm(8, 2 * width)), ("act2", nn.LeakyReLU(0.2)),
+            ("conv3", nn.Conv2d(2 * width, 1, 3, padding: 1)));
+        RegisterComponents();
+    }
+    public override Tensor forward(Tensor x) => body.forward(x);
+}
+
+/// <summary>Trains (or loads from the artifact cache) and evaluates tokenizers.</summary>
+public static class TokenizerTraining
+{
+    /// <summary>The cache key of a run.</summary>
+    public sealed record RunKey(TokenizerConfig Tokenizer, QuantizerSpec Quantizer, TokenizerTrainingConfig Training, int[] Multipliers);
+
+    /// <summary>
+    /// A tokenizer trained with <paramref name="training"/>; loaded when the same (tokenizer, quantizer, training)
+    /// was trained before. <paramref name="probe"/> supplies rFD (and the perceptual loss when its weight is set).
+    /// </summary>
+    public static TokenizerRun Run(TokenizerConfig tokenizer, QuantizerSpec quantizer, TokenizerTrainingConfig training, ProbeNetwork probe, Device? device = null)
+    {
+        device ??= Devices.Default;
+        if (quantizer.RequiredDim is int d && d != tokenizer.LatentDim) tokenizer = tokenizer with { LatentDim = d };
+        var key = new RunKey(tokenizer, quantizer, training, tokenizer.Multipliers);
+        TrainingLog log = new();
+        double seconds = 0;
+        var (model, loaded) = ArtifactCache.GetOrTrain("tokenizer", key,
+            () => new ImageTokenizer(tokenizer, quantizer.Build(tokenizer.LatentDim)).to(device),
+            m =>
+            {
+                var clock = Stopwatch.StartNew();
+                log = Train(m, training, probe, device);
+                seconds = clock.Elapsed.TotalSeconds;
+            });
+        var metrics = Evaluate(model, training, probe, device) with
+        {
+            TrainSeconds = seconds,
+            ImagesPerSecond = seconds > 0 ? training.Steps * (double)training.BatchSize / seconds : double.NaN,
+        };
+        return new TokenizerRun(model, log, metrics, loaded);
+    }
+
+    /// <summary>Held-out Shapes images for evaluation (validation split), [N, 3, R, R].</summary>
+    public static ImageBatch EvalImages(TokenizerTrainingConfig t) =>
+        new ShapesDataset(t.EvalImages, Split.Validation, new ShapesOptions(Resolution: t.Resolution, Background: t.Background, Seed: t.Seed)).Batch(0, t.EvalImages);
+
+    static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device)
+    {
+        using var data = new ShapesDataset(t.TrainImages, Split.Train, new ShapesOptions(Resolution: t.Resolution, Background: t.Background, Seed: t.Seed)).Batch(0, t.TrainImages);
+        var images = data.Images.to(device);
+        PatchDiscriminator? discriminator = t.AdversarialWeight > 0 ? new PatchDiscriminator(model.Config.ImageChannels).to(device) : null;
+        var discriminatorOptimizer = discriminator is null ? null : optim.AdamW(discriminator.parameters(), t.LearningRate, beta1: 0.5);
+        var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100),
+            Label: $"tokenizer {model.Quantizer.GetType().Name}"));
+        long n = images.shape[0];
+        return trainer.Run(step =>
+        {
+            var rng = KitRandom.For(t.Seed, step);
+            var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
+            var x = images.index_select(0, index);
+            var output = model.forward(x);
+            var reconstruction = t.L1 ? F.l1_loss(output.Reconstruction, x) : F.mse_loss(output.Reconstruction, x);
+            var loss = reconstruction + output.Quantization.AuxLoss;
+            var metrics = new Dictionary<string, Tensor> { ["reconstruction"] = reconstruction.detach() };
+            foreach (var (name, value) in output.Quantization.Parts) metrics[name] = value;
+            if (t.PerceptualWeight > 0)
+            {
+                var perceptual = F.mse_loss(probe.PatchFeatures(output.Reconstruction), probe.PatchFeatures(x).detach());
+                loss = loss + perceptual * t.PerceptualWeight;
+                metrics["perceptual"] = perceptual.detach();
+            }
+            if (discriminator is not null && step >= t.DiscriminatorStart)
+            {
+                // Hinge loss: the discriminator learns real > 1, fake < −1; the generator raises D(fake).
+                var dLoss = F.relu(1 - discriminator.forward(x)).mean() + F.relu(1 + discriminator.forward(output.Reconstruction.detach())).mean();
+                discriminatorOptimizer!.zero_grad();
+                dLoss.backward();
+                discriminatorOptimizer.step();
+                var adversarial = -discriminator.forward(output.Reconstruction).mean();
+                loss = loss + adversarial * t.AdversarialWeight;
+                metrics["discriminator"] = dLoss.detach();
+            }
+            return new StepResult(loss, metrics);
+        });
+    }
+
+    /// <summary>PSNR, SSIM, usage, perplexity, dead codes and rFD on held-out images.</summary>
+    public static TokenizerMetrics Evaluate(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device)
+    {
+        model.eval();
+        using var batch = EvalImages(t);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.Quantizer.ResetUsage();
+        var reconstructions = new List<Tensor>();
+        for (long start = 0; start < batch.Count; start += 128)
+            reconstructions.Add(model.forward(batch.Images.narrow(0, start, Math.Min(128, batch.Count - start)).to(device)).Reconstruction.clamp(-1, 1));
+        var recon = cat(reconstructions, 0);
+        var real = batch.Images.to(device);
+        var stats = model.Quantizer.Stats();
+        long side = model.CodeMapSize(t.Resolution);
+        long positions = model.Quantizer.PositionsFor(side, side);
+        long codes = model.Quantizer is TwoLevelQuantizer ? positions : side * side * model.Quantizer.IndicesPerPosition;
+        double rfd = ImageMetrics.FrechetDistance(probe.Features(real), probe.Features(recon));
+        return new TokenizerMetrics(ImageMetrics.Psnr(recon, real), ImageMetrics.Ssim(recon, real), stats.Usage, stats.Perplexity, stats.DeadShare,
+            rfd, codes * Math.Log2(model.Quantizer.CodebookSize), codes, positions, 0, double.NaN);
+    }
+}

@@ -1,0 +1,55 @@
+// Trained artifacts (tokenizers, probes) are trained once and then loaded: a notebook that needs a trained
+// model asks the cache, keyed by the model's kind and its full config (any change trains anew).
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Kit.Core;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Training;
+
+/// <summary>Get-or-train for models, stored as safetensors under $KIT_CACHE/artifacts.</summary>
+public static class ArtifactCache
+{
+    static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
+
+    /// <summary>Folder of the cached artifacts.</summary>
+    public static string Directory => Path.Combine(KitPaths.CacheRoot, "artifacts");
+
+    /// <summary>The file an artifact of <paramref name="kind"/> with <paramref name="config"/> lives in.</summary>
+    public static string PathFor(string kind, object config)
+    {
+        var key = $"{kind}\n{config.GetType().FullName}\n{JsonSerializer.Serialize(config, config.GetType(), Json)}\nformat-1";
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
+        var safeKind = string.Concat(kind.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '-'));
+        return Path.Combine(Directory, $"{safeKind}-{hash}.safetensors");
+    }
+
+    /// <summary>
+    /// Builds the model with <paramref name="create"/>; loads its weights when this (kind, config) was trained
+    /// before, otherwise runs <paramref name="train"/> and saves the result. Returns the model and whether it was loaded.
+    /// </summary>
+    public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object config, Func<T> create, Action<T> train) where T : nn.Module
+    {
+        var path = PathFor(kind, config);
+        var model = create();
+        if (File.Exists(path))
+        {
+            try
+            {
+                Checkpoint.Load(path, model);
+                model.eval();
+                return (model, true);
+            }
+            catch (InvalidDataException e)
+            {
+                Console.Error.WriteLine($"kit: cached {kind} at {path} does not load ({e.Message}); training anew.");
+            }
+        }
+        train(model);
+        Checkpoint.Save(path, model, config);
+        model.eval();
+        return (model, false);
+    }
+}

@@ -81,11 +81,13 @@ public sealed class Trainer
             {
                 _model.train();
                 var result = step(s);
+                // One sync per step: a non-finite loss stops the run before it can reach the weights.
+                double value = result.Loss.item<float>();
+                if (double.IsNaN(value) || double.IsInfinity(value)) return (value, new Dictionary<string, double>());
                 _optimizer.zero_grad();
                 result.Loss.backward();
                 if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters, _options.GradientClip);
                 _optimizer.step();
-                double value = result.Loss.item<float>(); // one sync per step: the NaN check needs it
                 var logged = logThis && result.Metrics is not null
                     ? result.Metrics.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>())
                     : new Dictionary<string, double>();

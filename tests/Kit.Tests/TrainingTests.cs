@@ -1,0 +1,181 @@
+// The trainer, its schedule and the artifact cache; metrics against hand-worked values and naive loops.
+using Kit.Core;
+using Kit.Evaluation;
+using Kit.Quantizers;
+using Kit.Tokenizers;
+using Kit.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Tests;
+
+public sealed class TrainingTests : TempDirectoryTest
+{
+    static StepResult RegressionStep(TinyModel model, int step)
+    {
+        var rng = KitRandom.For(99, step);
+        var x = tensor(Enumerable.Range(0, 24).Select(_ => (float)rng.Normal()).ToArray(), new long[] { 8, 3 });
+        var y = x.sum(1, keepdim: true).expand(8, 2) * 0.5;
+        return new StepResult(nn.functional.mse_loss(model.forward(x), y));
+    }
+
+    TrainerOptions Options(int steps, string? path = null, int every = 0) =>
+        new(steps, LearningRate: 0.05, WarmupSteps: 3, LogEvery: 1, CheckpointEvery: every, CheckpointPath: path, ShowProgress: false);
+
+    [Fact]
+    public void ResumingGivesTheSameLossesAsAnUninterruptedRun()
+    {
+        manual_seed(1);
+        var straight = new TinyModel(6);
+        var init = System.IO.Path.Combine(Dir, "init.safetensors");
+        Checkpoint.Save(init, straight);
+        var full = new Trainer(straight, Options(20)).Run(s => RegressionStep(straight, s)).Losses;
+
+        var first = new TinyModel(6);
+        Checkpoint.Load(init, first);
+        var path = System.IO.Path.Combine(Dir, "run.safetensors");
+        // The same 20-step run, killed at step 11 (after the checkpoint of step 10).
+        Assert.Throws<OperationCanceledException>(() => new Trainer(first, Options(20, path, every: 10))
+            .Run(s => s == 11 ? throw new OperationCanceledException("killed") : RegressionStep(first, s)));
+        var resumed = new TinyModel(6); // fresh weights: everything must come from the checkpoint
+        var log = new Trainer(resumed, Options(20, path, every: 10)).Run(s => RegressionStep(resumed, s));
+        Assert.Equal(11, log.Rows[0].Step);
+        Assert.Equal(full.Skip(10), log.Losses);
+        Assert.True(full[^1] < full[0] * 0.5, "the regression should learn");
+    }
+
+    [Fact]
+    public void ANaNLossStopsWithTheStepAndTheLastGoodCheckpoint()
+    {
+        var model = new TinyModel(4);
+        var path = System.IO.Path.Combine(Dir, "nan.safetensors");
+        var trainer = new Trainer(model, Options(20, path, every: 5));
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run(s => s == 7 ? new StepResult(tensor(float.NaN)) : RegressionStep(model, s)));
+        Assert.Contains("step 7", e.Message);
+        Assert.Contains($"{path} (step 5)", e.Message);
+        Assert.Equal(5, Checkpoint.ReadInfo(path).Step);
+    }
+
+    [Fact]
+    public void ScheduleWarmsUpThenDecaysByCosine()
+    {
+        var s = new LearningRateSchedule(1.0, 10, 110, 0.1);
+        Assert.Equal(0.5, s.At(5), 12);
+        Assert.Equal(1.0, s.At(10), 12);
+        Assert.Equal(0.1 + 0.9 * 0.5, s.At(60), 12); // halfway: cos(π/2) = 0
+        Assert.Equal(0.1, s.At(110), 12);
+    }
+
+    [Fact]
+    public void ArtifactCacheTrainsOncePerConfig()
+    {
+        var previous = Environment.GetEnvironmentVariable("KIT_CACHE");
+        Environment.SetEnvironmentVariable("KIT_CACHE", Dir);
+        try
+        {
+            int trained = 0;
+            (TinyModel, bool) Get(object config) => ArtifactCache.GetOrTrain("tiny", config, () => new TinyModel(3), m =>
+            {
+                trained++;
+                using (no_grad()) m.state_dict()["counts"].fill_(trained);
+            });
+            var (a, loadedA) = Get(new TinyConfig(3, "a", 0.1));
+            var (b, loadedB) = Get(new TinyConfig(3, "a", 0.1));
+            var (c, loadedC) = Get(new TinyConfig(3, "a", 0.2));
+            Assert.Equal((false, true, false), (loadedA, loadedB, loadedC));
+            Assert.Equal(2, trained);
+            Assert.Equal(1, b.state_dict()["counts"][0].item<long>()); // the weights of the first training
+        }
+        finally { Environment.SetEnvironmentVariable("KIT_CACHE", previous); }
+    }
+}
+
+public class MetricTests
+{
+    [Fact]
+    public void PsnrOfAHandWorkedPair()
+    {
+        using var a = zeros(2, 3, 4, 4);
+        using var b = full(new long[] { 2, 3, 4, 4 }, 0.5f);
+        // [0, 1] values 0.5 and 0.75: MSE 0.0625, PSNR = 10·log10(1/0.0625) = 12.0412 dB
+        Assert.Equal(10 * Math.Log10(16), ImageMetrics.Psnr(a, b), 4);
+    }
+
+    static double NaiveSsim(double[,] x, double[,] y, int size, double sigma)
+    {
+        var w = ImageMetrics.GaussianWindow(size, sigma).to(float64).data<double>().ToArray();
+        int n = x.GetLength(0), m = n - size + 1;
+        double total = 0, c1 = 1e-4, c2 = 9e-4;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++)
+            {
+                double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+                for (int u = 0; u < size; u++)
+                    for (int v = 0; v < size; v++)
+                    {
+                        double k = w[u * size + v], a = x[i + u, j + v], b = y[i + u, j + v];
+                        mx += k * a; my += k * b; xx += k * a * a; yy += k * b * b; xy += k * a * b;
+                    }
+                double vx = xx - mx * mx, vy = yy - my * my, cxy = xy - mx * my;
+                total += (2 * mx * my + c1) * (2 * cxy + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+            }
+        return total / (m * m);
+    }
+
+    [Fact]
+    public void SsimMatchesANaiveLoop()
+    {
+        manual_seed(4);
+        using var a = rand(1, 1, 14, 14) * 2 - 1;
+        using var b = (a + randn(1, 1, 14, 14) * 0.3).clamp(-1, 1);
+        var x = new double[14, 14]; var y = new double[14, 14];
+        for (int i = 0; i < 14; i++) for (int j = 0; j < 14; j++) { x[i, j] = (a[0, 0, i, j].item<float>() + 1) / 2; y[i, j] = (b[0, 0, i, j].item<float>() + 1) / 2; }
+        Assert.Equal(NaiveSsim(x, y, 11, 1.5), ImageMetrics.Ssim(b, a), 6);
+        Assert.Equal(1.0, ImageMetrics.Ssim(a, a), 9);
+    }
+
+    [Fact]
+    public void FrechetDistanceOfHandWorkedSets()
+    {
+        manual_seed(8);
+        using var f = randn(500, 4, dtype: float64);
+        Assert.True(ImageMetrics.FrechetDistance(f, f) < 1e-6);
+        using var shift = tensor(new double[] { 1, -2, 0, 0.5 });
+        Assert.Equal(1 + 4 + 0.25, ImageMetrics.FrechetDistance(f, f + shift), 6); // same covariance: only the means differ
+        // 1-d: a set and twice itself: (μ − 2μ)² + (σ − 2σ)² = μ² + σ² with the sample variance σ².
+        using var g = randn(300, 1, dtype: float64) + 0.7;
+        double mu = g.mean().item<double>(), variance = g.var(0).item<double>();
+        Assert.Equal(mu * mu + variance, ImageMetrics.FrechetDistance(g, g * 2), 6);
+    }
+}
+
+public class TokenizerTests
+{
+    [Fact]
+    public void EncodeThenDecodeEqualsTheForwardReconstruction()
+    {
+        manual_seed(3);
+        foreach (var spec in new[] { new QuantizerSpec(CodebookSize: 32), new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 6),
+                     new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 2, Aggregation: StackAggregation.CumulativeSum, CodebookSize: 16) })
+        {
+            var config = new TokenizerConfig(Channels: 16, LatentDim: spec.RequiredDim ?? 8);
+            using var tokenizer = new ImageTokenizer(config, spec.Build(config.LatentDim));
+            tokenizer.eval();
+            using var scope = NewDisposeScope();
+            var x = rand(2, 3, 16, 16) * 2 - 1;
+            var codes = tokenizer.Encode(x);
+            Assert.Equal(new long[] { 2, 4, 4 }.Concat(spec.Kind == QuantizerKind.Stacked ? new long[] { 2 } : Array.Empty<long>()), codes.shape);
+            using var noGrad = no_grad();
+            Assert.True(tokenizer.Decode(codes).allclose(tokenizer.forward(x).Reconstruction, 1e-5, 1e-5), spec.Describe());
+        }
+    }
+
+    [Fact]
+    public void ImagesOfTheWrongSizeAreRejected()
+    {
+        using var tokenizer = new ImageTokenizer(new TokenizerConfig(Channels: 16, LatentDim: 8), new VectorQuantizer(8, 16));
+        var e = Assert.Throws<ArgumentException>(() => tokenizer.forward(zeros(1, 3, 30, 30)));
+        Assert.Contains("divisible by 4", e.Message);
+        Assert.Throws<ArgumentException>(() => new ImageTokenizer(new TokenizerConfig(LatentDim: 8), new VectorQuantizer(6, 16)));
+    }
+}

@@ -45,6 +45,7 @@ public sealed class ResultTable : IRichView
     {
         null => "",
         double d when double.IsNaN(d) => "NaN",
+        double d when d == Math.Floor(d) && Math.Abs(d) < 1e15 => d.ToString("0", CultureInfo.InvariantCulture),
         double d when Math.Abs(d) >= 1e5 || (d != 0 && Math.Abs(d) < 1e-3) => d.ToString("0.###e0", CultureInfo.InvariantCulture),
         double d => d.ToString("0.####", CultureInfo.InvariantCulture),
         float f => Cell((double)f),

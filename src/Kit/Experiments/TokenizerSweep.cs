@@ -1,0 +1,87 @@
+// One ablation = a list of named quantizer variants trained with the same tokenizer and data, judged on the
+// same held-out images: the notebooks 01–03 are thin cells over this.
+using Kit.Core;
+using Kit.Data;
+using Kit.Evaluation;
+using Kit.Notebook;
+using Kit.Quantizers;
+using Kit.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Experiments;
+
+/// <summary>One variant of a sweep: a name for the table and the quantizer (and optionally the tokenizer) it uses.</summary>
+public sealed record SweepEntry(string Name, QuantizerSpec Quantizer, TokenizerConfig? Tokenizer = null);
+
+/// <summary>The trained variants and their table.</summary>
+public sealed record SweepResult(ResultTable Table, IReadOnlyList<(SweepEntry Entry, TokenizerRun Run)> Runs);
+
+/// <summary>Trains and measures tokenizer variants.</summary>
+public static class TokenizerSweep
+{
+    /// <summary>The notebooks' tokenizer at each scale: 16 channels on a CPU (quick, default), 32 on a GPU (full).</summary>
+    public static TokenizerConfig TokenizerFor(RunScale scale) => new(Channels: scale.Pick(16, 16, 32), LatentDim: 16);
+
+    /// <summary>Training length and data at each scale.</summary>
+    public static TokenizerTrainingConfig TrainingFor(RunScale scale, long seed = 0) => new(
+        Steps: scale.Pick(120, 400, 3000), TrainImages: scale.Pick(2048, 8192, 20_000), EvalImages: scale.Pick(256, 512, 1024), Seed: seed);
+
+    /// <summary>The probe every notebook shares (trained once, then cached).</summary>
+    public static ProbeConfig ProbeFor(RunScale scale, long seed = 0) => new(Steps: scale.Pick(300, 800, 1500), TrainImages: scale.Pick(4096, 8192, 20_000), Seed: seed);
+
+    /// <summary>Trains (or loads) every entry and tabulates PSNR, SSIM, rFD, codebook usage, perplexity and cost.</summary>
+    public static SweepResult Run(string title, IEnumerable<SweepEntry> entries, TokenizerConfig tokenizer, TokenizerTrainingConfig training,
+        ProbeNetwork probe, string? note = null, Device? device = null)
+    {
+        var runs = new List<(SweepEntry, TokenizerRun)>();
+        foreach (var entry in entries)
+        {
+            Console.WriteLine($"— {entry.Name}: {entry.Quantizer.Describe()}");
+            runs.Add((entry, TokenizerTraining.Run(entry.Tokenizer ?? tokenizer, entry.Quantizer, training, probe, device)));
+        }
+        var columns = new[] { "variant", "quantizer", "vocabulary", "positions/img", "bits/img", "PSNR dB", "SSIM", "rFD", "usage %", "perplexity", "train s" };
+        var rows = runs.Select(r => (IReadOnlyList<object?>)new object?[]
+        {
+            r.Item1.Name, r.Item1.Quantizer.Describe(), r.Item2.Tokenizer.Quantizer.CodebookSize, r.Item2.Metrics.PositionsPerImage,
+            r.Item2.Metrics.BitsPerImage, r.Item2.Metrics.Psnr, r.Item2.Metrics.Ssim, r.Item2.Metrics.RFd, 100 * r.Item2.Metrics.Usage,
+            r.Item2.Metrics.Perplexity, r.Item2.FromCache ? "cached" : r.Item2.Metrics.TrainSeconds,
+        });
+        return new SweepResult(ResultTable.FromRows(title, columns, rows, note), runs);
+    }
+
+    /// <summary>Originals (first row) above the reconstructions of each variant (one row each), with the variants named.</summary>
+    public static ImageGrid Reconstructions(SweepResult sweep, TokenizerTrainingConfig training, int count = 8)
+    {
+        using var batch = TokenizerTraining.EvalImages(training with { EvalImages = count });
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var rows = new List<Tensor> { batch.Images };
+        var captions = new List<string>(Enumerable.Repeat("original", count));
+        foreach (var (entry, run) in sweep.Runs)
+        {
+            var device = run.Tokenizer.parameters().First().device;
+            rows.Add(run.Tokenizer.forward(batch.Images.to(device)).Reconstruction.clamp(-1, 1).cpu());
+            captions.AddRange(Enumerable.Repeat(entry.Name, count));
+        }
+        return ImageGrid.From(cat(rows, 0), captions, columns: count, scale: 3, title: "Held-out images (top) and each variant's reconstructions", maxImages: rows.Count * count);
+    }
+
+    /// <summary>Code-use histograms (codes sorted by frequency) of each VQ/LFQ variant on held-out images: collapse is a cliff.</summary>
+    public static ChartView UsageChart(SweepResult sweep, TokenizerTrainingConfig training)
+    {
+        using var batch = TokenizerTraining.EvalImages(training);
+        var series = new Dictionary<string, (IReadOnlyList<double>, IReadOnlyList<double>)>();
+        foreach (var (entry, run) in sweep.Runs)
+        {
+            if (run.Tokenizer.Quantizer.CodebookSize > (1 << 16) || run.Tokenizer.Quantizer.IndicesPerPosition > 1 || run.Tokenizer.Quantizer is TwoLevelQuantizer) continue;
+            var device = run.Tokenizer.parameters().First().device;
+            run.Tokenizer.Quantizer.ResetUsage();
+            Scopes.Run(() => run.Tokenizer.Encode(batch.Images.to(device)));
+            var counts = run.Tokenizer.Quantizer.Usage.Counts().OrderByDescending(c => c).ToArray();
+            double total = Math.Max(1, counts.Sum());
+            series[entry.Name] = (Enumerable.Range(1, counts.Length).Select(i => (double)i / counts.Length).ToList(), counts.Select(c => c / total).ToList());
+        }
+        return Charts.Line("Code use on held-out images (codes sorted by frequency)", series, xTitle: "share of the codebook (rank / K)", yTitle: "share of tokens");
+    }
+}

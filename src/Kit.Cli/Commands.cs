@@ -16,11 +16,13 @@ public static class Commands
           kit notebook export <notebook.ipynb> [--out <file.cs>] [--scale ...] [--param name=value]...
           kit reproduce [--scale quick|default|full] [--out <folder>] [--notebooks <folder>]
           kit info [--matmul]
+          kit bench [tokenizer|lfq|memory|all] [--steps N] [--out <file.md>]
 
         notebook run      executes a Polyglot C# notebook headless and writes the executed copy (default folder: runs/notebooks)
         notebook export   writes the notebook as a .NET 10 file-based app (dotnet run file.cs)
         reproduce         runs every notebook in notebooks/ and writes runs/<timestamp>/ with report.md
         info              device, native-library status, data; --matmul also measures the float32 matmul peak
+        bench             tokenizer training throughput vs the matmul peak, LFQ entropy cost, memory over long training
         """;
 
     public static async Task<int> Main(string[] args)
@@ -33,6 +35,7 @@ public static class Commands
                 ["notebook", "export", var path, .. var rest] => Export(path, Options.Parse(rest, "--scale", "--param", "--out")),
                 ["reproduce", .. var rest] => await Reproduce(Options.Parse(rest, "--scale", "--out", "--notebooks")),
                 ["info", .. var rest] => Info(Options.Parse(rest, "--matmul")),
+                ["bench", .. var rest] => BenchCommand(rest),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(0),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', args.Take(2))}'."),
             };
@@ -108,6 +111,15 @@ public static class Commands
         var report = ReportWriter.Write(runDir, scale, results, KitRuntime.Describe());
         Console.Error.WriteLine($"kit: {results.Count(r => r.Succeeded)}/{results.Count} notebooks succeeded; report: {report}");
         return results.All(r => r.Succeeded) ? 0 : 1;
+    }
+
+    static int BenchCommand(string[] rest)
+    {
+        var what = rest.Length > 0 && !rest[0].StartsWith("--", StringComparison.Ordinal) ? rest[0] : "all";
+        var o = Options.Parse(rest.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList(), "--steps", "--out");
+        int steps = 20;
+        if (o.One("--steps") is string s && (!int.TryParse(s, out steps) || steps < 1)) throw new UsageException($"--steps '{s}' must be a positive integer.");
+        return Bench.Run(what, steps, o.One("--out"));
     }
 
     static int Info(Options o)

@@ -179,3 +179,15 @@ public class TokenizerTests
         Assert.Throws<ArgumentException>(() => new ImageTokenizer(new TokenizerConfig(LatentDim: 8), new VectorQuantizer(6, 16)));
     }
 }
+
+public class FlopCounterTests
+{
+    [Fact]
+    public void CountsConvolutionAndLinearMacsByHand()
+    {
+        // conv 3→8, 3×3, padding 1 on 10×10: 10·10·8 outputs × 3·9 = 21,600 MACs;
+        // conv 8→4, 1×1, stride 2: 5·5·4 outputs × 8 = 800; linear 100→7: 700. Total 23,100 per sample.
+        var model = nn.Sequential(("a", nn.Conv2d(3, 8, 3, padding: 1)), ("b", nn.Conv2d(8, 4, 1, stride: 2)), ("f", nn.Flatten()), ("c", nn.Linear(100, 7)));
+        Assert.Equal(23_100, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 10, 10)));
+    }
+}

@@ -1,0 +1,148 @@
+// `kit bench`: the kit's speed and memory targets, measured on this machine. Training throughput is
+// reported as a fraction of the float32 matmul peak measured in the same run (nanoGPT's MFU, for CPUs).
+using System.Diagnostics;
+using Kit.Core;
+using Kit.Data;
+using Kit.Evaluation;
+using Kit.Experiments;
+using Kit.Notebook;
+using Kit.Quantizers;
+using Kit.Tokenizers;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Cli;
+
+/// <summary>Benchmarks of the tokenizer, the LFQ entropy terms and memory over long training.</summary>
+public static class Bench
+{
+    public static int Run(string what, int steps, string? outFile)
+    {
+        var known = new[] { "tokenizer", "lfq", "memory", "all" };
+        if (!known.Contains(what)) throw new UsageException($"bench '{what}' is not a benchmark (expected {string.Join(", ", known)}).");
+        var tables = new List<ResultTable>();
+        Console.WriteLine(KitRuntime.Describe());
+        double peak = KitRuntime.MeasureMatmulGflops();
+        Console.WriteLine($"float32 matmul 2048², {get_num_threads()} threads: {peak:0} GFLOP/s (the peak below)");
+        if (what is "tokenizer" or "all") tables.Add(Tokenizers(peak, steps));
+        if (what is "lfq" or "all") tables.Add(LfqEntropy());
+        if (what is "memory" or "all") tables.Add(Memory(Math.Max(steps * 10, 200)));
+        foreach (var t in tables) Console.WriteLine("\n" + t.ToPlainText());
+        if (outFile is not null)
+        {
+            AtomicFile.WriteAllText(outFile, $"# kit bench {what}\n\nmatmul peak {peak:0} GFLOP/s\n\n" + string.Join("\n", tables.Select(t => t.ToMarkdown())));
+            Console.WriteLine($"\nwritten to {outFile}");
+        }
+        return 0;
+    }
+
+    /// <summary>Images/s of full training steps (forward, backward, AdamW) at 32×32, batch 64, per quantizer and tokenizer width.</summary>
+    static ResultTable Tokenizers(double peak, int steps)
+    {
+        var rows = new List<IReadOnlyList<object?>>();
+        var specs = new[]
+        {
+            new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 1024),
+            new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 10),
+            new QuantizerSpec(Kind: QuantizerKind.Fsq, Levels: new[] { 8, 5, 5, 5 }),
+            new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 4, Aggregation: StackAggregation.CumulativeSum, CodebookSize: 256),
+        };
+        using var data = new ShapesDataset(512, Split.Train).Batch(0, 512);
+        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", TokenizerSweep.TokenizerFor(RunScale.Default)) })
+            foreach (var spec in specs)
+            {
+                var c = spec.RequiredDim is int d ? config with { LatentDim = d, PreQuantNorm = spec.Kind == QuantizerKind.Lfq } : config;
+                using var model = new ImageTokenizer(c, spec.Build(c.LatentDim));
+                double macs = FlopCounter.ForwardMacsPerSample(model, () => data.Images.narrow(0, 0, 4));
+                var optimizer = optim.AdamW(model.parameters(), 1e-3);
+                void Step(int i) => Scopes.Run(() =>
+                {
+                    var x = data.Images.narrow(0, (i * 64) % 448, 64);
+                    var o = model.forward(x);
+                    var loss = F.l1_loss(o.Reconstruction, x) + o.Quantization.AuxLoss;
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    loss.item<float>();
+                });
+                for (int i = 0; i < 3; i++) Step(i);
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < steps; i++) Step(i);
+                double imagesPerSecond = steps * 64 / clock.Elapsed.TotalSeconds;
+                double gflops = imagesPerSecond * FlopCounter.TrainingFlopsPerSample(macs) / 1e9;
+                rows.Add(new object?[] { label, spec.Describe(), macs / 1e6, imagesPerSecond, gflops, gflops / peak });
+                Console.WriteLine($"  {label} {spec.Describe()}: {imagesPerSecond:0} img/s, {gflops:0} GFLOP/s = {gflops / peak:P0} of peak");
+            }
+        return ResultTable.FromRows("Tokenizer training throughput (32×32, batch 64, forward+backward+AdamW)",
+            new[] { "tokenizer", "quantizer", "forward MMAC/img", "img/s", "GFLOP/s", "of matmul peak" }, rows,
+            note: $"Training FLOPs = 6 × forward MACs (counted by hooks on every conv and linear layer); peak = float32 matmul measured in this run ({peak:0} GFLOP/s). Target: ≥ 55 % at the default config.");
+    }
+
+    /// <summary>Time and largest tensor of the entropy terms per 4,096 tokens, exact vs grouped.</summary>
+    static ResultTable LfqEntropy()
+    {
+        var rows = new List<IReadOnlyList<object?>>();
+        foreach (var (bits, group) in new[] { (10, 10), (10, 5), (14, 14), (14, 7), (18, 9), (18, 6) })
+        {
+            var q = new LookupFreeQuantizer(bits, groupBits: group);
+            double forward = Median(() => Scopes.Run(() => q.Entropies(randn(4096, bits)).Codebook.item<float>()));
+            double backward = Median(() => Scopes.Run(() =>
+            {
+                var z = randn(4096, bits).requires_grad_();
+                var (s, c) = q.Entropies(z);
+                (s - c).backward();
+                z.grad!.sum().item<float>();
+            }));
+            double largestMb = 4096.0 * (1L << group) * 4 / 1e6;
+            rows.Add(new object?[] { $"2^{bits}", group == bits ? "exact" : $"{bits / group}×2^{group}", forward, backward, largestMb });
+            Console.WriteLine($"  LFQ 2^{bits} groups of {group} bits: {forward:0.0} ms forward, {backward:0.0} ms forward+backward, {largestMb:0.0} MB per [4096, 2^g] tensor");
+        }
+        return ResultTable.FromRows("LFQ entropy terms per 4,096 tokens", new[] { "vocabulary", "codebook entropy", "forward ms", "forward+backward ms", "largest tensor MB" }, rows,
+            note: "2^18 exact would need a 4,096 × 262,144 probability matrix (4.3 GB) and is not run. Target: 2^18 grouped < 50 ms and < 100 MB.");
+    }
+
+    static double Median(Action action, int repeats = 7)
+    {
+        action();
+        var times = new List<double>();
+        for (int i = 0; i < repeats; i++) { var c = Stopwatch.StartNew(); action(); times.Add(c.Elapsed.TotalMilliseconds); }
+        times.Sort();
+        return times[repeats / 2];
+    }
+
+    /// <summary>Working set over many training steps of the notebooks' tokenizer: it must stay flat.</summary>
+    static ResultTable Memory(int steps)
+    {
+        var config = TokenizerSweep.TokenizerFor(RunScale.Default);
+        using var model = new ImageTokenizer(config, new VectorQuantizer(config.LatentDim, 256, kmeansInit: true, deadCodeThreshold: 2));
+        var optimizer = optim.AdamW(model.parameters(), 1e-3);
+        using var data = new ShapesDataset(256, Split.Train).Batch(0, 256);
+        var rows = new List<IReadOnlyList<object?>>();
+        var process = Process.GetCurrentProcess();
+        double? baseline = null;
+        for (int step = 1; step <= steps; step++)
+        {
+            Scopes.Run(() =>
+            {
+                var x = data.Images.narrow(0, (step * 16) % 240, 16);
+                var o = model.forward(x);
+                var loss = F.l1_loss(o.Reconstruction, x) + o.Quantization.AuxLoss;
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+            });
+            if (step == 50 || step % Math.Max(1, steps / 5) == 0)
+            {
+                GC.Collect();
+                process.Refresh();
+                double mb = process.WorkingSet64 / 1e6;
+                baseline ??= mb;
+                rows.Add(new object?[] { step, mb, (mb - baseline.Value) / baseline.Value });
+                Console.WriteLine($"  step {step}: working set {mb:0} MB");
+            }
+        }
+        return ResultTable.FromRows($"Working set over {steps} training steps (batch 16, one dispose scope per step)", new[] { "step", "working set MB", "change since step 50" }, rows,
+            note: "Target: flat within ±5 % after warm-up.");
+    }
+}

@@ -191,3 +191,40 @@ public class FlopCounterTests
         Assert.Equal(23_100, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 10, 10)));
     }
 }
+
+public sealed class TokenizerTrainingTests : TempDirectoryTest
+{
+    [Fact]
+    public void PerceptualAndAdversarialLossesTrainWithoutDiverging()
+    {
+        var previous = Environment.GetEnvironmentVariable("KIT_CACHE");
+        Environment.SetEnvironmentVariable("KIT_CACHE", Dir);
+        try
+        {
+            var probe = new ProbeNetwork(new ProbeConfig(Resolution: 16));
+            var training = new TokenizerTrainingConfig(Steps: 4, BatchSize: 8, Resolution: 16, TrainImages: 32, EvalImages: 16,
+                PerceptualWeight: 0.1, AdversarialWeight: 0.1, DiscriminatorStart: 2, EntropyAnnealSteps: 4);
+            var run = TokenizerTraining.Run(new TokenizerConfig(Channels: 16), new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 6), training, probe);
+            Assert.False(run.FromCache);
+            Assert.Equal(4, run.Log.Rows[^1].Step);
+            Assert.Contains("perceptual", run.Log.Rows[^1].Metrics.Keys);
+            Assert.Contains("discriminator", run.Log.Rows[^1].Metrics.Keys);  // from step 2 on
+            Assert.DoesNotContain("discriminator", run.Log.Rows[0].Metrics.Keys);
+            Assert.InRange(run.Metrics.Usage, 0, 1);
+            Assert.Equal(0.1, ((LookupFreeQuantizer)run.Tokenizer.Quantizer).EntropyWeight, 9); // restored after annealing
+            Assert.True(TokenizerTraining.Run(new TokenizerConfig(Channels: 16), new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 6), training, probe).FromCache);
+        }
+        finally { Environment.SetEnvironmentVariable("KIT_CACHE", previous); }
+    }
+
+    [Fact]
+    public void EntropyWeightAnnealsLinearly()
+    {
+        var t = new TokenizerTrainingConfig(EntropyAnnealSteps: 100, EntropyFinalFraction: 0.2);
+        Assert.Equal(1.0, t.EntropyFactor(0), 12);
+        Assert.Equal(0.6, t.EntropyFactor(50), 12);
+        Assert.Equal(0.2, t.EntropyFactor(100), 12);
+        Assert.Equal(0.2, t.EntropyFactor(500), 12);
+        Assert.Equal(1.0, new TokenizerTrainingConfig().EntropyFactor(300), 12);
+    }
+}

@@ -14,9 +14,15 @@ using F = TorchSharp.torch.nn.functional;
 namespace Kit.Tokenizers;
 
 /// <summary>Data and optimisation of a tokenizer run; part of the cache key.</summary>
+/// <param name="EntropyAnnealSteps">LFQ only: the entropy weight decays linearly from the quantizer's value to
+/// <paramref name="EntropyFinalFraction"/> of it over this many steps (0 = constant; MAGVIT-v2 anneals it for large vocabularies).</param>
 public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = true,
     double PerceptualWeight = 0, double AdversarialWeight = 0, int DiscriminatorStart = 0, int Resolution = 32, int TrainImages = 8192,
-    int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0);
+    int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0, int EntropyAnnealSteps = 0, double EntropyFinalFraction = 0.1)
+{
+    /// <summary>The factor on the LFQ entropy weight at <paramref name="step"/>: 1 → EntropyFinalFraction over EntropyAnnealSteps.</summary>
+    public double EntropyFactor(int step) => EntropyAnnealSteps <= 0 ? 1 : 1 - (1 - EntropyFinalFraction) * Math.Min(1.0, step / (double)EntropyAnnealSteps);
+}
 
 /// <summary>How good a trained tokenizer is, measured on held-out Shapes images.</summary>
 public sealed record TokenizerMetrics(double Psnr, double Ssim, double Usage, double Perplexity, double DeadShare, double RFd,
@@ -86,8 +92,11 @@ public static class TokenizerTraining
         var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100),
             Label: $"tokenizer {model.Quantizer.GetType().Name}"));
         long n = images.shape[0];
-        return trainer.Run(step =>
+        var lfq = model.Quantizer as LookupFreeQuantizer;
+        double entropyWeight = lfq?.EntropyWeight ?? 0;
+        var log = trainer.Run(step =>
         {
+            if (lfq is not null) lfq.EntropyWeight = entropyWeight * t.EntropyFactor(step);
             var rng = KitRandom.For(t.Seed, step);
             var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
             var x = images.index_select(0, index);
@@ -115,6 +124,9 @@ public static class TokenizerTraining
             }
             return new StepResult(loss, metrics);
         });
+        if (lfq is not null) lfq.EntropyWeight = entropyWeight;
+        discriminator?.Dispose();
+        return log;
     }
 
     /// <summary>PSNR, SSIM, usage, perplexity, dead codes and rFD on held-out images.</summary>

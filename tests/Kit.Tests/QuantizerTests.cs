@@ -148,6 +148,25 @@ public class QuantizerTests
     }
 
     [Fact]
+    public void AGradientCodebookLearnsFromTheCodebookLoss()
+    {
+        manual_seed(6);
+        using var vq = new VectorQuantizer(4, 8, update: CodebookUpdate.Gradient);
+        Assert.Single(vq.parameters());                      // the codebook is a trainable parameter ...
+        Assert.DoesNotContain("embed", vq.named_buffers().Select(b => b.name)); // ... not an EMA buffer
+        using var before = vq.Codebook.detach().clone();
+        var optimizer = optim.SGD(vq.parameters(), 0.5);
+        using var z = randn(1, 32, 4);
+        var r = vq.forward(z);
+        r.AuxLoss.backward();
+        optimizer.step();
+        var used = r.Indices.unique().output.data<long>().ToArray();
+        var moved = used.Select(k => (vq.Codebook[k] - before[k]).norm().item<float>()).ToList();
+        Assert.All(moved, m => Assert.True(m > 0, "every used code moves towards its features"));
+        Assert.True(r.Parts.ContainsKey("codebook"));
+    }
+
+    [Fact]
     public void StraightThroughGradientIsTheIdentity()
     {
         foreach (Quantizer q in new Quantizer[] { new VectorQuantizer(4, 16), new LookupFreeQuantizer(4, entropyWeight: 0), new FiniteScalarQuantizer(new[] { 100001, 100001, 100001, 100001 }) })
@@ -271,6 +290,46 @@ public class QuantizerTests
         for (int step = 0; step < 3; step++)
             Kit.Core.Scopes.Run(() => vq.forward(randn(1, 10, 2)));
         Assert.Equal(30, vq.Usage.Counts().Sum());
+    }
+
+    public static IEnumerable<object[]> NotebookVariants()
+    {
+        var plain = new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 64);
+        var remedies = plain with { KmeansInit = true, DeadCodeThreshold = 2 };
+        yield return new object[] { plain };
+        yield return new object[] { remedies };
+        yield return new object[] { plain with { Update = CodebookUpdate.Gradient } };
+        yield return new object[] { plain with { Distance = CodeDistance.Cosine } };
+        yield return new object[] { remedies with { Distance = CodeDistance.Cosine, CodeDim = 4, KmeansInit = false } };
+        yield return new object[] { plain with { Estimator = GradientEstimator.Rotation } };
+        yield return new object[] { new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 8) };
+        yield return new object[] { new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 8, EntropyWeight: 0, Spherical: true) };
+        yield return new object[] { new QuantizerSpec(Kind: QuantizerKind.Fsq, Levels: new[] { 8, 5, 5, 5 }) };
+        foreach (var aggregation in new[] { StackAggregation.Concat, StackAggregation.CumulativeSum })
+        {
+            yield return new object[] { remedies with { Kind = QuantizerKind.Stacked, Depth = 4, Aggregation = aggregation } };
+            yield return new object[] { remedies with { Kind = QuantizerKind.TwoLevel, Aggregation = aggregation } };
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(NotebookVariants))]
+    public void EveryNotebookVariantTrains(QuantizerSpec spec)
+    {
+        manual_seed(12);
+        int dim = spec.RequiredDim ?? 16;
+        using var q = spec.Build(dim);
+        q.train();
+        for (int step = 0; step < 3; step++)
+            Kit.Core.Scopes.Run(() =>
+            {
+                var z = randn(4, dim, 8, 8).requires_grad_();
+                var r = q.forward(z);
+                (r.Quantized.pow(2).mean() + r.AuxLoss).backward();
+                Assert.False(r.Quantized.isnan().any().item<bool>(), spec.Describe());
+                Assert.NotNull(z.grad);
+            });
+        Assert.InRange(q.Stats().Usage, 1e-9, 1);
     }
 
     [Fact]

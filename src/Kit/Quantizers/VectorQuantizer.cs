@@ -55,7 +55,8 @@ public sealed class VectorQuantizer : Quantizer
         if (c != dim) { project_in = nn.Linear(dim, c); project_out = nn.Linear(c, dim); }
         var init = randn(codebookSize, c);
         if (distance == CodeDistance.Cosine) init = F.normalize(init, dim: 1);
-        if (update == CodebookUpdate.Gradient) embed = nn.Parameter(init);
+        // nn.Parameter takes over the handle of the tensor it wraps, so it gets a copy.
+        if (update == CodebookUpdate.Gradient) embed = nn.Parameter(init.clone());
         else embed = init;
         cluster_size = ones(codebookSize);
         embed_sum = init.clone();

@@ -93,14 +93,15 @@ public sealed class LookupFreeQuantizer : Quantizer
         return (sample, codebook);
     }
 
-    // H of the batch-averaged distribution over the 2^g codes of one group: log p(c|z) = Σ_i b_i log p_i +
-    // (1 − b_i) log(1 − p_i), a [M, 2^g] matrix product; memory M × 2^g.
+    // H of the batch-averaged distribution over the 2^g codes of one group. log p(c|z) = Σ_i b_i log p_i +
+    // (1 − b_i) log q_i = Σ_i log q_i + Σ_i b_i (log p_i − log q_i), and log p_i − log q_i is the bit's logit:
+    // one [M, g] × [g, 2^g] product plus a per-row constant; memory M × 2^g.
     static Tensor CodebookEntropy(Tensor logP, Tensor logQ)
     {
         int g = (int)logP.shape[1];
         var bits = IndexToBits(arange(1L << g, device: logP.device), g).to(logP.dtype); // [2^g, g]
-        var logProbs = logP.matmul(bits.t()) + logQ.matmul((1 - bits).t());               // [M, 2^g]
-        var mean = logProbs.exp().mean(new long[] { 0 });
+        var logProbs = (logP - logQ).matmul(bits.t()) + logQ.sum(1, keepdim: true);      // [M, 2^g]
+        var mean = logProbs.exp_().mean(new long[] { 0 });
         return -(mean * (mean + 1e-12).log()).sum();
     }
 

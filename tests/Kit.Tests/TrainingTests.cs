@@ -228,3 +228,26 @@ public sealed class TokenizerTrainingTests : TempDirectoryTest
         Assert.Equal(1.0, new TokenizerTrainingConfig().EntropyFactor(300), 12);
     }
 }
+
+public class TokenizerFlopTests
+{
+    [Fact]
+    public void CountsEveryConvolutionOfTheTokenizer()
+    {
+        // 8 channels, one downsampling, no res blocks beyond the defaults: count the convs by hand.
+        var config = new Kit.Tokenizers.TokenizerConfig(Channels: 8, ChannelMultipliers: new[] { 1 }, ResBlocks: 1, LatentDim: 4, Groups: 4);
+        using var model = new Kit.Tokenizers.ImageTokenizer(config, new Kit.Quantizers.VectorQuantizer(4, 16));
+        double hw = 8 * 8, half = 4 * 4;
+        double encoder = hw * 8 * 3 * 9          // conv_in 3→8
+                       + 2 * hw * 8 * 8 * 9      // res0: two 3×3 convs 8→8
+                       + half * 8 * 8 * 9        // down0: strided 3×3
+                       + 2 * half * 8 * 8 * 9    // res_mid
+                       + half * 4 * 8;           // conv_out 1×1 → 4
+        double decoder = half * 8 * 4 * 9        // conv_in 4→8
+                       + 2 * half * 8 * 8 * 9    // res_mid
+                       + half * 32 * 8 * 9       // up0: 8→4·8 then pixel shuffle
+                       + 2 * hw * 8 * 8 * 9      // res0
+                       + hw * 3 * 8 * 9;         // conv_out 8→3
+        Assert.Equal(encoder + decoder, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 8, 8)));
+    }
+}

@@ -1,4 +1,5 @@
-// Counts the multiply–accumulates of a forward pass by hooking every convolution and linear layer:
+// Counts the multiply–accumulates of a forward pass by hooking every convolution and linear layer (TorchSharp
+// runs hooks only through Module.call, which is why the kit's modules call their children with call()):
 // MACs = output elements × (input channels per group × kernel area) — read off the real shapes, so the
 // count follows any architecture. Training costs about 3× the forward pass (forward + two backward matmuls).
 using TorchSharp;
@@ -41,8 +42,8 @@ public static class FlopCounter
             batch = x.shape[0];
             switch (model)
             {
-                case nn.Module<Tensor, Tensor> plain: plain.forward(x); break;
-                case nn.Module<Tensor, Kit.Tokenizers.TokenizerOutput> tokenizer: tokenizer.forward(x); break;
+                case nn.Module<Tensor, Tensor> plain: plain.call(x); break;
+                case nn.Module<Tensor, Kit.Tokenizers.TokenizerOutput> tokenizer: tokenizer.call(x); break;
                 default: throw new ArgumentException($"{model.GetType().Name} is not a module the counter can run.", nameof(model));
             }
         }

@@ -44,13 +44,13 @@ public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Patch features [B, 4·Width, H/4, W/4]: the frozen backbone's feature map.</summary>
     public Tensor PatchFeatures(Tensor images)
     {
-        var h = F.max_pool2d(F.silu(norm1.forward(conv1.forward(images))), 2);
-        h = F.max_pool2d(F.silu(norm2.forward(conv2.forward(h))), 2);
-        return F.silu(norm3.forward(conv3.forward(h)));
+        var h = F.max_pool2d(F.silu(norm1.call(conv1.call(images))), 2);
+        h = F.max_pool2d(F.silu(norm2.call(conv2.call(h))), 2);
+        return F.silu(norm3.call(conv3.call(h)));
     }
 
     /// <summary>The pooled feature vector [B, FeatureDim] used for Fréchet distances.</summary>
-    public Tensor Features(Tensor images) => F.silu(fc.forward(F.adaptive_avg_pool2d(PatchFeatures(images), new long[] { 3, 3 }).flatten(1)));
+    public Tensor Features(Tensor images) => F.silu(fc.call(F.adaptive_avg_pool2d(PatchFeatures(images), new long[] { 3, 3 }).flatten(1)));
 
     /// <summary>Task logits: [B, 9·(6 + 8)] for Shapes cells, [B, 10] for Fashion-MNIST.</summary>
     public override Tensor forward(Tensor images) => head.forward(Features(images));

@@ -95,7 +95,7 @@ public sealed class VectorQuantizer : Quantizer
 
     protected override FlatQuantization QuantizeFlat(Tensor features)
     {
-        var z = project_in is null ? features : project_in.forward(features);
+        var z = project_in is null ? features : project_in.call(features);
         if (Distance == CodeDistance.Cosine) z = F.normalize(z, dim: 1);
         if (training && KmeansInit && !_initialisedChecked)
         {
@@ -124,14 +124,14 @@ public sealed class VectorQuantizer : Quantizer
         if (training) UpdateStatistics(z.detach(), indices);
 
         var quantized = Estimator == GradientEstimator.Rotation ? RotationTrick(z, codes.detach()) : StraightThrough(z, codes.detach());
-        if (project_out is not null) quantized = project_out.forward(quantized);
+        if (project_out is not null) quantized = project_out.call(quantized);
         return new FlatQuantization(quantized, indices, aux, parts);
     }
 
     protected override Tensor LookupFlat(Tensor indices)
     {
         var codes = Codebook.index_select(0, indices);
-        return project_out is null ? codes : project_out.forward(codes);
+        return project_out is null ? codes : project_out.call(codes);
     }
 
     /// <summary>

@@ -33,9 +33,9 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = conv1.forward(F.silu(norm1.forward(x)));
-        h = conv2.forward(F.silu(norm2.forward(h)));
-        return (skip is null ? x : skip.forward(x)) + h;
+        var h = conv1.call(F.silu(norm1.call(x)));
+        h = conv2.call(F.silu(norm2.call(h)));
+        return (skip is null ? x : skip.call(x)) + h;
     }
 }
 
@@ -44,7 +44,7 @@ public sealed class Downsample : nn.Module<Tensor, Tensor>
 {
     readonly nn.Module<Tensor, Tensor> conv;
     public Downsample(long channels) : base(nameof(Downsample)) { conv = nn.Conv2d(channels, channels, 3, stride: 2, padding: 1); RegisterComponents(); }
-    public override Tensor forward(Tensor x) => conv.forward(x);
+    public override Tensor forward(Tensor x) => conv.call(x);
 }
 
 /// <summary>Doubles the resolution by depth-to-space: a convolution to 4× the channels, then pixel shuffle.</summary>
@@ -52,5 +52,5 @@ public sealed class DepthToSpaceUpsample : nn.Module<Tensor, Tensor>
 {
     readonly nn.Module<Tensor, Tensor> conv;
     public DepthToSpaceUpsample(long inChannels, long outChannels) : base(nameof(DepthToSpaceUpsample)) { conv = nn.Conv2d(inChannels, outChannels * 4, 3, padding: 1); RegisterComponents(); }
-    public override Tensor forward(Tensor x) => F.pixel_shuffle(conv.forward(x), 2);
+    public override Tensor forward(Tensor x) => F.pixel_shuffle(conv.call(x), 2);
 }

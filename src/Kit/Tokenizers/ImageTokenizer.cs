@@ -109,8 +109,8 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>
     public override TokenizerOutput forward(Tensor images)
     {
         CheckImages(images);
-        var q = quantizer.forward(encoder.forward(images));
-        return new TokenizerOutput(decoder.forward(q.Quantized), q);
+        var q = quantizer.call(encoder.call(images));
+        return new TokenizerOutput(decoder.call(q.Quantized), q);
     }
 
     /// <summary>Codes of <paramref name="images"/>: [B, h, w] (stacked quantizers: [B, h, w, D]).</summary>
@@ -118,14 +118,14 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>
     {
         CheckImages(images);
         using var noGrad = no_grad();
-        return quantizer.forward(encoder.forward(images)).Indices;
+        return quantizer.call(encoder.call(images)).Indices;
     }
 
     /// <summary>Images [B, C, H, W] (values about [−1, 1]) decoded from codes.</summary>
     public Tensor Decode(Tensor indices)
     {
         using var noGrad = no_grad();
-        return decoder.forward(quantizer.Lookup(indices));
+        return decoder.call(quantizer.Lookup(indices));
     }
 
     /// <summary>Side of the code map for images of side <paramref name="imageSize"/>.</summary>

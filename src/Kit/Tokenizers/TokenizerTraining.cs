@@ -100,7 +100,7 @@ public static class TokenizerTraining
             var rng = KitRandom.For(t.Seed, step);
             var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
             var x = images.index_select(0, index);
-            var output = model.forward(x);
+            var output = model.call(x);
             var reconstruction = t.L1 ? F.l1_loss(output.Reconstruction, x) : F.mse_loss(output.Reconstruction, x);
             var loss = reconstruction + output.Quantization.AuxLoss;
             var metrics = new Dictionary<string, Tensor> { ["reconstruction"] = reconstruction.detach() };
@@ -114,11 +114,11 @@ public static class TokenizerTraining
             if (discriminator is not null && step >= t.DiscriminatorStart)
             {
                 // Hinge loss: the discriminator learns real > 1, fake < −1; the generator raises D(fake).
-                var dLoss = F.relu(1 - discriminator.forward(x)).mean() + F.relu(1 + discriminator.forward(output.Reconstruction.detach())).mean();
+                var dLoss = F.relu(1 - discriminator.call(x)).mean() + F.relu(1 + discriminator.call(output.Reconstruction.detach())).mean();
                 discriminatorOptimizer!.zero_grad();
                 dLoss.backward();
                 discriminatorOptimizer.step();
-                var adversarial = -discriminator.forward(output.Reconstruction).mean();
+                var adversarial = -discriminator.call(output.Reconstruction).mean();
                 loss = loss + adversarial * t.AdversarialWeight;
                 metrics["discriminator"] = dLoss.detach();
             }

@@ -14,11 +14,16 @@ using F = TorchSharp.torch.nn.functional;
 namespace Kit.Tokenizers;
 
 /// <summary>Data and optimisation of a tokenizer run; part of the cache key.</summary>
+/// <param name="L1">L1 reconstruction loss instead of L2 (MSE, the default). On Shapes — small objects on a mostly black
+/// background — L1's per-pixel optimum is the background, and LFQ, 4×4-map and two-level tokenizers stayed on that plateau
+/// (≈17 dB PSNR, the mean image) where MSE reaches ≈21 dB in the same 200 steps.</param>
+/// <param name="GradientClip">Maximum global gradient norm (0 = none).</param>
 /// <param name="EntropyAnnealSteps">LFQ only: the entropy weight decays linearly from the quantizer's value to
 /// <paramref name="EntropyFinalFraction"/> of it over this many steps (0 = constant; MAGVIT-v2 anneals it for large vocabularies).</param>
-public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = true,
+public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = false,
     double PerceptualWeight = 0, double AdversarialWeight = 0, int DiscriminatorStart = 0, int Resolution = 32, int TrainImages = 8192,
-    int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0, int EntropyAnnealSteps = 0, double EntropyFinalFraction = 0.1)
+    int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0, int EntropyAnnealSteps = 0, double EntropyFinalFraction = 0.1,
+    double GradientClip = 1.0)
 {
     /// <summary>The factor on the LFQ entropy weight at <paramref name="step"/>: 1 → EntropyFinalFraction over EntropyAnnealSteps.</summary>
     public double EntropyFactor(int step) => EntropyAnnealSteps <= 0 ? 1 : 1 - (1 - EntropyFinalFraction) * Math.Min(1.0, step / (double)EntropyAnnealSteps);
@@ -89,7 +94,7 @@ public static class TokenizerTraining
         var images = data.Images.to(device);
         PatchDiscriminator? discriminator = t.AdversarialWeight > 0 ? new PatchDiscriminator(model.Config.ImageChannels).to(device) : null;
         var discriminatorOptimizer = discriminator is null ? null : optim.AdamW(discriminator.parameters(), t.LearningRate, beta1: 0.5);
-        var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100),
+        var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100), GradientClip: t.GradientClip,
             Label: $"tokenizer {model.Quantizer.GetType().Name}"));
         long n = images.shape[0];
         var lfq = model.Quantizer as LookupFreeQuantizer;

@@ -82,13 +82,7 @@ public sealed class OutputCollector : TextWriter, IDisplaySink
 
     void Remember(object value)
     {
-        var view = value switch
-        {
-            DataFrame frame => frame.AsTable("table"),
-            Plotly.NET.GenericChart chart => new ChartView(chart, "chart"),
-            _ => value as IRichView,
-        };
-        if (view is not null and not ProgressView) Artifacts.Add(new DisplayedArtifact(_cell, view));
+        if (AsView(value) is IRichView view and not ProgressView) Artifacts.Add(new DisplayedArtifact(_cell, view));
     }
 
     /// <summary>
@@ -98,14 +92,22 @@ public sealed class OutputCollector : TextWriter, IDisplaySink
     /// </summary>
     public static JsonObject Bundle(object value)
     {
-        if (value is DataFrame frame) value = frame.AsTable("");
-        if (value is Plotly.NET.GenericChart chart) value = new ChartView(chart, "chart"); // as the kit registers it in a kernel
+        value = AsView(value) ?? value;
         var data = new JsonObject();
         foreach (var (mime, text) in ConventionFormats(value)) data[mime] = text;
         if (data.ContainsKey("image/png")) data.Remove("text/html");
         if (!data.ContainsKey("text/plain")) data["text/plain"] = PlainText(value);
         return data;
     }
+
+    // Foreign types the kit displays as its own views: DataFrames as tables, Plotly charts as the kit registers them in a kernel.
+    static object? AsView(object value) => value switch
+    {
+        DataFrame frame => frame.AsTable("table"),
+        Plotly.NET.GenericChart chart => new ChartView(chart, "chart"),
+        IRichView view => view,
+        _ => null,
+    };
 
     static IEnumerable<(string Mime, string Text)> ConventionFormats(object value)
     {

@@ -80,9 +80,11 @@ sealed class ConsoleSink : IDisplaySink
             Console.WriteLine(view.ToPlainText());
             Directory.CreateDirectory("kit-output");
             var stem = Path.Combine("kit-output", $"{Environment.ProcessId}-{++_files:D3}");
-            if (view.ToPng() is byte[] png) File.WriteAllBytes(stem + ".png", png);
-            else File.WriteAllText(stem + ".html", view.ToHtml());
-            Console.WriteLine($"  (saved to {stem}{(view.ToPng() is null ? ".html" : ".png")})");
+            var png = view.ToPng();
+            var file = stem + (png is null ? ".html" : ".png");
+            if (png is not null) File.WriteAllBytes(file, png);
+            else File.WriteAllText(file, view.ToHtml());
+            Console.WriteLine($"  (saved to {file})");
         }
         else Console.WriteLine(value);
     }

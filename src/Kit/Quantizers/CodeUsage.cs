@@ -66,20 +66,20 @@ public sealed class CodeUsage
         if (_size <= DenseLimit) return StatsOf(Counts());
         var merged = new Dictionary<long, long>(_sparsePrevious ?? new Dictionary<long, long>());
         foreach (var (k, c) in _sparseCurrent ?? new Dictionary<long, long>()) merged[k] = merged.GetValueOrDefault(k) + c;
-        double total = merged.Values.Sum(), entropy = 0;
-        if (total == 0) return new QuantizerStats(0, 0, 1);
-        foreach (var c in merged.Values) { double p = c / total; entropy -= p * Math.Log(p); }
-        return new QuantizerStats(merged.Count / (double)_size, Math.Exp(entropy), 1 - merged.Count / (double)_size);
+        return StatsOf(merged.Values, _size);
     }
 
     /// <summary>The statistics of a histogram.</summary>
-    public static QuantizerStats StatsOf(IReadOnlyList<long> counts)
+    public static QuantizerStats StatsOf(IReadOnlyList<long> counts) => StatsOf(counts, counts.Count);
+
+    /// <summary>The statistics of the code counts of a <paramref name="size"/>-code book (absent codes count zero).</summary>
+    public static QuantizerStats StatsOf(IEnumerable<long> counts, long size)
     {
-        double total = counts.Sum();
+        double total = 0, used = 0, weighted = 0;
+        foreach (var c in counts) if (c > 0) { total += c; used++; weighted += c * Math.Log(c); }
         if (total == 0) return new QuantizerStats(0, 0, 1);
-        double used = counts.Count(c => c > 0), entropy = 0;
-        foreach (var c in counts) if (c > 0) { double p = c / total; entropy -= p * Math.Log(p); }
-        return new QuantizerStats(used / counts.Count, Math.Exp(entropy), 1 - used / counts.Count);
+        double entropy = Math.Log(total) - weighted / total; // −Σ p log p with p = c / total
+        return new QuantizerStats(used / size, Math.Exp(entropy), 1 - used / size);
     }
 
     /// <summary>Forgets everything recorded.</summary>

@@ -76,16 +76,19 @@ public sealed class ResidualQuantizer : Quantizer
 
     protected override Tensor LookupFlat(Tensor indices)
     {
-        var codes = Enumerable.Range(0, Depth).Select(d => Layer(d).Lookup(indices.select(1, d).unsqueeze(0)).squeeze(0)).ToList();
+        var codes = LayerCodes(indices, Depth);
         return Aggregation == StackAggregation.Concat ? cat(codes, 1) : codes.Aggregate((a, b) => a + b);
     }
+
+    // Each of the first `count` layers' features for flat indices [M, Depth].
+    List<Tensor> LayerCodes(Tensor flat, int count) =>
+        Enumerable.Range(0, count).Select(d => Layer(d).Lookup(flat.select(1, d).unsqueeze(0)).squeeze(0)).ToList();
 
     /// <summary>The sum (or concatenation) of the first <paramref name="layersUsed"/> layers' codes: reconstruction with fewer layers.</summary>
     public Tensor LookupPrefix(Tensor indices, int layersUsed)
     {
         if (Aggregation != StackAggregation.CumulativeSum) throw new InvalidOperationException("a prefix of layers reconstructs only with cumulative-sum aggregation.");
-        var flat = indices.reshape(-1, Depth);
-        return Enumerable.Range(0, layersUsed).Select(d => Layer(d).Lookup(flat.select(1, d).unsqueeze(0)).squeeze(0)).Aggregate((a, b) => a + b);
+        return LayerCodes(indices.reshape(-1, Depth), layersUsed).Aggregate((a, b) => a + b);
     }
 
     protected override void RecordUsage(Tensor indices) { } // each layer records its own

@@ -85,13 +85,15 @@ public sealed class VectorQuantizer : Quantizer
     public Tensor Codebook => Distance == CodeDistance.Cosine ? F.normalize(embed, dim: 1) : embed;
 
     /// <summary>Index of the nearest code for each row of <paramref name="z"/> [M, c] (in the lookup space).</summary>
-    public Tensor Nearest(Tensor z)
-    {
-        var e = Codebook.detach();
-        if (Distance == CodeDistance.Cosine) return F.normalize(z, dim: 1).matmul(e.t()).argmax(1);
-        // ‖z − e‖² = ‖z‖² − 2 z·e + ‖e‖²; ‖z‖² is the same for every code, so it can be left out.
-        return (e.pow(2).sum(1).unsqueeze(0) - 2 * z.matmul(e.t())).argmin(1);
-    }
+    public Tensor Nearest(Tensor z) => NearestCode(Distance == CodeDistance.Cosine ? F.normalize(z, dim: 1) : z, Codebook.detach(), Distance == CodeDistance.Cosine);
+
+    /// <summary>
+    /// Index of the nearest row of <paramref name="codes"/> for each row of <paramref name="x"/>: largest dot product
+    /// for (already normalised) cosine codes, else smallest ‖x − e‖² = ‖x‖² − 2 x·e + ‖e‖² (‖x‖² is the same for every
+    /// code, so it is left out).
+    /// </summary>
+    static Tensor NearestCode(Tensor x, Tensor codes, bool cosine) =>
+        cosine ? x.matmul(codes.t()).argmax(1) : (codes.pow(2).sum(1).unsqueeze(0) - 2 * x.matmul(codes.t())).argmin(1);
 
     protected override FlatQuantization QuantizeFlat(Tensor features)
     {
@@ -102,8 +104,9 @@ public sealed class VectorQuantizer : Quantizer
             if (initted.item<float>() == 0) InitialiseByKmeans(z.detach()); // one sync, once: after this the flag is known
             _initialisedChecked = true;
         }
-        var indices = Nearest(z.detach());
-        var codes = Codebook.index_select(0, indices);
+        var codebook = Codebook; // normalised once per step for cosine codes
+        var indices = NearestCode(z.detach(), codebook.detach(), Distance == CodeDistance.Cosine);
+        var codes = codebook.index_select(0, indices);
         var parts = new Dictionary<string, Tensor>();
 
         var commitment = F.mse_loss(z, codes.detach());
@@ -207,8 +210,7 @@ public sealed class VectorQuantizer : Quantizer
         var centroids = x.index_select(0, start).clone();
         for (int i = 0; i < iterations; i++)
         {
-            var assign = cosine ? x.matmul(centroids.t()).argmax(1)
-                : (centroids.pow(2).sum(1).unsqueeze(0) - 2 * x.matmul(centroids.t())).argmin(1);
+            var assign = NearestCode(x, centroids, cosine);
             var counts = bincount(assign, minlength: k).to(x.dtype).unsqueeze(1);
             var sums = zeros_like(centroids).index_add_(0, assign, x, 1);
             // An empty cluster keeps its centroid.

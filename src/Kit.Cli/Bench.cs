@@ -19,7 +19,7 @@ public static class Bench
 {
     public static int Run(string what, int steps, string? outFile)
     {
-        var known = new[] { "tokenizer", "lfq", "memory", "all" };
+        var known = new[] { "tokenizer", "lfq", "memory", "gpt", "all" };
         if (!known.Contains(what)) throw new UsageException($"bench '{what}' is not a benchmark (expected {string.Join(", ", known)}).");
         var tables = new List<ResultTable>();
         Console.WriteLine(KitRuntime.Describe());
@@ -28,6 +28,7 @@ public static class Bench
         if (what is "tokenizer" or "all") tables.Add(Tokenizers(peak, steps));
         if (what is "lfq" or "all") tables.Add(LfqEntropy());
         if (what is "memory" or "all") tables.Add(Memory(Math.Max(steps * 10, 200)));
+        if (what is "gpt" or "all") tables.Add(BenchGpt.Run(peak, Math.Max(steps, 5)));
         foreach (var t in tables) Console.WriteLine("\n" + t.ToPlainText());
         if (outFile is not null)
         {

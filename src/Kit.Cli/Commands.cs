@@ -16,13 +16,13 @@ public static class Commands
           kit notebook export <notebook.ipynb> [--out <file.cs>] [--scale ...] [--param name=value]...
           kit reproduce [--scale quick|default|full] [--out <folder>] [--notebooks <folder>]
           kit info [--matmul]
-          kit bench [tokenizer|lfq|memory|all] [--steps N] [--out <file.md>]
+          kit bench [tokenizer|lfq|memory|gpt|all] [--steps N] [--out <file.md>]
 
         notebook run      executes a Polyglot C# notebook headless and writes the executed copy (default folder: runs/notebooks)
         notebook export   writes the notebook as a .NET 10 file-based app (dotnet run file.cs)
         reproduce         runs every notebook in notebooks/ and writes runs/<timestamp>/ with report.md
         info              device, native-library status, data; --matmul also measures the float32 matmul peak
-        bench             tokenizer training throughput vs the matmul peak, LFQ entropy cost, memory over long training
+        bench             tokenizer and GPT training throughput vs the matmul peak, LFQ entropy cost, memory over long training, KV-cache generation
         """;
 
     public static async Task<int> Main(string[] args)

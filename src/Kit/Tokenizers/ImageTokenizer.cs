@@ -128,6 +128,15 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>
         return decoder.call(quantizer.Lookup(indices));
     }
 
+    /// <summary>Images decoded from continuous latents [B, LatentDim, h, w] (e.g. regressed code embeddings).</summary>
+    public Tensor DecodeLatents(Tensor latents)
+    {
+        if (latents.dim() != 4 || latents.shape[1] != Config.LatentDim)
+            throw new ArgumentException($"latents must be [B, {Config.LatentDim}, h, w]; got [{string.Join(", ", latents.shape)}].", nameof(latents));
+        using var noGrad = no_grad();
+        return decoder.call(latents);
+    }
+
     /// <summary>Side of the code map for images of side <paramref name="imageSize"/>.</summary>
     public int CodeMapSize(int imageSize) => imageSize / Config.DownsampleFactor;
 

@@ -34,7 +34,7 @@ public sealed record TokenizerMetrics(double Psnr, double Ssim, double Usage, do
     double BitsPerImage, long CodesPerImage, long PositionsPerImage, double TrainSeconds, double ImagesPerSecond);
 
 /// <summary>A trained tokenizer, its training log and metrics.</summary>
-public sealed record TokenizerRun(ImageTokenizer Tokenizer, TrainingLog Log, TokenizerMetrics Metrics, bool FromCache);
+public sealed record TokenizerRun(ImageTokenizer Tokenizer, TrainingLog Log, TokenizerMetrics Metrics, bool FromCache, TokenizerTraining.RunKey Key);
 
 /// <summary>A small PatchGAN discriminator (VQGAN): a logit per image patch.</summary>
 public sealed class PatchDiscriminator : nn.Module<Tensor, Tensor>
@@ -81,7 +81,7 @@ public static class TokenizerTraining
             TrainSeconds = seconds,
             ImagesPerSecond = seconds > 0 ? training.Steps * (double)training.BatchSize / seconds : double.NaN,
         };
-        return new TokenizerRun(model, log, metrics, loaded);
+        return new TokenizerRun(model, log, metrics, loaded, key);
     }
 
     /// <summary>Held-out Shapes images for evaluation (validation split), [N, 3, R, R].</summary>

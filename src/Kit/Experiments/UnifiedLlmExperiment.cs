@@ -1,0 +1,216 @@
+// Notebook 07 as functions: a cached image tokenizer, a GPT pretrained on text, then trained on unified
+// sequences (LaVIT / UniCode / CM3Leon), judged on captioning, VQA, text-to-image compositional accuracy and
+// Fréchet distance, held-out text perplexity before and after; and the survey's two contrasts: classification
+// of discrete visual tokens vs regression of continuous embeddings (LaVIT vs Emu), and discrete tokens vs a
+// linear patch projection as the input (Fuyu / LLaVA, understanding only).
+using System.Diagnostics;
+using Kit.Core;
+using Kit.Data;
+using Kit.Evaluation;
+using Kit.Language;
+using Kit.Notebook;
+using Kit.Quantizers;
+using Kit.Tokenizers;
+using Kit.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Experiments;
+
+/// <summary>Sizes of the unified-LLM experiment at one scale.</summary>
+public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pretraining, LanguageTrainingConfig Unified, TextCorpusConfig Corpus,
+    QuantizerSpec Quantizer, int TrainImages, int TestImages, double Guidance = 3.0, double Temperature = 0.8, long Seed = 0)
+{
+    /// <summary>The experiment at <paramref name="scale"/>: quick for CI, default for a 2-core CPU, full for a GPU.</summary>
+    public static UnifiedLlmConfig For(RunScale scale, long seed = 0) => new(
+        Model: new GptConfig(VocabSize: 2, ContextLength: 96, Layers: scale.Pick(2, 4, 6), Heads: 4, Dim: scale.Pick(128, 192, 256)),
+        Pretraining: new LanguageTrainingConfig(Steps: scale.Pick(100, 300, 1000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
+        Unified: new LanguageTrainingConfig(Steps: scale.Pick(250, 1200, 6000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
+        Corpus: new TextCorpusConfig(Scenes: scale.Pick(1000, 4000, 8000), WordNetLines: scale.Pick(1000, 6000, 20_000), Seed: seed),
+        Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true),
+        TrainImages: scale.Pick(2048, 8192, 20_000), TestImages: scale.Pick(32, 128, 512), Seed: seed);
+}
+
+/// <summary>Everything the variants share: tokenizer, probe, corpus, vocabulary, encoded training images, test set.</summary>
+public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, TokenizerRun Tokenizer, ProbeNetwork Probe, TextCorpus Corpus,
+    UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, ImageBatch Test)
+{
+    /// <summary>The GPT config with the vocabulary filled in.</summary>
+    public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count };
+}
+
+/// <summary>One trained variant and its scores.</summary>
+public sealed record UnifiedLlmResult(string Name, UnifiedModel Model, VisualInterface Interface, TrainingLog Log, double TrainSeconds, double TokensPerSecond,
+    CaptionScore Captions, double Vqa, CompositionalScore? TextToImage, CompositionalScore? Chance, double FrechetDistance, double HeldOutPerplexity,
+    IReadOnlyList<string> SampleCaptions, Tensor? Generated);
+
+/// <summary>The steps of notebook 07.</summary>
+public static class UnifiedLlmExperiment
+{
+    /// <summary>Trains or loads the tokenizer and probe, builds the corpus and vocabulary, encodes the training images.</summary>
+    public static UnifiedLlmSetup Prepare(RunScale scale, long seed = 0, Device? device = null)
+    {
+        device ??= Devices.Default;
+        var config = UnifiedLlmConfig.For(scale, seed);
+        var probe = ProbeNetwork.Trained(TokenizerSweep.ProbeFor(scale, seed), device);
+        var tokenizerConfig = TokenizerSweep.TokenizerFor(scale);
+        var tokenizer = TokenizerTraining.Run(tokenizerConfig, config.Quantizer, TokenizerSweep.TrainingFor(scale, seed), probe, device);
+        var corpus = TextCorpus.Build(config.Corpus);
+        int side = tokenizer.Tokenizer.CodeMapSize(32);
+        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), (int)tokenizer.Tokenizer.Quantizer.CodebookSize, side * side * tokenizer.Tokenizer.Quantizer.IndicesPerPosition);
+        using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: seed + 7)).Batch(0, config.TrainImages);
+        var codes = EncodeAll(tokenizer.Tokenizer, train.Images, device);
+        var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: seed + 11)).Batch(0, config.TestImages);
+        return new UnifiedLlmSetup(config, scale, tokenizer, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test);
+    }
+
+    /// <summary>Codes [N, L] of many images, encoded 256 at a time.</summary>
+    internal static Tensor EncodeAll(ImageTokenizer tokenizer, Tensor images, Device device)
+    {
+        long n = images.shape[0];
+        return cat(Enumerable.Range(0, (int)((n + 255) / 256)).Select(i =>
+            Scopes.Keep(() => VisualFeatures.Codes(tokenizer, images.narrow(0, i * 256, Math.Min(256, n - i * 256)).to(device)).cpu())).ToArray(), 0);
+    }
+
+    /// <summary>Images generated for the first caption phrasing of each scene, 32 prompts per batch.</summary>
+    internal static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options)
+    {
+        var parts = new List<Tensor>();
+        for (int start = 0; start < scenes.Count; start += 32)
+        {
+            int n = Math.Min(32, scenes.Count - start);
+            parts.Add(pipeline.Generate(Enumerable.Range(start, n).Select(i => scenes[i].Caption(0)).ToList(), options with { Seed = options.Seed + start }).Images.cpu());
+        }
+        return cat(parts, 0);
+    }
+
+    /// <summary>Fréchet distance between generated and real images in the probe's feature space.</summary>
+    internal static double ProbeFrechet(ProbeNetwork probe, Tensor generated, Tensor real)
+    {
+        using var noGrad = no_grad();
+        var device = probe.parameters().First().device;
+        return Scopes.Step(() => ImageMetrics.FrechetDistance(probe.Features(generated.to(device)), probe.Features(real.to(device))));
+    }
+
+    internal sealed record ModelKey(string Stage, UnifiedModelConfig Model, LanguageTrainingConfig Training, SequenceMix Mix, TokenizerTraining.RunKey Tokenizer,
+        TextCorpusConfig Corpus, int TrainImages, int TextIds, string? From);
+
+    /// <summary>The GPT trained on text alone (cached), and its held-out perplexity (synthetic, WordNet).</summary>
+    public static (UnifiedModel Model, TrainingLog Log, double Perplexity, double WordNetPerplexity) PretrainText(UnifiedLlmSetup s, Device? device = null)
+    {
+        device ??= Devices.Default;
+        var config = new UnifiedModelConfig(s.Gpt);
+        var sequences = new UnifiedSequences(s.Vocabulary, null, s.Corpus.Train, SequenceMix.TextOnly);
+        var log = new TrainingLog();
+        var (model, _) = ArtifactCache.GetOrTrain("unified-lm", Key(s, "text", config, s.Config.Pretraining, SequenceMix.TextOnly, null),
+            () => new UnifiedModel(config).to(device), m => log = LanguageTraining.Train(m, sequences, s.Config.Pretraining, label: "text pretraining"));
+        return (model, log, LanguageTraining.Perplexity(model, s.Vocabulary, s.Corpus.HeldOut), LanguageTraining.Perplexity(model, s.Vocabulary, s.Corpus.HeldOutWordNet));
+    }
+
+    static ModelKey Key(UnifiedLlmSetup s, string stage, UnifiedModelConfig model, LanguageTrainingConfig training, SequenceMix mix, string? from) =>
+        new(stage, model, training, mix, s.Tokenizer.Key,
+            s.Config.Corpus, s.Config.TrainImages, s.Vocabulary.TextCount, from);
+
+    /// <summary>
+    /// Trains one variant on unified sequences, starting from the text-pretrained GPT (cached), and evaluates it.
+    /// Tokens: both directions with cross-entropy; Regression: continuous embeddings in, L2 on the next one;
+    /// PatchProjection: pixels in through one linear layer, captioning and VQA only.
+    /// </summary>
+    public static UnifiedLlmResult TrainVariant(UnifiedLlmSetup s, UnifiedModel pretrained, VisualInterface visual, string name, Device? device = null)
+    {
+        device ??= Devices.Default;
+        int featureDim = visual switch
+        {
+            VisualInterface.Regression => s.Tokenizer.Tokenizer.Config.LatentDim,
+            VisualInterface.PatchProjection => 3 * s.Tokenizer.Tokenizer.Config.DownsampleFactor * s.Tokenizer.Tokenizer.Config.DownsampleFactor,
+            _ => 0,
+        };
+        var config = new UnifiedModelConfig(s.Gpt, visual, featureDim);
+        var mix = visual == VisualInterface.PatchProjection ? SequenceMix.UnderstandingOnly : new SequenceMix();
+        var sequences = new UnifiedSequences(s.Vocabulary, s.Train, s.Corpus.Train, mix);
+        var features = TrainFeatures(s, visual, device);
+        var log = new TrainingLog();
+        double seconds = double.NaN;
+        var (model, loaded) = ArtifactCache.GetOrTrain("unified-lm", Key(s, name, config, s.Config.Unified, mix, "text"),
+            () => new UnifiedModel(config).to(device),
+            m =>
+            {
+                m.Gpt.load_state_dict(pretrained.Gpt.state_dict());
+                var clock = Stopwatch.StartNew();
+                log = LanguageTraining.Train(m, sequences, s.Config.Unified, features, label: name);
+                seconds = clock.Elapsed.TotalSeconds;
+            });
+        features?.Dispose();
+        double tokensPerStep = s.Config.Unified.BatchSize * (s.Vocabulary.CodesPerImage + 16.0);
+        return Evaluate(s, model, name, log, loaded ? double.NaN : seconds, loaded ? double.NaN : s.Config.Unified.Steps * tokensPerStep / seconds);
+    }
+
+    static Tensor? TrainFeatures(UnifiedLlmSetup s, VisualInterface visual, Device device)
+    {
+        if (visual == VisualInterface.Tokens) return null;
+        var tokenizer = s.Tokenizer.Tokenizer;
+        return cat(Enumerable.Range(0, (s.Train.Count + 255) / 256).Select(i => Scopes.Keep(() =>
+        {
+            int start = i * 256, n = Math.Min(256, s.Train.Count - start);
+            var images = s.TrainImages.narrow(0, start, n).to(device);
+            return VisualFeatures.For(visual, tokenizer, images, s.Train.Codes.narrow(0, start, n).to(device))!.cpu();
+        })).ToArray(), 0);
+    }
+
+    /// <summary>Captions, VQA, text-to-image (when the interface can generate), FD and perplexity on the test set.</summary>
+    public static UnifiedLlmResult Evaluate(UnifiedLlmSetup s, UnifiedModel model, string name, TrainingLog log, double seconds, double tokensPerSecond)
+    {
+        var pipeline = new UnifiedPipeline(model, s.Vocabulary, s.Tokenizer.Tokenizer);
+        var scenes = s.Test.Scenes!;
+        var captions = new List<string>();
+        var answers = new List<string>();
+        var questions = new List<QuestionAnswer>();
+        for (int start = 0; start < scenes.Count; start += 32)
+        {
+            int n = Math.Min(32, scenes.Count - start);
+            var images = s.Test.Images.narrow(0, start, n);
+            captions.AddRange(pipeline.Caption(images));
+            var qa = Enumerable.Range(start, n).Select(i => { var all = scenes[i].Questions(); return all[i % all.Count]; }).ToList();
+            questions.AddRange(qa);
+            answers.AddRange(pipeline.Answer(images, qa.Select(q => q.Question).ToList()));
+        }
+        var scores = captions.Select((c, i) => GenerationMetrics.Caption(c, scenes[i])).ToList();
+        var captionScore = new CaptionScore(scores.Average(x => x.AttributeMatch), scores.Count(x => x.Exact) / (double)scores.Count >= 0.5, scores.Average(x => x.TokenF1));
+        double vqa = GenerationMetrics.VqaAccuracy(answers, questions.Select(q => q.Answer).ToList());
+        CompositionalScore? t2i = null, chance = null;
+        double fd = double.NaN;
+        Tensor? generated = null;
+        if (model.Config.Visual != VisualInterface.PatchProjection)
+        {
+            var options = new SamplingOptions(Temperature: s.Config.Temperature, Guidance: s.Config.Guidance, Seed: s.Config.Seed);
+            generated = GenerateFor(pipeline, scenes, options);
+            t2i = GenerationMetrics.Compositional(s.Probe, generated, scenes);
+            chance = GenerationMetrics.ShuffledChance(s.Probe, generated, scenes);
+            fd = ProbeFrechet(s.Probe, generated, s.Test.Images);
+        }
+        double perplexity = LanguageTraining.Perplexity(model, s.Vocabulary, s.Corpus.HeldOut);
+        return new UnifiedLlmResult(name, model, model.Config.Visual, log, seconds, tokensPerSecond,
+            captionScore with { Exact = false }, vqa, t2i, chance, fd, perplexity, captions, generated);
+    }
+
+    /// <summary>Share of test scenes whose caption names every object exactly (reported beside attribute match).</summary>
+    public static double ExactCaptionShare(UnifiedLlmSetup s, UnifiedLlmResult r) =>
+        r.SampleCaptions.Select((c, i) => GenerationMetrics.Caption(c, s.Test.Scenes![i]).Exact).Count(x => x) / (double)r.SampleCaptions.Count;
+
+    /// <summary>The ablation table: one row per variant.</summary>
+    public static ResultTable Table(UnifiedLlmSetup s, IEnumerable<UnifiedLlmResult> results, double textOnlyPerplexity)
+    {
+        var rows = results.Select(r => (IReadOnlyList<object?>)new object?[]
+        {
+            r.Name, r.Interface.ToString(), 100 * r.Captions.AttributeMatch, 100 * ExactCaptionShare(s, r), r.Captions.TokenF1, 100 * r.Vqa,
+            r.TextToImage is null ? "—" : 100 * r.TextToImage.ObjectAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ObjectAccuracy,
+            r.TextToImage is null ? "—" : 100 * r.TextToImage.SceneAccuracy, double.IsNaN(r.FrechetDistance) ? "—" : r.FrechetDistance,
+            r.HeldOutPerplexity, double.IsNaN(r.TrainSeconds) ? "cached" : r.TrainSeconds,
+        });
+        return ResultTable.FromRows("Unified LLM on Shapes: understanding and generation", new[]
+        {
+            "variant", "visual interface", "caption attributes %", "caption exact %", "caption F1", "VQA %", "T2I objects %", "T2I chance %",
+            "T2I scenes %", "FD", "text ppl", "train s",
+        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. T2I chance: the same generated images scored against shuffled prompts.");
+    }
+}

@@ -1,0 +1,137 @@
+// Autoregressive decoding for the unified model: prompts of different lengths are left-padded (masked, and
+// positions count real tokens only), the prefix is run once and each new token costs one position through the
+// KV cache (or, for comparison, the whole sequence is recomputed every step); classifier-free guidance runs the
+// unconditional prompts in the same batch; the constraint keeps image blocks well formed.
+using Kit.Core;
+using static TorchSharp.torch;
+
+namespace Kit.Language;
+
+/// <summary>Sequence generation with the unified model.</summary>
+public static class Generation
+{
+    /// <summary>
+    /// Continues each prompt until the constraint finishes it or <paramref name="maxNewTokens"/> are made; returns
+    /// only the new ids of each row (its final [EOS] included). <paramref name="unconditional"/> prompts (one per
+    /// row) are used when options.Guidance ≠ 1. <paramref name="promptFeatures"/> [B, L, F] fill the image
+    /// positions of the prompts for continuous visual interfaces.
+    /// </summary>
+    public static List<int[]> Generate(UnifiedModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, SamplingOptions options,
+        DecodingConstraint constraint, IReadOnlyList<int[]>? unconditional = null, Tensor? promptFeatures = null, bool useCache = true)
+    {
+        options.Validate();
+        bool guided = options.Guidance != 1;
+        if (guided && (unconditional is null || unconditional.Count != prompts.Count))
+            throw new ArgumentException($"Guidance={options.Guidance} needs one unconditional prompt per prompt.", nameof(unconditional));
+        int b = prompts.Count;
+        var rows = guided ? prompts.Concat(unconditional!).ToList() : prompts.ToList();
+        var device = model.parameters().First().device;
+        var generator = new Generator((ulong)options.Seed, device);
+        var produced = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
+        var head = model.Gpt.Head;
+        using var cache = useCache ? new KvCache(model.Gpt.Config.Layers) : null;
+        var (tokens, keyMask) = LeftPad(rows, device);
+        var features = promptFeatures is null ? null : guided ? cat(new[] { promptFeatures, promptFeatures }, 0) : promptFeatures;
+        model.eval();
+        using var noGrad = no_grad();
+        for (int step = 0; step < maxNewTokens && !constraint.AllFinished; step++)
+        {
+            long[] chosen = Scopes.Step(() =>
+            {
+                Tensor hidden;
+                if (useCache && step > 0) hidden = model.Gpt.Hidden(model.Gpt.Embed(tokens.narrow(1, tokens.shape[1] - 1, 1)), cache, ones(rows.Count, 1, dtype: @bool, device: device));
+                else
+                {
+                    // Image positions of the prompt take their features (only the prompt part can hold image positions).
+                    var promptVisual = features is null ? zeros_like(keyMask) : VisualPositions(tokens, keyMask, features.shape[1]);
+                    var inputs = model.Inputs(tokens, promptVisual, features);
+                    hidden = model.Gpt.Hidden(inputs, cache, keyMask);
+                }
+                var last = hidden.select(1, hidden.shape[1] - 1);
+                var allowed = constraint.Allowed();
+                return Choose(head, last, b, guided, options, allowed, generator).data<long>().ToArray();
+            });
+            for (int row = 0; row < b; row++) if (!constraint.Finished(row)) produced[row].Add((int)chosen[row]);
+            constraint.Advance(chosen);
+            var next = tensor(guided ? chosen.Concat(chosen).ToArray() : chosen, device: device).unsqueeze(1);
+            var (oldTokens, oldMask) = (tokens, keyMask);
+            tokens = cat(new[] { tokens, next }, 1);
+            keyMask = cat(new[] { keyMask, ones(rows.Count, 1, dtype: @bool, device: device) }, 1);
+            oldTokens.Dispose(); oldMask.Dispose(); next.Dispose();
+        }
+        tokens.Dispose(); keyMask.Dispose();
+        return produced.Select(p => p.ToArray()).ToList();
+    }
+
+    // The prompt positions fed by features: the first L real positions after each row's first visual code id are
+    // the image; callers build prompts as [BOS] [IMG] codes … so the image is the L positions after [IMG].
+    static Tensor VisualPositions(Tensor tokens, Tensor keyMask, long length)
+    {
+        var mask = zeros_like(keyMask);
+        var data = tokens.cpu().data<long>().ToArray();
+        long t = tokens.shape[1];
+        for (long row = 0; row < tokens.shape[0]; row++)
+        {
+            long start = -1;
+            for (long i = 0; i < t; i++) if (keyMask[row, i].item<bool>()) { start = i + 2; break; } // after [BOS] [IMG]
+            if (start < 0 || start + length > t) throw new ArgumentException("prompt features need prompts of the form [BOS] [IMG] codes [/IMG] ….");
+            mask[row].narrow(0, start, length).fill_(true);
+        }
+        return mask;
+    }
+
+    static Tensor Choose(TokenHead head, Tensor last, int b, bool guided, SamplingOptions options, Tensor allowed, Generator generator)
+    {
+        var parts = head.Parts(last);
+        if (guided) parts = parts.Select(p => Sampling.Guide(p.narrow(0, 0, b), p.narrow(0, b, b), options.Guidance)).ToArray();
+        if (head.Factorization is not { } f) return Sampling.Pick(parts[0], options, allowed.to(parts[0].device), generator);
+        // Factorized: choose among the non-visual ids and "a visual code"; then each sub-index; join them.
+        var allowedBase = cat(new[] { allowed.narrow(1, 0, f.CodeOffset), allowed.narrow(1, f.CodeOffset, f.CodebookSize).any(1, keepdim: true) }, 1);
+        var kind = Sampling.Pick(parts[0], options, allowedBase.to(parts[0].device), generator);
+        var subs = parts.Skip(1).Select(p => Sampling.Pick(p, options, null, generator)).ToList();
+        return where(kind.eq(f.CodeOffset), f.Join(subs), kind);
+    }
+
+    /// <summary>Left-pads id rows to one length: tokens [B, T] (padding = 0) and the real-token mask [B, T].</summary>
+    public static (Tensor Tokens, Tensor KeyMask) LeftPad(IReadOnlyList<int[]> rows, Device? device = null)
+    {
+        if (rows.Count == 0 || rows.Any(r => r.Length == 0)) throw new ArgumentException("every prompt needs at least one token.", nameof(rows));
+        int t = rows.Max(r => r.Length);
+        var ids = new long[rows.Count * t];
+        var mask = new bool[rows.Count * t];
+        for (int r = 0; r < rows.Count; r++)
+            for (int i = 0; i < rows[r].Length; i++) { ids[r * t + t - rows[r].Length + i] = rows[r][i]; mask[r * t + t - rows[r].Length + i] = true; }
+        return (tensor(ids, new long[] { rows.Count, t }, device: device), tensor(mask, new long[] { rows.Count, t }, device: device));
+    }
+
+    /// <summary>
+    /// Regression interface (Emu-style): from text prompts ending in [IMG], predicts <paramref name="length"/> visual
+    /// features one after another, feeding each prediction back in. Returns [B, length, F].
+    /// </summary>
+    public static Tensor GenerateFeatures(UnifiedModel model, IReadOnlyList<int[]> prompts, int length, IReadOnlyList<int[]>? unconditional = null, double guidance = 1.0)
+    {
+        if (model.Config.Visual != VisualInterface.Regression) throw new InvalidOperationException($"feature generation needs the Regression interface, not {model.Config.Visual}.");
+        bool guided = guidance != 1;
+        var rows = guided ? prompts.Concat(unconditional ?? throw new ArgumentException("guidance needs unconditional prompts.", nameof(unconditional))).ToList() : prompts.ToList();
+        int b = prompts.Count;
+        var device = model.parameters().First().device;
+        model.eval();
+        using var noGrad = no_grad();
+        using var cache = new KvCache(model.Gpt.Config.Layers);
+        var (tokens, keyMask) = LeftPad(rows, device);
+        var outputs = new List<Tensor>();
+        using var scope = NewDisposeScope();
+        var hidden = model.Gpt.Hidden(model.Gpt.Embed(tokens), cache, keyMask);
+        for (int i = 0; i < length; i++)
+        {
+            var predicted = model.PredictFeature(hidden.select(1, hidden.shape[1] - 1));          // [rows, F]
+            if (guided) predicted = Sampling.Guide(predicted.narrow(0, 0, b), predicted.narrow(0, b, b), guidance);
+            outputs.Add(predicted);
+            if (i == length - 1) break;
+            var fed = guided ? cat(new[] { predicted, predicted }, 0) : predicted;
+            var inputs = model.Inputs(zeros(rows.Count, 1, dtype: int64, device: device), ones(rows.Count, 1, dtype: @bool, device: device), fed.unsqueeze(1));
+            hidden = model.Gpt.Hidden(inputs, cache, ones(rows.Count, 1, dtype: @bool, device: device));
+        }
+        return stack(outputs, 1).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,276 @@
+// A decoder-only transformer in the shape of nanoGPT (Radford et al. 2019; LaVIT, UniCode and CM3Leon all put
+// one under their unified vocabularies): token embedding, RoPE or learned positions, pre-norm blocks with
+// causal scaled-dot-product attention and an MLP, a final norm, and a token head (flat, or MAGVIT-v2's
+// factorized head for large visual vocabularies). Generation reuses past keys and values (KvCache).
+using Kit.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Language;
+
+/// <summary>Shape of a <see cref="Gpt"/>; the defaults are the kit's CPU-sized model.</summary>
+/// <param name="VocabSize">Token ids are 0 … VocabSize − 1.</param>
+/// <param name="ContextLength">Longest sequence (positions) the model takes.</param>
+/// <param name="Layers">Transformer blocks.</param>
+/// <param name="Heads">Attention heads (Dim must be divisible by it).</param>
+/// <param name="Dim">Width of the residual stream.</param>
+/// <param name="MlpRatio">MLP hidden width as a multiple of Dim.</param>
+/// <param name="Rope">Rotary position embedding (true) or a learned position table (false).</param>
+/// <param name="TieEmbeddings">Flat head shares its weight with the token embedding.</param>
+/// <param name="Dropout">Dropout on attention output and MLP (0 for the small CPU runs).</param>
+/// <param name="Factorization">Embed and predict visual codes by sub-codebook (null = one flat head).</param>
+public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layers = 4, int Heads = 4, int Dim = 256, int MlpRatio = 4,
+    bool Rope = true, bool TieEmbeddings = true, double Dropout = 0, CodeFactorization? Factorization = null)
+{
+    /// <summary>Throws ArgumentException naming the bad value.</summary>
+    public GptConfig Validate()
+    {
+        if (VocabSize < 2) throw new ArgumentException($"VocabSize={VocabSize}: expected at least 2 tokens.", nameof(VocabSize));
+        if (ContextLength < 2) throw new ArgumentException($"ContextLength={ContextLength}: expected at least 2 positions.", nameof(ContextLength));
+        if (Layers < 1) throw new ArgumentException($"Layers={Layers}: expected at least 1.", nameof(Layers));
+        if (Heads < 1 || Dim % Heads != 0) throw new ArgumentException($"Heads={Heads} must divide Dim={Dim}.", nameof(Heads));
+        if (Rope && (Dim / Heads) % 2 != 0) throw new ArgumentException($"RoPE needs an even head width; Dim/Heads = {Dim / Heads}.", nameof(Rope));
+        if (Factorization is { } f && f.CodeOffset + f.CodebookSize != VocabSize)
+            throw new ArgumentException($"Factorization covers ids {f.CodeOffset}…{f.CodeOffset + f.CodebookSize - 1} but VocabSize={VocabSize}: visual codes must be the last ids.", nameof(Factorization));
+        return this;
+    }
+
+    /// <summary>Parameters in the transformer blocks (the 6·N·tokens FLOP rule counts these).</summary>
+    public long BlockParameters => Layers * (4L * Dim * Dim + 2L * MlpRatio * Dim * Dim);
+
+    /// <summary>
+    /// Training FLOPs per token (forward + backward): 6 × (block and head weights) plus attention
+    /// 12 · layers · T · Dim (PaLM's appendix B; nanoGPT's MFU uses the same count).
+    /// </summary>
+    public double TrainFlopsPerToken(int sequenceLength) =>
+        6.0 * (BlockParameters + (long)Dim * HeadOutputs) + 12.0 * Layers * sequenceLength * Dim / 2; // causal: half the scores
+
+    int HeadOutputs => Factorization is { } f ? f.CodeOffset + 1 + f.GroupBits.Sum(b => 1 << b) : VocabSize;
+}
+
+/// <summary>Past keys and values of every layer, so each new token costs one position instead of the whole prefix.</summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor?[] _keys, _values;
+
+    public KvCache(int layers) { _keys = new Tensor?[layers]; _values = new Tensor?[layers]; }
+
+    /// <summary>Positions cached so far.</summary>
+    public long Length => _keys[0]?.shape[2] ?? 0;
+
+    /// <summary>Which cached positions are real tokens (false = left padding) [B, Length]; null = all real.</summary>
+    public Tensor? KeyMask { get; private set; }
+
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    {
+        var (oldK, oldV) = (_keys[layer], _values[layer]);
+        var newK = oldK is null ? k.detach() : cat(new[] { oldK, k.detach() }, 2);
+        var newV = oldV is null ? v.detach() : cat(new[] { oldV, v.detach() }, 2);
+        _keys[layer] = newK.MoveToOuterDisposeScope(); // the cache outlives the step that fills it
+        _values[layer] = newV.MoveToOuterDisposeScope();
+        oldK?.Dispose(); oldV?.Dispose();
+        return (newK, newV);
+    }
+
+    internal void AppendMask(Tensor mask)
+    {
+        var old = KeyMask;
+        KeyMask = (old is null ? mask.clone() : cat(new[] { old, mask }, 1)).MoveToOuterDisposeScope();
+        old?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _keys.Concat(_values)) t?.Dispose();
+        KeyMask?.Dispose();
+    }
+}
+
+/// <summary>Rotary position embedding: rotates pairs of query/key channels by a position-dependent angle.</summary>
+sealed class RotaryEmbedding : nn.Module
+{
+    readonly Tensor cos, sin;
+
+    public RotaryEmbedding(int headDim, int contextLength) : base(nameof(RotaryEmbedding))
+    {
+        var inverse = pow(10000.0, -arange(0, headDim, 2, float32) / headDim);
+        var angles = outer(arange(contextLength, dtype: float32), inverse);        // [T, hd/2]
+        cos = cat(new[] { angles.cos(), angles.cos() }, -1);                     // [T, hd]
+        sin = cat(new[] { angles.sin(), angles.sin() }, -1);
+        register_buffer("cos", cos, persistent: false);
+        register_buffer("sin", sin, persistent: false);
+    }
+
+    /// <summary>x [B, H, T, hd] at positions [B, T].</summary>
+    public Tensor Apply(Tensor x, Tensor positions)
+    {
+        var c = cos.index_select(0, positions.reshape(-1)).reshape(positions.shape[0], 1, positions.shape[1], -1);
+        var s = sin.index_select(0, positions.reshape(-1)).reshape(positions.shape[0], 1, positions.shape[1], -1);
+        long half = x.shape[3] / 2;
+        var rotated = cat(new[] { -x.narrow(3, half, half), x.narrow(3, 0, half) }, 3);
+        return x * c + rotated * s;
+    }
+}
+
+/// <summary>Causal multi-head self-attention through scaled_dot_product_attention.</summary>
+sealed class CausalSelfAttention : nn.Module
+{
+    readonly Linear qkv, proj;
+    readonly Dropout dropout;
+    readonly int _heads;
+
+    public CausalSelfAttention(GptConfig c) : base(nameof(CausalSelfAttention))
+    {
+        _heads = c.Heads;
+        qkv = nn.Linear(c.Dim, 3L * c.Dim, hasBias: false);
+        proj = nn.Linear(c.Dim, c.Dim, hasBias: false);
+        dropout = nn.Dropout(c.Dropout);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor positions, RotaryEmbedding? rope, KvCache? cache, int layer, Tensor? attentionMask)
+    {
+        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
+        var parts = qkv.call(x).reshape(b, t, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
+        Tensor q = parts[0], k = parts[1], v = parts[2];
+        if (rope is not null) { q = rope.Apply(q, positions); k = rope.Apply(k, positions); }
+        if (cache is not null) (k, v) = cache.Append(layer, k, v);
+        // Without padding and with no past, the fused causal kernel is fastest; otherwise an explicit mask.
+        var y = attentionMask is null
+            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
+            : F.scaled_dot_product_attention(q, k, v, attentionMask);
+        return dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, d)));
+    }
+}
+
+/// <summary>Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
+sealed class Block : nn.Module
+{
+    readonly LayerNorm ln_1, ln_2;
+    readonly CausalSelfAttention attn;
+    readonly Sequential mlp;
+
+    public Block(GptConfig c) : base(nameof(Block))
+    {
+        ln_1 = nn.LayerNorm(c.Dim);
+        ln_2 = nn.LayerNorm(c.Dim);
+        attn = new CausalSelfAttention(c);
+        mlp = nn.Sequential(nn.Linear(c.Dim, (long)c.MlpRatio * c.Dim), nn.GELU(), nn.Linear((long)c.MlpRatio * c.Dim, c.Dim), nn.Dropout(c.Dropout));
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor positions, RotaryEmbedding? rope, KvCache? cache, int layer, Tensor? mask)
+    {
+        x = x + attn.Forward(ln_1.call(x), positions, rope, cache, layer, mask);
+        return x + mlp.call(ln_2.call(x));
+    }
+}
+
+/// <summary>The decoder-only transformer. <see cref="Hidden"/> gives the final states, <see cref="Head"/> turns them into token predictions.</summary>
+public sealed class Gpt : nn.Module<Tensor, Tensor>
+{
+    readonly TokenEmbedding wte;
+    readonly Embedding? wpe;
+    readonly RotaryEmbedding? rope;
+    readonly ModuleList<Block> h;
+    readonly LayerNorm ln_f;
+    readonly TokenHead head;
+
+    public Gpt(GptConfig config) : base(nameof(Gpt))
+    {
+        Config = config.Validate();
+        wte = new TokenEmbedding(config);
+        wpe = config.Rope ? null : nn.Embedding(config.ContextLength, config.Dim);
+        rope = config.Rope ? new RotaryEmbedding(config.Dim / config.Heads, config.ContextLength) : null;
+        h = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new Block(config)).ToArray());
+        ln_f = nn.LayerNorm(config.Dim);
+        head = new TokenHead(config, config.TieEmbeddings ? wte.FlatWeight : null);
+        RegisterComponents();
+        InitialiseWeights();
+    }
+
+    public GptConfig Config { get; }
+
+    /// <summary>The token head (flat or factorized): losses and sampling.</summary>
+    public TokenHead Head => head;
+
+    /// <summary>Token embeddings [B, T, Dim] of ids [B, T].</summary>
+    public Tensor Embed(Tensor tokens)
+    {
+        CheckTokens(tokens);
+        return wte.call(tokens);
+    }
+
+    /// <summary>Logits of the flat head [B, T, VocabSize] (factorized models: use <see cref="Head"/>).</summary>
+    public override Tensor forward(Tensor tokens) => head.FlatLogits(Hidden(Embed(tokens)));
+
+    /// <summary>
+    /// Final hidden states [B, T, Dim] of input embeddings [B, T, Dim] (so callers may mix in continuous inputs).
+    /// With a cache, the inputs continue the cached prefix. <paramref name="keyMask"/> [B, T] marks real tokens
+    /// (false = left padding, never attended to); positions count real tokens only.
+    /// </summary>
+    public Tensor Hidden(Tensor embeddings, KvCache? cache = null, Tensor? keyMask = null)
+    {
+        if (embeddings.dim() != 3 || embeddings.shape[2] != Config.Dim)
+            throw new ArgumentException($"embeddings must be [B, T, {Config.Dim}]; got [{string.Join(", ", embeddings.shape)}].", nameof(embeddings));
+        long b = embeddings.shape[0], t = embeddings.shape[1], past = cache?.Length ?? 0;
+        if (past + t > Config.ContextLength)
+            throw new ArgumentException($"sequence of {past + t} positions exceeds ContextLength={Config.ContextLength}.", nameof(embeddings));
+        var device = embeddings.device;
+        Tensor positions;
+        Tensor? mask = null; // null: the fused causal kernel (no past, no padding)
+        if (keyMask is null && cache?.KeyMask is null)
+        {
+            positions = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
+            if (past > 0) mask = CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t);
+        }
+        else
+        {
+            keyMask ??= ones(b, t, dtype: @bool, device: device);
+            if (cache is not null)
+            {
+                if (cache.KeyMask is null && past > 0) cache.AppendMask(ones(b, past, dtype: @bool, device: device));
+                cache.AppendMask(keyMask);
+            }
+            var allKeys = cache?.KeyMask ?? keyMask;
+            // Position = number of real tokens before this one, so left padding does not shift a sequence.
+            positions = (allKeys.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, t);
+            mask = CausalMask(allKeys, past, t);
+        }
+        var x = embeddings;
+        if (wpe is not null) x = x + wpe.call(positions);
+        for (int i = 0; i < Config.Layers; i++) x = h[i].Forward(x, positions, rope, cache, i, mask);
+        return ln_f.call(x);
+    }
+
+    /// <summary>[B, 1, T, past+T] boolean: query i (at absolute past+i) may see key j when j ≤ past+i and key j is real, and always itself.</summary>
+    static Tensor CausalMask(Tensor keys, long past, long t)
+    {
+        long total = past + t;
+        var causal = ones(t, total, dtype: @bool, device: keys.device).tril(past);
+        // Each position also sees itself, so a padding query has one key and stays finite (all-masked rows give NaN).
+        var self = causal.logical_xor(ones(t, total, dtype: @bool, device: keys.device).tril(past - 1));
+        return causal.unsqueeze(0).logical_and(keys.unsqueeze(1)).logical_or(self.unsqueeze(0)).unsqueeze(1);
+    }
+
+    void CheckTokens(Tensor tokens)
+    {
+        if (tokens.dim() != 2 || tokens.dtype != int64)
+            throw new ArgumentException($"tokens must be int64 [B, T]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+    }
+
+    // GPT-2's initialisation: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2·layers).
+    void InitialiseWeights()
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("bias")) p.zero_();
+            else if (name.Contains("ln_")) p.fill_(1);
+            else if (name.EndsWith("proj.weight") || name.EndsWith("mlp.2.weight")) nn.init.normal_(p, 0, 0.02 / Math.Sqrt(2 * Config.Layers));
+            else nn.init.normal_(p, 0, 0.02);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// Training the unified model with the kit's one trainer loop: batches drawn from UnifiedSequences by step
+// number (so a resumed run sees the same batches), next-token loss on both modalities, and held-out text
+// perplexity — the number the UniCode ablations watch for damage to the language ability.
+using Kit.Core;
+using Kit.Training;
+using static TorchSharp.torch;
+
+namespace Kit.Language;
+
+/// <summary>Settings of a language-model training run.</summary>
+/// <param name="Steps">Optimiser steps.</param>
+/// <param name="BatchSize">Sequences per step.</param>
+/// <param name="LearningRate">Peak learning rate (warm-up then cosine).</param>
+/// <param name="WeightDecay">AdamW weight decay.</param>
+/// <param name="ImageLossWeight">Weight of visual-token targets relative to text targets.</param>
+/// <param name="Seed">Batch-order seed.</param>
+public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05, double ImageLossWeight = 1.0, long Seed = 0);
+
+/// <summary>Training loop and perplexity for the unified model.</summary>
+public static class LanguageTraining
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> on batches of <paramref name="sequences"/>. <paramref name="features"/> [N, L, F]
+    /// are the corpus images' features for continuous visual interfaces (rows are picked per batch).
+    /// </summary>
+    public static TrainingLog Train(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, Tensor? features = null, string label = "language model")
+    {
+        var device = model.parameters().First().device;
+        var onDevice = features?.to(device);
+        var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, c.WeightDecay, WarmupSteps: Math.Min(100, c.Steps / 10),
+            LogEvery: Math.Max(1, c.Steps / 100), Label: label));
+        return trainer.Run(step =>
+        {
+            var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight);
+            var rows = batch.Images.Where(i => i >= 0).ToArray();
+            var picked = onDevice is null || rows.Length == 0 ? null : onDevice.index_select(0, tensor(rows, device: device));
+            var loss = model.Loss(batch, picked);
+            batch.Dispose();
+            return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach() });
+        });
+    }
+
+    /// <summary>Perplexity exp(mean next-token cross-entropy) of [BOS] line [EOS] over <paramref name="lines"/>.</summary>
+    public static double Perplexity(UnifiedModel model, UnifiedVocabulary vocabulary, IReadOnlyList<string> lines, int batchSize = 64)
+    {
+        if (lines.Count == 0) return double.NaN;
+        var sequences = new UnifiedSequences(vocabulary, null, lines, SequenceMix.TextOnly);
+        double total = 0, count = 0;
+        model.eval();
+        using var noGrad = no_grad();
+        for (int start = 0; start < lines.Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, lines.Count - start);
+            Scopes.Run(() =>
+            {
+                var rows = Enumerable.Range(start, n).Select(i => sequences.Build(SequenceTask.Text, i, KitRandom.For(0, i))).ToList();
+                using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTask.Text, n).ToArray());
+                var device = model.parameters().First().device;
+                var hidden = model.Gpt.Hidden(model.Gpt.Embed(batch.Tokens.to(device)));
+                var losses = model.Gpt.Head.TokenLosses(hidden, batch.Targets.to(device));
+                var weights = batch.Weights.to(device);
+                total += (losses * weights).sum().item<float>();
+                count += weights.sum().item<float>();
+            });
+        }
+        return Math.Exp(total / count);
+    }
+}

@@ -1,0 +1,131 @@
+// Token embedding and output head, flat or factorized. MAGVIT-v2 (§3.1, "token factorization") splits a 2^18
+// LFQ index into sub-codebook indices, embeds each with its own table and sums them, and predicts each with its
+// own head, so the model carries 2 × 512 rows instead of 262,144. Here the factorized head predicts the
+// non-visual ids plus one "a visual code" class, and, given that class, each sub-index independently.
+using Kit.Quantizers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Language;
+
+/// <summary>Visual codes occupy ids CodeOffset … CodeOffset + 2^ΣGroupBits − 1; each is split LSB group first.</summary>
+public sealed record CodeFactorization(int CodeOffset, int[] GroupBits)
+{
+    /// <summary>Number of visual codes.</summary>
+    public int CodebookSize => 1 << GroupBits.Sum();
+
+    /// <summary>Sub-codebook indices of visual ids (LSB group first).</summary>
+    public Tensor[] Split(Tensor ids) => LookupFreeQuantizer.Factorize((ids - CodeOffset).clamp_min(0), GroupBits);
+
+    /// <summary>Visual ids of sub-codebook indices.</summary>
+    public Tensor Join(IReadOnlyList<Tensor> parts) => LookupFreeQuantizer.Combine(parts, GroupBits) + CodeOffset;
+}
+
+/// <summary>ids [B, T] → embeddings [B, T, Dim]: one table, or a base table plus summed sub-codebook tables for visual ids.</summary>
+public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
+{
+    readonly Embedding weight_table;
+    readonly ModuleList<Embedding>? groups;
+    readonly CodeFactorization? _factorization;
+
+    public TokenEmbedding(GptConfig c) : base(nameof(TokenEmbedding))
+    {
+        _factorization = c.Factorization;
+        weight_table = nn.Embedding(_factorization?.CodeOffset ?? c.VocabSize, c.Dim);
+        if (_factorization is { } f) groups = nn.ModuleList(f.GroupBits.Select(b => nn.Embedding(1L << b, c.Dim)).ToArray());
+        RegisterComponents();
+    }
+
+    /// <summary>The flat table's weight (for a tied head); null when factorized, where tying does not apply.</summary>
+    internal Parameter? FlatWeight => _factorization is null ? weight_table.weight : null;
+
+    public override Tensor forward(Tensor ids)
+    {
+        if (_factorization is not { } f) return weight_table.call(ids);
+        var isCode = ids.ge(f.CodeOffset).unsqueeze(-1);
+        var embedded = weight_table.call(ids.clamp_max(f.CodeOffset - 1));
+        var parts = f.Split(ids);
+        Tensor code = groups![0].call(parts[0]);
+        for (int g = 1; g < parts.Length; g++) code = code + groups[g].call(parts[g]);
+        return where(isCode, code, embedded);
+    }
+}
+
+/// <summary>Hidden states → next-token predictions: per-token losses, logits for sampling.</summary>
+public sealed class TokenHead : nn.Module
+{
+    readonly Linear? flat;
+    readonly Linear? @base;
+    readonly ModuleList<Linear>? groups;
+    readonly Func<Tensor>? _tiedWeight; // a delegate, not a field of type Parameter, so it is not registered twice
+
+    internal TokenHead(GptConfig c, Parameter? tiedWeight) : base(nameof(TokenHead))
+    {
+        Factorization = c.Factorization;
+        VocabSize = c.VocabSize;
+        if (Factorization is { } f)
+        {
+            @base = nn.Linear(c.Dim, f.CodeOffset + 1, hasBias: false); // + 1: "the next token is a visual code"
+            groups = nn.ModuleList(f.GroupBits.Select(b => nn.Linear(c.Dim, 1L << b, hasBias: false)).ToArray());
+        }
+        else if (tiedWeight is not null) _tiedWeight = () => tiedWeight;
+        else flat = nn.Linear(c.Dim, c.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>The factorization, or null for a flat head.</summary>
+    public CodeFactorization? Factorization { get; }
+
+    /// <summary>Number of token ids.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>
+    /// The raw predictions: flat head → [logits over all ids]; factorized → [base logits over CodeOffset + 1
+    /// classes, then one logits tensor per sub-codebook].
+    /// </summary>
+    public Tensor[] Parts(Tensor hidden) =>
+        _tiedWeight is not null ? new[] { F.linear(hidden, _tiedWeight()) }
+        : flat is not null ? new[] { flat.call(hidden) }
+        : new[] { @base!.call(hidden) }.Concat(groups!.Select(g => g.call(hidden))).ToArray();
+
+    /// <summary>
+    /// Log-probabilities over every id [.., VocabSize]. Flat: log-softmax of the logits. Factorized:
+    /// log p(id) for text ids, log p(code class) + Σ log p(sub-index) for visual ids (sizes up to about 2^16).
+    /// </summary>
+    public Tensor FlatLogits(Tensor hidden)
+    {
+        var parts = Parts(hidden);
+        if (Factorization is null) return parts[0];
+        var f = Factorization!;
+        var baseLog = F.log_softmax(parts[0], -1);
+        // Outer sum over groups, highest group outermost, so the flattened index is Σ sub_g << shift_g.
+        Tensor codes = F.log_softmax(parts[^1], -1);
+        for (int g = parts.Length - 2; g >= 1; g--)
+        {
+            var low = F.log_softmax(parts[g], -1);
+            codes = (codes.unsqueeze(-1) + low.unsqueeze(-2)).flatten(-2);
+        }
+        return cat(new[] { baseLog.narrow(-1, 0, f.CodeOffset), codes + baseLog.narrow(-1, f.CodeOffset, 1) }, -1);
+    }
+
+    /// <summary>Cross-entropy of each next token [B, T] (targets [B, T]); the caller weights and averages.</summary>
+    public Tensor TokenLosses(Tensor hidden, Tensor targets)
+    {
+        if (targets.max().item<long>() >= VocabSize || targets.min().item<long>() < 0)
+            throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
+        var parts = Parts(hidden);
+        var shape = targets.shape;
+        Tensor CrossEntropy(Tensor logits, Tensor y) =>
+            F.cross_entropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1), reduction: nn.Reduction.None).reshape(shape);
+        if (Factorization is null) return CrossEntropy(parts[0], targets);
+        var f = Factorization!;
+        var isCode = targets.ge(f.CodeOffset);
+        var loss = CrossEntropy(parts[0], targets.clamp_max(f.CodeOffset));
+        var subs = f.Split(targets);
+        Tensor codeLoss = zeros_like(loss);
+        for (int g = 0; g < subs.Length; g++) codeLoss = codeLoss + CrossEntropy(parts[g + 1], subs[g]);
+        return loss + codeLoss * isCode.to(loss.dtype);
+    }
+}

@@ -1,0 +1,111 @@
+// The GPT over the unified vocabulary, with the three ways of showing it an image that the survey contrasts:
+//   Tokens          discrete codes in and out, cross-entropy on both modalities (LaVIT, UniCode, CM3Leon);
+//   Regression      continuous code embeddings in, the next embedding regressed with L2 (Emu);
+//   PatchProjection raw pixel patches through one linear layer, understanding only (Fuyu, LLaVA's projector).
+using Kit.Core;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Language;
+
+/// <summary>How images enter (and leave) the language model.</summary>
+public enum VisualInterface { Tokens, Regression, PatchProjection }
+
+/// <summary>A unified model: the GPT, its visual interface and the width of continuous visual features (0 for Tokens).</summary>
+public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0)
+{
+    /// <summary>Throws ArgumentException naming the bad value.</summary>
+    public UnifiedModelConfig Validate()
+    {
+        Gpt.Validate();
+        if (Visual != VisualInterface.Tokens && FeatureDim < 1)
+            throw new ArgumentException($"FeatureDim={FeatureDim}: the {Visual} interface needs the width of its visual features.", nameof(FeatureDim));
+        return this;
+    }
+}
+
+/// <summary>The losses of one batch.</summary>
+public sealed record UnifiedLoss(Tensor Total, Tensor Text, Tensor Image);
+
+/// <summary>GPT + visual interface.</summary>
+public sealed class UnifiedModel : nn.Module
+{
+    readonly Gpt gpt;
+    readonly Linear? visual_in;
+    readonly Linear? visual_out;
+
+    public UnifiedModel(UnifiedModelConfig config) : base(nameof(UnifiedModel))
+    {
+        Config = config.Validate();
+        gpt = new Gpt(config.Gpt);
+        if (config.Visual != VisualInterface.Tokens) visual_in = nn.Linear(config.FeatureDim, config.Gpt.Dim);
+        if (config.Visual == VisualInterface.Regression) visual_out = nn.Linear(config.Gpt.Dim, config.FeatureDim);
+        RegisterComponents();
+    }
+
+    public UnifiedModelConfig Config { get; }
+
+    /// <summary>The language model.</summary>
+    public Gpt Gpt => gpt;
+
+    /// <summary>
+    /// Input embeddings [B, T, Dim]: token embeddings, with the positions marked in <paramref name="visualInput"/>
+    /// replaced by projected <paramref name="features"/> [B, L, F] (row-major: the k-th marked position of a row
+    /// takes that row's k-th feature) for the continuous interfaces.
+    /// </summary>
+    public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features)
+    {
+        var embedded = gpt.Embed(tokens);
+        if (Config.Visual == VisualInterface.Tokens || !visualInput.any().item<bool>()) return embedded;
+        if (features is null) throw new ArgumentException($"the {Config.Visual} interface needs visual features for the image positions.", nameof(features));
+        if (features.dim() != 3 || features.shape[2] != Config.FeatureDim)
+            throw new ArgumentException($"features must be [B, L, {Config.FeatureDim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
+        var projected = visual_in!.call(features);
+        var marked = visualInput.sum().item<long>();
+        if (marked != projected.shape[0] * projected.shape[1])
+            throw new ArgumentException($"{marked} image positions but {projected.shape[0]}×{projected.shape[1]} features.", nameof(features));
+        return embedded.masked_scatter(visualInput.unsqueeze(-1).expand_as(embedded), projected);
+    }
+
+    /// <summary>The regression head's prediction of the next visual feature [.., F] (Regression interface only).</summary>
+    public Tensor PredictFeature(Tensor hidden) => visual_out?.call(hidden)
+        ?? throw new InvalidOperationException($"the {Config.Visual} interface has no regression head.");
+
+    /// <summary>
+    /// Loss of a batch: weighted cross-entropy on text targets; on visual targets cross-entropy (Tokens), L2 to the
+    /// next feature (Regression) or nothing (PatchProjection). <paramref name="features"/> are the rows' image
+    /// features [B', L, F] for the rows that have an image, in row order.
+    /// </summary>
+    public UnifiedLoss Loss(SequenceBatch batch, Tensor? features = null)
+    {
+        var device = gpt.parameters().First().device;
+        var tokens = batch.Tokens.to(device);
+        var visualInput = batch.VisualInput.to(device);
+        var visualTarget = batch.VisualTarget.to(device);
+        var hidden = gpt.Hidden(Inputs(tokens, visualInput, features?.to(device)));
+        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device));
+        var weights = batch.Weights.to(device);
+        var textWeights = weights * visualTarget.logical_not().to(float32);
+        var text = (perToken * textWeights).sum() / textWeights.sum().clamp_min(1);
+        Tensor image;
+        switch (Config.Visual)
+        {
+            case VisualInterface.Tokens:
+                var imageWeights = weights * visualTarget.to(float32);
+                image = (perToken * imageWeights).sum() / imageWeights.sum().clamp_min(1);
+                return new UnifiedLoss((perToken * weights).sum() / weights.sum().clamp_min(1), text, image);
+            case VisualInterface.Regression:
+                if (!visualTarget.any().item<bool>()) image = zeros(1, device: device).squeeze();
+                else
+                {
+                    var predicted = PredictFeature(hidden).masked_select(visualTarget.unsqueeze(-1)).reshape(-1, Config.FeatureDim);
+                    image = F.mse_loss(predicted, features!.to(device).reshape(-1, Config.FeatureDim));
+                }
+                return new UnifiedLoss(text + image, text, image);
+            default:
+                return new UnifiedLoss(text, text, zeros(1, device: device).squeeze());
+        }
+    }
+}

@@ -1,0 +1,256 @@
+using Kit.Core;
+using Kit.Data;
+using Kit.Language;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Tests;
+
+public class LanguageTests
+{
+    static readonly string[] Corpus = { "a large red circle", "a small blue square left of a large green star", "what colour is the star? green", "is there a cross? no" };
+
+    static UnifiedVocabulary Vocabulary(int codebook = 16, int codesPerImage = 4) => new(TextTokenizer.Fit(Corpus), codebook, codesPerImage);
+
+    static Gpt TinyGpt(int vocab, bool rope = true, CodeFactorization? factorization = null, int context = 48)
+    {
+        Seeding.SeedEverything(3);
+        return new Gpt(new GptConfig(vocab, ContextLength: context, Layers: 2, Heads: 2, Dim: 32, Rope: rope, Factorization: factorization));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ATokenNeverSeesTheFuture(bool rope)
+    {
+        using var scope = NewDisposeScope();
+        var gpt = TinyGpt(50, rope);
+        gpt.eval();
+        var tokens = randint(50, new long[] { 2, 12 });
+        var perturbed = tokens.clone();
+        perturbed[TensorIndex.Colon, 8] = (tokens[TensorIndex.Colon, 8] + 1) % 50;
+        using var noGrad = no_grad();
+        var a = gpt.forward(tokens);
+        var b = gpt.forward(perturbed);
+        Assert.True(a.narrow(1, 0, 8).allclose(b.narrow(1, 0, 8), rtol: 0, atol: 1e-5), "logits before the change moved");
+        Assert.False(a.narrow(1, 8, 1).allclose(b.narrow(1, 8, 1), rtol: 0, atol: 1e-5), "the changed token itself must matter");
+    }
+
+    [Fact]
+    public void LeftPaddingLeavesASequenceUnchanged()
+    {
+        // A prompt computed alone and the same prompt left-padded in a batch give the same last-position logits.
+        using var scope = NewDisposeScope();
+        var gpt = TinyGpt(50);
+        gpt.eval();
+        using var noGrad = no_grad();
+        var shortRow = new[] { 3, 7, 9 };
+        var longRow = new[] { 1, 2, 4, 8, 16, 32 };
+        var alone = gpt.forward(tensor(shortRow.Select(i => (long)i).ToArray()).unsqueeze(0)).select(1, 2);
+        var (tokens, mask) = Generation.LeftPad(new[] { shortRow, longRow });
+        var batched = gpt.Head.FlatLogits(gpt.Hidden(gpt.Embed(tokens), null, mask)).select(1, 5)[0];
+        Assert.True(alone[0].allclose(batched, rtol: 0, atol: 1e-4));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void KvCacheGenerationEqualsFullRecomputation(bool factorized)
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 6);
+        var gpt = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null).Config));
+        var prompts = new[] { new[] { v[SpecialToken.Bos], 1, 2, v[SpecialToken.Img] }, new[] { v[SpecialToken.Bos], 3, v[SpecialToken.Img] } };
+        var options = new SamplingOptions(Temperature: 1.0, Seed: 11);
+        var cached = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: true);
+        var full = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: false);
+        Assert.Equal(cached, full);
+        Assert.All(cached, row => Assert.Equal(7, row.Length)); // 6 codes + [/IMG]
+    }
+
+    [Fact]
+    public void CachedLogitsEqualUncachedLogits()
+    {
+        using var scope = NewDisposeScope();
+        var gpt = TinyGpt(40);
+        gpt.eval();
+        using var noGrad = no_grad();
+        var tokens = randint(40, new long[] { 2, 10 });
+        var full = gpt.forward(tokens);
+        using var cache = new KvCache(gpt.Config.Layers);
+        var prefix = gpt.Head.FlatLogits(gpt.Hidden(gpt.Embed(tokens.narrow(1, 0, 6)), cache));
+        var steps = Enumerable.Range(6, 4).Select(i => gpt.Head.FlatLogits(gpt.Hidden(gpt.Embed(tokens.narrow(1, i, 1)), cache))).ToList();
+        var stitched = cat(new[] { prefix }.Concat(steps).ToArray(), 1);
+        Assert.True(full.allclose(stitched, rtol: 0, atol: 1e-4));
+    }
+
+    [Fact]
+    public void VocabularyRoundTripsEveryId()
+    {
+        var v = Vocabulary(codebook: 32);
+        var seen = new HashSet<string>();
+        for (int id = 0; id < v.Count; id++)
+        {
+            var kind = v.KindOf(id);
+            switch (kind)
+            {
+                case TokenKind.VisualCode: Assert.Equal(id, v.CodeId(v.CodeOf(id))); break;
+                case TokenKind.Special: Assert.Equal(id, v[v.SpecialOf(id)]); break;
+                default: if (id != TextTokenizer.Unknown) Assert.Equal(new[] { id }, v.EncodeText(v.Text.TokenText(id))); break;
+            }
+            Assert.True(seen.Add(kind == TokenKind.Text ? $"t{id}" : v.Describe(id)), $"two ids describe as {v.Describe(id)}");
+        }
+        Assert.Equal(v.TextCount + Enum.GetValues<SpecialToken>().Length + 32, v.Count);
+        Assert.Equal("[IMG]", v.Describe(v[SpecialToken.Img]));
+        Assert.Equal("visual code 31", v.Describe(v.Count - 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => v.KindOf(v.Count));
+    }
+
+    [Fact]
+    public void TokenizerRemappingRoundTripsTheCorpus()
+    {
+        var corpus = TextCorpus.Build(new TextCorpusConfig(Scenes: 200, WordNetLines: 300, HeldOutScenes: 20));
+        var text = TextTokenizer.Fit(corpus.All);
+        foreach (var line in corpus.All)
+        {
+            var ids = text.Encode(line);
+            Assert.DoesNotContain(TextTokenizer.Unknown, ids);
+            Assert.Equal(line, text.Decode(ids));
+        }
+        Assert.True(text.Count < 20_000, $"the remapping kept {text.Count} ids");
+        Assert.Contains(TextTokenizer.Unknown, text.Encode("Zyzzyva quixotically"));
+        Assert.Throws<ArgumentException>(() => TextTokenizer.Fit(Corpus, "gpt2-nonsense"));
+    }
+
+    [Fact]
+    public void ConstrainedDecodingAlwaysEmitsWellFormedImageBlocks()
+    {
+        // An untrained model with a flat distribution would put codes anywhere; the constraint must not let it.
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 5);
+        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, context: 64).Config));
+        var prompts = Enumerable.Range(0, 6).Select(i => new[] { v[SpecialToken.Bos], 1 + i }).ToList();
+        var generated = Generation.Generate(model, prompts, 40, new SamplingOptions(Temperature: 3, Seed: 5), new DecodingConstraint(v, prompts.Count));
+        int blocks = 0;
+        foreach (var row in generated)
+        {
+            for (int i = 0; i < row.Length; i++)
+            {
+                var kind = v.KindOf(row[i]);
+                Assert.False(row[i] == v[SpecialToken.EndImg], "[/IMG] outside a block");
+                Assert.False(kind == TokenKind.VisualCode, "a visual code outside a block");
+                if (row[i] != v[SpecialToken.Img]) continue;
+                int end = i + 1 + v.CodesPerImage;
+                if (end >= row.Length) break; // ran out of tokens inside the block
+                for (int k = i + 1; k < end; k++) Assert.Equal(TokenKind.VisualCode, v.KindOf(row[k]));
+                Assert.Equal(v[SpecialToken.EndImg], row[end]);
+                blocks++;
+                i = end;
+            }
+        }
+        Assert.True(blocks > 0, "temperature 3 over ~60 ids should open at least one image block in 6 × 40 tokens");
+    }
+
+    [Fact]
+    public void TopKAndTopPKeepOnlyTheHead()
+    {
+        var logits = tensor(new float[] { 3, 2, 1, 0, -1 }).unsqueeze(0).repeat(2000, 1);
+        var generator = new Generator(1);
+        var topK = Sampling.Pick(logits, new SamplingOptions(TopK: 2), generator: generator);
+        Assert.True(topK.lt(2).all().item<bool>());
+        // softmax([3,2,1,0,-1]) = .636 .234 .086 .032 .012: p = 0.8 keeps {0, 1}; p = 0.9 keeps {0, 1, 2}.
+        Assert.True(Sampling.Pick(logits, new SamplingOptions(TopP: 0.8), generator: generator).lt(2).all().item<bool>());
+        var nucleus = Sampling.Pick(logits, new SamplingOptions(TopP: 0.9), generator: generator);
+        Assert.True(nucleus.lt(3).all().item<bool>() && nucleus.eq(2).any().item<bool>());
+        var allowed = tensor(new[] { false, false, false, true, true });
+        Assert.True(Sampling.Pick(logits, new SamplingOptions(Greedy: true), allowed).eq(3).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => new SamplingOptions(TopP: 0).Validate());
+    }
+
+    [Fact]
+    public void FactorizedLogProbabilitiesSumToOne()
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 64);
+        var gpt = TinyGpt(v.Count, factorization: v.Factorized(new[] { 2, 4 }));
+        using var noGrad = no_grad();
+        var logProbabilities = gpt.forward(randint(v.Count, new long[] { 2, 5 }));
+        Assert.Equal(v.Count, logProbabilities.shape[2]);
+        Assert.True(logProbabilities.exp().sum(-1).allclose(ones(2, 5), rtol: 0, atol: 1e-4));
+        // Loss of a code = −log p(code class) − Σ log p(sub-index): the flat log-probability of that id.
+        var hidden = gpt.Hidden(gpt.Embed(randint(v.Count, new long[] { 1, 3 })));
+        var targets = tensor(new long[] { v.CodeOffset + 37, 2, v.CodeOffset }).unsqueeze(0);
+        var expected = -gpt.Head.FlatLogits(hidden).gather(2, targets.unsqueeze(-1)).squeeze(-1);
+        Assert.True(gpt.Head.TokenLosses(hidden, targets).allclose(expected, rtol: 0, atol: 1e-4));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ATinyModelOverfitsBothOrders(bool factorized)
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var scenes = new ShapesDataset(4, Split.Train).Batch(0, 4).Scenes!;
+        var codes = tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0 }, new long[] { 4, 4 });
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), new SequenceMix(1, 1, 0, 0, 0));
+        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, context: 64).Config));
+        var optimizer = optim.AdamW(model.parameters(), 3e-3);
+        
+        // Fixed batch: both orders of the four pairs, one caption phrasing each.
+        var rows = new List<int[]>();
+        var tasks = new List<SequenceTask>();
+        for (int i = 0; i < 4; i++)
+            foreach (var task in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText })
+            {
+                rows.Add(sequences.Build(task, i, KitRandom.For(0, i)));
+                tasks.Add(task);
+            }
+        using var batch = sequences.Pack(rows, Enumerable.Range(0, 8).Select(i => (long)(i / 2)).ToArray(), tasks.ToArray());
+        double last = double.NaN;
+        for (int step = 0; step < 200; step++)
+        {
+            using var stepScope = NewDisposeScope();
+            var loss = model.Loss(batch);
+            optimizer.zero_grad();
+            loss.Total.backward();
+            optimizer.step();
+            last = loss.Total.item<float>();
+        }
+        // Floor: with four pairs the first caption word after [BOS] and the first code after [BOS] [IMG] are
+        // 1-of-4 guesses (about 0.1 nats per token on average); an untrained model starts near ln(V) ≈ 4.
+        Assert.True(last < 0.3, $"loss after 200 steps: {last}");
+        foreach (var order in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText })
+        {
+            var picked = Enumerable.Range(0, 8).Where(i => tasks[i] == order).ToList();
+            using var one = sequences.Pack(picked.Select(i => rows[i]).ToList(), picked.Select(i => (long)(i / 2)).ToArray(), picked.Select(i => tasks[i]).ToArray());
+            var check = model.Loss(one);
+            Assert.True(check.Total.item<float>() < 0.4, $"{order}: loss {check.Total.item<float>()} (text {check.Text.item<float>()}, image {check.Image.item<float>()})");
+        }
+    }
+
+    [Fact]
+    public void ContinuousInterfacesTakeFeaturesAtImagePositions()
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var scenes = new ShapesDataset(2, Split.Train).Batch(0, 2).Scenes!;
+        var codes = tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 });
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), new SequenceMix(0, 1, 0, 0, 0));
+        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count).Config, VisualInterface.Regression, FeatureDim: 3));
+        using var batch = sequences.Pack(new[] { sequences.Build(SequenceTask.ImageToText, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTask.ImageToText, 1, KitRandom.For(0, 0)) },
+            new long[] { 0, 1 }, new[] { SequenceTask.ImageToText, SequenceTask.ImageToText });
+        var features = randn(2, 4, 3);
+        var a = model.Inputs(batch.Tokens, batch.VisualInput, features);
+        var b = model.Inputs(batch.Tokens, batch.VisualInput, features + 1);
+        var changed = a.sub(b).abs().sum(-1).gt(1e-6);
+        Assert.True(changed.eq(batch.VisualInput).all().item<bool>(), "exactly the image positions must take the features");
+        Assert.Throws<ArgumentException>(() => model.Inputs(batch.Tokens, batch.VisualInput, randn(2, 3, 3)));
+        var loss = model.Loss(batch, features);
+        Assert.True(loss.Image.item<float>() > 0);
+        var patches = VisualFeatures.Patches(arange(2 * 3 * 8 * 8, dtype: float32).reshape(2, 3, 8, 8), 4);
+        Assert.Equal(new long[] { 2, 4, 48 }, patches.shape);
+        Assert.Equal(4f, patches[0, 1, 0].item<float>()); // patch (0, 1) starts at pixel (0, 4) of channel 0
+    }
+}

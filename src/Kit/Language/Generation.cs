@@ -67,17 +67,17 @@ public static class Generation
     // the image; callers build prompts as [BOS] [IMG] codes … so the image is the L positions after [IMG].
     static Tensor VisualPositions(Tensor tokens, Tensor keyMask, long length)
     {
-        var mask = zeros_like(keyMask);
-        var data = tokens.cpu().data<long>().ToArray();
-        long t = tokens.shape[1];
-        for (long row = 0; row < tokens.shape[0]; row++)
+        long b = tokens.shape[0], t = tokens.shape[1];
+        var real = keyMask.cpu().data<bool>().ToArray(); // one copy, not one sync per element
+        var mask = new bool[b * t];
+        for (long row = 0; row < b; row++)
         {
-            long start = -1;
-            for (long i = 0; i < t; i++) if (keyMask[row, i].item<bool>()) { start = i + 2; break; } // after [BOS] [IMG]
-            if (start < 0 || start + length > t) throw new ArgumentException("prompt features need prompts of the form [BOS] [IMG] codes [/IMG] ….");
-            mask[row].narrow(0, start, length).fill_(true);
+            long first = Enumerable.Range(0, (int)t).Select(i => (long)i).FirstOrDefault(i => real[row * t + i], -1);
+            long start = first + 2; // after [BOS] [IMG]
+            if (first < 0 || start + length > t) throw new ArgumentException("prompt features need prompts of the form [BOS] [IMG] codes [/IMG] ….");
+            for (long i = start; i < start + length; i++) mask[row * t + i] = true;
         }
-        return mask;
+        return tensor(mask, new long[] { b, t }, device: keyMask.device);
     }
 
     static Tensor Choose(TokenHead head, Tensor last, int b, bool guided, SamplingOptions options, Tensor allowed, Generator generator)
@@ -118,9 +118,9 @@ public static class Generation
         model.eval();
         using var noGrad = no_grad();
         using var cache = new KvCache(model.Gpt.Config.Layers);
+        using var scope = NewDisposeScope();
         var (tokens, keyMask) = LeftPad(rows, device);
         var outputs = new List<Tensor>();
-        using var scope = NewDisposeScope();
         var hidden = model.Gpt.Hidden(model.Gpt.Embed(tokens), cache, keyMask);
         for (int i = 0; i < length; i++)
         {

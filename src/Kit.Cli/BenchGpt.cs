@@ -58,7 +58,7 @@ static class BenchGpt
     static (long[] Tokens, double Seconds) Greedy(Gpt gpt, Tensor prompt, int count, bool useCache)
     {
         using var noGrad = no_grad();
-        using var cache = useCache ? new KvCache(gpt.Config.Layers) : null;
+        using var cache = useCache ? new KvCache(gpt.Config.Layers, gpt.Config.ContextLength) : null;
         var tokens = new List<long>(prompt.data<long>().ToArray());
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)

@@ -123,6 +123,26 @@ public class LanguageTests
         Assert.Throws<ArgumentException>(() => TextTokenizer.Fit(Corpus, "gpt2-nonsense"));
     }
 
+
+    [Fact]
+    public void UnifiedSequencesOfShapesScenesHaveNoUnknownText()
+    {
+        // Ids are fitted on the corpus; every caption, question and answer of other scenes must still encode to known
+        // ids (an answer encoded at the start of a text once became the unknown id: BPE splits "blue" and " blue" apart).
+        var corpus = TextCorpus.Build(new TextCorpusConfig(Scenes: 400, WordNetLines: 0, HeldOutScenes: 20));
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), 16, 4);
+        var scenes = Enumerable.Range(0, 64).Select(i => new ShapesDataset(64, Split.Test, new ShapesOptions(Seed: 5))[i].Scene).ToList();
+        var images = new VisualCorpus(scenes, zeros(64, 4, dtype: int64));
+        var sequences = new UnifiedSequences(v, images, corpus.Train, new SequenceMix());
+        var rng = KitRandom.For(0, 1);
+        foreach (var task in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText, SequenceTask.Vqa })
+            for (int i = 0; i < scenes.Count; i++)
+            {
+                var ids = sequences.Build(task, i, rng);
+                Assert.DoesNotContain(TextTokenizer.Unknown, ids);
+            }
+        Assert.Equal(" blue", v.DecodeText(v.EncodeText(UnifiedSequences.AnswerText("blue"))));
+    }
     [Fact]
     public void ConstrainedDecodingAlwaysEmitsWellFormedImageBlocks()
     {

@@ -8,8 +8,12 @@ using static TorchSharp.torch;
 
 namespace Kit.Evaluation;
 
-/// <summary>Text-to-image accuracy: share of prompted objects, and of whole scenes, that the probe finds right.</summary>
-public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy);
+/// <summary>
+/// Text-to-image accuracy: share of prompted objects, and of whole scenes, that the probe finds right (shape and
+/// colour in the prompted cell); and, GenEval-style, the two attributes apart: right colour in the cell (any shape),
+/// right shape in the cell (any colour).
+/// </summary>
+public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy);
 
 /// <summary>Caption quality against a scene: attribute match (share of objects named with size, colour and shape), exact scene match, token F1.</summary>
 public sealed record CaptionScore(double AttributeMatch, bool Exact, double TokenF1);
@@ -30,20 +34,22 @@ public static partial class GenerationMetrics
         var (shape, colour) = ProbeNetwork.SplitShapes(probe.forward(images.to(device)));
         var shapes = shape.argmax(2).cpu().data<long>().ToArray();
         var colours = colour.argmax(2).cpu().data<long>().ToArray();
-        int objects = 0, objectsRight = 0, scenesRight = 0;
+        int objects = 0, objectsRight = 0, scenesRight = 0, coloursRight = 0, shapesRight = 0;
         for (int b = 0; b < prompts.Count; b++)
         {
             bool all = true;
             foreach (var o in prompts[b].Objects)
             {
                 int k = b * ProbeNetwork.Cells + o.Row * 3 + o.Column;
-                bool right = shapes[k] == (int)o.Shape + 1 && colours[k] == (int)o.Colour + 1;
+                bool shapeRight = shapes[k] == (int)o.Shape + 1, colourRight = colours[k] == (int)o.Colour + 1, right = shapeRight && colourRight;
                 objects++;
+                if (shapeRight) shapesRight++;
+                if (colourRight) coloursRight++;
                 if (right) objectsRight++; else all = false;
             }
             if (all) scenesRight++;
         }
-        return new CompositionalScore(objectsRight / (double)objects, scenesRight / (double)prompts.Count);
+        return new CompositionalScore(objectsRight / (double)objects, scenesRight / (double)prompts.Count, coloursRight / (double)objects, shapesRight / (double)objects);
     }
 
     /// <summary>The same score against prompts rotated by half the batch: what images unrelated to their prompt score (chance level).</summary>

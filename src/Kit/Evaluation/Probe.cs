@@ -14,17 +14,26 @@ namespace Kit.Evaluation;
 /// <summary>What the probe learns to read.</summary>
 public enum ProbeTask { ShapesCells, FashionClasses }
 
-/// <summary>Probe architecture and training; part of the cache key.</summary>
+/// <summary>Probe architecture and training; part of the cache key (<paramref name="Architecture"/> changes with the network, so a
+/// probe cached before a change is never loaded into the new shape).</summary>
 public sealed record ProbeConfig(ProbeTask Task = ProbeTask.ShapesCells, int ImageChannels = 3, int Resolution = 32, int Width = 32,
-    int FeatureDim = 128, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, int TrainImages = 8192, long Seed = 0);
+    int FeatureDim = 128, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, int TrainImages = 8192, long Seed = 0, int Architecture = 2);
 
-/// <summary>A small CNN with a feature extractor (patch features and a pooled vector) and task heads.</summary>
+/// <summary>
+/// A small CNN with a feature extractor (patch features and a pooled vector) and task heads. Images are resized to
+/// 36×36 so that two 2× poolings leave a 9×9 map whose 3×3 blocks are exactly the scene's grid cells; the Shapes
+/// head reads each cell with one shared per-cell classifier (a 1×1 convolution over the cell's pooled features),
+/// so every object in every cell trains the same weights. (A single fully connected head over all cells read only
+/// about a fifth of the objects right after 300 steps and 90 % after 800; the per-cell head reads over 99 % after 300.)
+/// </summary>
 public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
 {
     public const int Cells = 9;
     public static readonly int ShapeClasses = Enum.GetValues<ShapeKind>().Length + 1;   // + empty
     public static readonly int ColourClasses = Enum.GetValues<ShapeColour>().Length + 1; // + none
-    readonly nn.Module<Tensor, Tensor> conv1, conv2, conv3, norm1, norm2, norm3, fc, head;
+    const int InputSide = 36; // 4 · 9: the grid's 3×3 cells become 3×3 blocks of the 9×9 patch map
+    readonly nn.Module<Tensor, Tensor> conv1, conv2, conv3, conv4, norm1, norm2, norm3, norm4, fc;
+    readonly nn.Module<Tensor, Tensor>? cell_hidden, cell_out, head; // the Shapes heads or the Fashion-MNIST head
 
     public ProbeNetwork(ProbeConfig config) : base(nameof(ProbeNetwork))
     {
@@ -33,27 +42,42 @@ public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
         conv1 = nn.Conv2d(config.ImageChannels, w, 3, padding: 1); norm1 = Layers.GroupNorm(8, w);
         conv2 = nn.Conv2d(w, 2 * w, 3, padding: 1); norm2 = Layers.GroupNorm(8, 2 * w);
         conv3 = nn.Conv2d(2 * w, 4 * w, 3, padding: 1); norm3 = Layers.GroupNorm(8, 4 * w);
-        fc = nn.Linear(4 * w * 9, config.FeatureDim);
-        int outputs = config.Task == ProbeTask.ShapesCells ? Cells * (ShapeClasses + ColourClasses) : FashionMnist.ClassNames.Count;
-        head = nn.Linear(config.FeatureDim, outputs);
+        conv4 = nn.Conv2d(4 * w, 4 * w, 3, padding: 1); norm4 = Layers.GroupNorm(8, 4 * w);
+        fc = nn.Linear(4 * w * Cells, config.FeatureDim);
+        if (config.Task == ProbeTask.ShapesCells)
+        {
+            cell_hidden = nn.Conv2d(4 * w, config.FeatureDim, 1);
+            cell_out = nn.Conv2d(config.FeatureDim, ShapeClasses + ColourClasses, 1);
+        }
+        else head = nn.Linear(config.FeatureDim, FashionMnist.ClassNames.Count);
         RegisterComponents();
     }
 
     public ProbeConfig Config { get; }
 
-    /// <summary>Patch features [B, 4·Width, H/4, W/4]: the frozen backbone's feature map.</summary>
+    /// <summary>Patch features [B, 4·Width, 9, 9]: the frozen backbone's feature map (each 3×3 block is one grid cell).</summary>
     public Tensor PatchFeatures(Tensor images)
     {
-        var h = F.max_pool2d(F.silu(norm1.call(conv1.call(images))), 2);
+        var x = F.interpolate(images, new long[] { InputSide, InputSide }, mode: InterpolationMode.Bilinear, align_corners: false);
+        var h = F.max_pool2d(F.silu(norm1.call(conv1.call(x))), 2);
         h = F.max_pool2d(F.silu(norm2.call(conv2.call(h))), 2);
-        return F.silu(norm3.call(conv3.call(h)));
+        h = F.silu(norm3.call(conv3.call(h)));
+        return F.silu(norm4.call(conv4.call(h)));
     }
 
-    /// <summary>The pooled feature vector [B, FeatureDim] used for Fréchet distances.</summary>
-    public Tensor Features(Tensor images) => F.silu(fc.call(F.adaptive_avg_pool2d(PatchFeatures(images), new long[] { 3, 3 }).flatten(1)));
+    /// <summary>Features pooled per grid cell [B, 4·Width, 3, 3].</summary>
+    Tensor CellFeatures(Tensor images) => F.avg_pool2d(PatchFeatures(images), 3);
 
-    /// <summary>Task logits: [B, 9·(6 + 8)] for Shapes cells, [B, 10] for Fashion-MNIST.</summary>
-    public override Tensor forward(Tensor images) => head.forward(Features(images));
+    /// <summary>The pooled feature vector [B, FeatureDim] used for Fréchet distances.</summary>
+    public Tensor Features(Tensor images) => F.silu(fc.call(CellFeatures(images).flatten(1)));
+
+    /// <summary>Task logits: [B, 9·(6 + 8)] (cell-major) for Shapes cells, [B, 10] for Fashion-MNIST.</summary>
+    public override Tensor forward(Tensor images)
+    {
+        if (head is not null) return head.call(Features(images));
+        var perCell = cell_out!.call(F.silu(cell_hidden!.call(CellFeatures(images))));     // [B, 14, 3, 3]
+        return perCell.flatten(2).transpose(1, 2).reshape(images.shape[0], -1);         // cell r·3+c, then its 14 logits
+    }
 
     /// <summary>Shapes targets for a batch: per cell the shape (0 = empty, else shape + 1) and colour (0 = none, else colour + 1): [B, 9, 2].</summary>
     public static Tensor CellTargets(IReadOnlyList<ShapesScene> scenes)

@@ -29,7 +29,7 @@ public static class Generation
         var generator = new Generator((ulong)options.Seed, device);
         var produced = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
         var head = model.Gpt.Head;
-        using var cache = useCache ? new KvCache(model.Gpt.Config.Layers) : null;
+        using var cache = useCache ? new KvCache(model.Gpt.Config.Layers, model.Gpt.Config.ContextLength) : null;
         var (tokens, keyMask) = LeftPad(rows, device);
         var features = promptFeatures is null ? null : guided ? cat(new[] { promptFeatures, promptFeatures }, 0) : promptFeatures;
         model.eval();
@@ -117,7 +117,7 @@ public static class Generation
         var device = model.parameters().First().device;
         model.eval();
         using var noGrad = no_grad();
-        using var cache = new KvCache(model.Gpt.Config.Layers);
+        using var cache = new KvCache(model.Gpt.Config.Layers, model.Gpt.Config.ContextLength);
         using var scope = NewDisposeScope();
         var (tokens, keyMask) = LeftPad(rows, device);
         var outputs = new List<Tensor>();

@@ -50,28 +50,48 @@ public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layer
     int HeadOutputs => Factorization is { } f ? f.CodeOffset + 1 + f.GroupBits.Sum(b => 1 << b) : VocabSize;
 }
 
-/// <summary>Past keys and values of every layer, so each new token costs one position instead of the whole prefix.</summary>
+/// <summary>
+/// Past keys and values of every layer, so each new token costs one position instead of the whole prefix. The
+/// buffers are allocated once at <paramref name="capacity"/> positions and filled in place: a step writes its
+/// keys into the next slots instead of concatenating (and copying) the whole past; without a capacity they double as needed.
+/// </summary>
 public sealed class KvCache : IDisposable
 {
     readonly Tensor?[] _keys, _values;
+    readonly long _capacity;
 
-    public KvCache(int layers) { _keys = new Tensor?[layers]; _values = new Tensor?[layers]; }
+    public KvCache(int layers, long capacity = 0) { _keys = new Tensor?[layers]; _values = new Tensor?[layers]; _capacity = capacity; }
 
     /// <summary>Positions cached so far.</summary>
-    public long Length => _keys[0]?.shape[2] ?? 0;
+    public long Length { get; private set; }
 
     /// <summary>Which cached positions are real tokens (false = left padding) [B, Length]; null = all real.</summary>
     public Tensor? KeyMask { get; private set; }
 
+    /// <summary>Writes this step's keys and values [B, H, T, hd] after the cached ones and returns all of them so far.</summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
+        long t = k.shape[2], total = Length + t;
+        if (_keys[layer] is null || _keys[layer]!.shape[2] < total) Grow(layer, k, v, Math.Max(total, Math.Max(_capacity, 2 * (_keys[layer]?.shape[2] ?? 0))));
+        using (no_grad())
+        {
+            _keys[layer]!.narrow(2, Length, t).copy_(k);
+            _values[layer]!.narrow(2, Length, t).copy_(v);
+        }
+        if (layer == _keys.Length - 1) Length = total; // every layer appends once per forward; the last one closes the step
+        return (_keys[layer]!.narrow(2, 0, total), _values[layer]!.narrow(2, 0, total));
+    }
+
+    void Grow(int layer, Tensor k, Tensor v, long capacity)
+    {
+        var shape = new[] { k.shape[0], k.shape[1], capacity, k.shape[3] };
         var (oldK, oldV) = (_keys[layer], _values[layer]);
-        var newK = oldK is null ? k.detach() : cat(new[] { oldK, k.detach() }, 2);
-        var newV = oldV is null ? v.detach() : cat(new[] { oldV, v.detach() }, 2);
+        var newK = empty(shape, k.dtype, k.device);
+        var newV = empty(shape, v.dtype, v.device);
+        if (oldK is not null) { newK.narrow(2, 0, Length).copy_(oldK.narrow(2, 0, Length)); newV.narrow(2, 0, Length).copy_(oldV!.narrow(2, 0, Length)); }
         _keys[layer] = newK.MoveToOuterDisposeScope(); // the cache outlives the step that fills it
         _values[layer] = newV.MoveToOuterDisposeScope();
         oldK?.Dispose(); oldV?.Dispose();
-        return (newK, newV);
     }
 
     internal void AppendMask(Tensor mask)
@@ -103,14 +123,20 @@ sealed class RotaryEmbedding : nn.Module
         register_buffer("sin", sin, persistent: false);
     }
 
-    /// <summary>x [B, H, T, hd] at positions [B, T].</summary>
-    public Tensor Apply(Tensor x, Tensor positions)
+    /// <summary>cos and sin at positions [B, T], shaped [B, 1, T, hd] to broadcast over heads (computed once per forward, shared by every layer).</summary>
+    public (Tensor Cos, Tensor Sin) At(Tensor positions)
     {
-        var c = cos.index_select(0, positions.reshape(-1)).reshape(positions.shape[0], 1, positions.shape[1], -1);
-        var s = sin.index_select(0, positions.reshape(-1)).reshape(positions.shape[0], 1, positions.shape[1], -1);
-        long half = x.shape[3] / 2;
-        var rotated = cat(new[] { -x.narrow(3, half, half), x.narrow(3, 0, half) }, 3);
-        return x * c + rotated * s;
+        var index = positions.reshape(-1);
+        return (cos.index_select(0, index).reshape(positions.shape[0], 1, positions.shape[1], -1),
+                sin.index_select(0, index).reshape(positions.shape[0], 1, positions.shape[1], -1));
+    }
+
+    /// <summary>Rotates x [.., B, H, T, hd] (queries and keys stacked in front, so one call serves both).</summary>
+    public static Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin) angles)
+    {
+        long half = x.shape[^1] / 2;
+        var rotated = cat(new[] { -x.narrow(-1, half, half), x.narrow(-1, 0, half) }, -1);
+        return x * angles.Cos + rotated * angles.Sin;
     }
 }
 
@@ -130,20 +156,26 @@ sealed class CausalSelfAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor positions, RotaryEmbedding? rope, KvCache? cache, int layer, Tensor? attentionMask)
+    /// <summary>
+    /// <paramref name="attention"/> says which keys each query sees: causal (the fused kernel), all of them (one new
+    /// token after a cache with no padding), or an explicit mask.
+    /// </summary>
+    public Tensor Forward(Tensor x, (Tensor Cos, Tensor Sin)? angles, KvCache? cache, int layer, AttentionPattern attention)
     {
         var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
         var parts = qkv.call(x).reshape(b, t, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
-        Tensor q = parts[0], k = parts[1], v = parts[2];
-        if (rope is not null) { q = rope.Apply(q, positions); k = rope.Apply(k, positions); }
+        var qk = parts.narrow(0, 0, 2);
+        if (angles is { } a) qk = RotaryEmbedding.Apply(qk, a);
+        Tensor q = qk[0], k = qk[1], v = parts[2];
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
-        // Without padding and with no past, the fused causal kernel is fastest; otherwise an explicit mask.
-        var y = attentionMask is null
-            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
-            : F.scaled_dot_product_attention(q, k, v, attentionMask);
+        var y = attention.Mask is { } mask ? F.scaled_dot_product_attention(q, k, v, mask)
+            : F.scaled_dot_product_attention(q, k, v, is_casual: attention.Causal);
         return dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, d)));
     }
 }
+
+/// <summary>Which keys a query attends to: Causal (fused kernel, no past), everything (Causal false, no mask), or Mask [B, 1, T, keys].</summary>
+readonly record struct AttentionPattern(bool Causal, Tensor? Mask);
 
 /// <summary>Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
 sealed class Block : nn.Module
@@ -161,9 +193,9 @@ sealed class Block : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor positions, RotaryEmbedding? rope, KvCache? cache, int layer, Tensor? mask)
+    public Tensor Forward(Tensor x, (Tensor Cos, Tensor Sin)? angles, KvCache? cache, int layer, AttentionPattern attention)
     {
-        x = x + attn.Forward(ln_1.call(x), positions, rope, cache, layer, mask);
+        x = x + attn.Forward(ln_1.call(x), angles, cache, layer, attention);
         return x + mlp.call(ln_2.call(x));
     }
 }
@@ -220,11 +252,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"sequence of {past + t} positions exceeds ContextLength={Config.ContextLength}.", nameof(embeddings));
         var device = embeddings.device;
         Tensor positions;
-        Tensor? mask = null; // null: the fused causal kernel (no past, no padding)
+        AttentionPattern attention;
         if (keyMask is null && cache?.KeyMask is null)
         {
             positions = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
-            if (past > 0) mask = CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t);
+            // No padding: the fused causal kernel without a past; one new token sees every cached key, so no mask at all.
+            attention = past == 0 ? new(true, null) : t == 1 ? new(false, null) : new(false, CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t));
         }
         else
         {
@@ -237,11 +270,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
             var allKeys = cache?.KeyMask ?? keyMask;
             // Position = number of real tokens before this one, so left padding does not shift a sequence.
             positions = (allKeys.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, t);
-            mask = CausalMask(allKeys, past, t);
+            attention = new(false, CausalMask(allKeys, past, t));
         }
         var x = embeddings;
         if (wpe is not null) x = x + wpe.call(positions);
-        for (int i = 0; i < Config.Layers; i++) x = h[i].Forward(x, positions, rope, cache, i, mask);
+        var angles = rope?.At(positions);
+        for (int i = 0; i < Config.Layers; i++) x = h[i].Forward(x, angles, cache, i, attention);
         return ln_f.call(x);
     }
 

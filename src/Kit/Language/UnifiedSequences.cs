@@ -86,6 +86,12 @@ public sealed class UnifiedSequences
         yield return _v[SpecialToken.EndImg];
     }
 
+    /// <summary>
+    /// An answer as the text corpus shows it, after its question and a space (" blue"): BPE gives a word a different
+    /// id at the start of a text than after a space, and only the spaced form occurs in the corpus the ids were fitted on.
+    /// </summary>
+    public static string AnswerText(string answer) => " " + answer.Trim();
+
     /// <summary>[BOS] caption [IMG] — the prompt of text-to-image generation (empty caption: unconditional).</summary>
     public int[] TextToImagePrompt(string caption) => new[] { _v[SpecialToken.Bos] }.Concat(Text(caption)).Append(_v[SpecialToken.Img]).ToArray();
 
@@ -122,7 +128,7 @@ public sealed class UnifiedSequences
                 ids.Add(_v[SpecialToken.Question]);
                 ids.AddRange(Text(qa.Question));
                 ids.Add(_v[SpecialToken.Answer]);
-                ids.AddRange(Text(qa.Answer));
+                ids.AddRange(Text(AnswerText(qa.Answer)));
                 break;
             default:
                 ids.AddRange(Text(_text[image]));

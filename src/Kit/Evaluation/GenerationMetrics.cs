@@ -9,11 +9,16 @@ using static TorchSharp.torch;
 namespace Kit.Evaluation;
 
 /// <summary>
-/// Text-to-image accuracy: share of prompted objects, and of whole scenes, that the probe finds right (shape and
-/// colour in the prompted cell); and, GenEval-style, the two attributes apart: right colour in the cell (any shape),
-/// right shape in the cell (any colour).
+/// Text-to-image accuracy against what a prompt states (GenEval's idea). A prompt names objects by size, colour and shape
+/// and — in the phrasing used for generation, <see cref="ShapesScene.Caption"/>(0) — the relation of its first two
+/// objects ("left of", "above", …), never their grid cells; so a generated object counts when the probe finds its shape
+/// and colour in any cell, and the relation counts when the cells where the first two were found stand as stated.
+/// ObjectAccuracy: share of prompted objects found (shape and colour in one cell); ColourAccuracy / ShapeAccuracy: the
+/// attribute alone found in some cell; RelationAccuracy: share of prompts with a stated relation whose relation holds
+/// (NaN when no prompt states one); SceneAccuracy: share of prompts with every object found and the relation right.
+/// (Sizes are not read by the probe.)
 /// </summary>
-public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy);
+public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy, double RelationAccuracy);
 
 /// <summary>Caption quality against a scene: attribute match (share of objects named with size, colour and shape), exact scene match, token F1.</summary>
 public sealed record CaptionScore(double AttributeMatch, bool Exact, double TokenF1);
@@ -21,10 +26,7 @@ public sealed record CaptionScore(double AttributeMatch, bool Exact, double Toke
 /// <summary>Generation and understanding metrics on Shapes.</summary>
 public static partial class GenerationMetrics
 {
-    /// <summary>
-    /// For each image and its prompt scene: is every prompted object seen by the probe in its grid cell with its
-    /// shape and colour? (Sizes are not read by the probe.)
-    /// </summary>
+    /// <summary>Reads each image with the probe and scores it against its prompt scene (see <see cref="CompositionalScore"/>).</summary>
     public static CompositionalScore Compositional(ProbeNetwork probe, Tensor images, IReadOnlyList<ShapesScene> prompts)
     {
         if (images.shape[0] != prompts.Count) throw new ArgumentException($"{images.shape[0]} images for {prompts.Count} prompts.", nameof(prompts));
@@ -32,24 +34,45 @@ public static partial class GenerationMetrics
         using var noGrad = no_grad();
         var device = probe.parameters().First().device;
         var (shape, colour) = ProbeNetwork.SplitShapes(probe.forward(images.to(device)));
-        var shapes = shape.argmax(2).cpu().data<long>().ToArray();
-        var colours = colour.argmax(2).cpu().data<long>().ToArray();
-        int objects = 0, objectsRight = 0, scenesRight = 0, coloursRight = 0, shapesRight = 0;
+        return Compositional(prompts, shape.argmax(2).cpu().data<long>().ToArray(), colour.argmax(2).cpu().data<long>().ToArray());
+    }
+
+    /// <summary>
+    /// The score from per-cell readings: <paramref name="shapes"/> and <paramref name="colours"/> hold, for image b and cell
+    /// r·3 + c at index b·9 + r·3 + c, the probe's class (0 = empty / none, else the enum value + 1).
+    /// </summary>
+    public static CompositionalScore Compositional(IReadOnlyList<ShapesScene> prompts, long[] shapes, long[] colours)
+    {
+        int cells = ProbeNetwork.Cells;
+        if (shapes.Length != prompts.Count * cells || colours.Length != prompts.Count * cells)
+            throw new ArgumentException($"expected {prompts.Count * cells} cell readings for {prompts.Count} prompts; got {shapes.Length} shapes and {colours.Length} colours.", nameof(shapes));
+        int objects = 0, found = 0, coloursFound = 0, shapesFound = 0, scenesRight = 0, relations = 0, relationsRight = 0;
         for (int b = 0; b < prompts.Count; b++)
         {
-            bool all = true;
-            foreach (var o in prompts[b].Objects)
+            var prompt = prompts[b].Objects;
+            var at = new int[prompt.Count];
+            for (int i = 0; i < prompt.Count; i++)
             {
-                int k = b * ProbeNetwork.Cells + o.Row * 3 + o.Column;
-                bool shapeRight = shapes[k] == (int)o.Shape + 1, colourRight = colours[k] == (int)o.Colour + 1, right = shapeRight && colourRight;
+                long wantShape = (int)prompt[i].Shape + 1, wantColour = (int)prompt[i].Colour + 1;
+                var inImage = Enumerable.Range(b * cells, cells);
+                at[i] = inImage.Where(k => shapes[k] == wantShape && colours[k] == wantColour).Select(k => k - b * cells).DefaultIfEmpty(-1).First();
                 objects++;
-                if (shapeRight) shapesRight++;
-                if (colourRight) coloursRight++;
-                if (right) objectsRight++; else all = false;
+                if (at[i] >= 0) found++;
+                if (inImage.Any(k => colours[k] == wantColour)) coloursFound++;
+                if (inImage.Any(k => shapes[k] == wantShape)) shapesFound++;
             }
-            if (all) scenesRight++;
+            bool allFound = at.All(c => c >= 0), relationRight = true;
+            if (prompt.Count >= 2)
+            {
+                relations++;
+                relationRight = allFound && ShapesScene.Relation(prompt[0] with { Row = at[0] / 3, Column = at[0] % 3 }, prompt[1] with { Row = at[1] / 3, Column = at[1] % 3 })
+                    == ShapesScene.Relation(prompt[0], prompt[1]);
+                if (relationRight) relationsRight++;
+            }
+            if (allFound && relationRight) scenesRight++;
         }
-        return new CompositionalScore(objectsRight / (double)objects, scenesRight / (double)prompts.Count, coloursRight / (double)objects, shapesRight / (double)objects);
+        return new CompositionalScore(found / (double)objects, scenesRight / (double)prompts.Count, coloursFound / (double)objects, shapesFound / (double)objects,
+            relations == 0 ? double.NaN : relationsRight / (double)relations);
     }
 
     /// <summary>The same score against prompts rotated by half the batch: what images unrelated to their prompt score (chance level).</summary>

@@ -42,7 +42,7 @@ public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pr
 
 /// <summary>Everything the variants share: tokenizer, probe, corpus, vocabulary, encoded training images, test set.</summary>
 public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, TokenizerRun Tokenizer, ProbeNetwork Probe, TextCorpus Corpus,
-    UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, ImageBatch Test)
+    UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, ImageBatch Test, IReadOnlyList<ShapesScene> SimplePrompts)
 {
     /// <summary>The GPT config with the vocabulary filled in.</summary>
     public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count };
@@ -50,7 +50,8 @@ public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, To
 
 /// <summary>One trained variant and its scores.</summary>
 public sealed record UnifiedLlmResult(string Name, UnifiedModel Model, VisualInterface Interface, TrainingLog Log, double TrainSeconds, double TokensPerSecond,
-    CaptionSummary Captions, double Vqa, CompositionalScore? TextToImage, CompositionalScore? Chance, double FrechetDistance, double HeldOutPerplexity,
+    CaptionSummary Captions, double Vqa, CompositionalScore? TextToImage, CompositionalScore? Chance, CompositionalScore? SimpleTextToImage, CompositionalScore? SimpleChance,
+    double FrechetDistance, double HeldOutPerplexity,
     IReadOnlyList<string> SampleCaptions, Tensor? Generated);
 
 /// <summary>Caption scores averaged over the test set: attribute match, share of exact scenes, token F1.</summary>
@@ -72,7 +73,10 @@ public static class UnifiedLlmExperiment
         using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: seed + 7)).Batch(0, config.TrainImages);
         var codes = EncodeAll(tokenizer.Tokenizer, train.Images, device);
         var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: seed + 11)).Batch(0, config.TestImages);
-        return new UnifiedLlmSetup(config, scale, tokenizer, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test);
+        // "Simple prompts": held-out one-object scenes ("a large red circle"), the first bar for text → image.
+        var simpleScenes = new ShapesDataset(config.TestImages / 2, Split.Test, new ShapesOptions(MinObjects: 1, MaxObjects: 1, Seed: seed + 13));
+        var simple = Enumerable.Range(0, simpleScenes.Count).Select(i => simpleScenes[i].Scene).ToList();
+        return new UnifiedLlmSetup(config, scale, tokenizer, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test, simple);
     }
 
     /// <summary>
@@ -98,7 +102,7 @@ public static class UnifiedLlmExperiment
     }
 
     /// <summary>Images generated for the first caption phrasing of each scene, 32 prompts per batch.</summary>
-    internal static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options)
+    public static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options)
     {
         var parts = new List<Tensor>();
         for (int start = 0; start < scenes.Count; start += 32)
@@ -202,7 +206,7 @@ public static class UnifiedLlmExperiment
         var scores = captions.Select((c, i) => GenerationMetrics.Caption(c, scenes[i])).ToList();
         var captionScore = new CaptionSummary(scores.Average(x => x.AttributeMatch), scores.Count(x => x.Exact) / (double)scores.Count, scores.Average(x => x.TokenF1));
         double vqa = GenerationMetrics.VqaAccuracy(answers, questions.Select(q => q.Answer).ToList());
-        CompositionalScore? t2i = null, chance = null;
+        CompositionalScore? t2i = null, chance = null, simple = null, simpleChance = null;
         double fd = double.NaN;
         Tensor? generated = null;
         if (model.Config.Visual != VisualInterface.PatchProjection)
@@ -212,10 +216,35 @@ public static class UnifiedLlmExperiment
             t2i = GenerationMetrics.Compositional(s.Probe, generated, scenes);
             chance = GenerationMetrics.ShuffledChance(s.Probe, generated, scenes);
             fd = ProbeFrechet(s.Probe, generated, s.Test.Images);
+            using var simpleImages = GenerateFor(pipeline, s.SimplePrompts, options);
+            simple = GenerationMetrics.Compositional(s.Probe, simpleImages, s.SimplePrompts);
+            simpleChance = GenerationMetrics.ShuffledChance(s.Probe, simpleImages, s.SimplePrompts);
         }
         double perplexity = LanguageTraining.Perplexity(model, s.Vocabulary, s.Corpus.HeldOut);
         return new UnifiedLlmResult(name, model, model.Config.Visual, log, seconds, tokensPerSecond,
-            captionScore, vqa, t2i, chance, fd, perplexity, captions, generated);
+            captionScore, vqa, t2i, chance, simple, simpleChance, fd, perplexity, captions, generated);
+    }
+
+    /// <summary>
+    /// Text-to-image accuracy of one model over classifier-free guidance scales (1 = no guidance), simple and all
+    /// prompts, each beside its shuffled-prompt chance — the trade-off papers plot as FID against the guidance scale.
+    /// </summary>
+    public static ResultTable GuidanceSweep(UnifiedLlmSetup s, UnifiedModel model, IEnumerable<double> scales)
+    {
+        var pipeline = new UnifiedPipeline(model, s.Vocabulary, s.Tokenizer.Tokenizer);
+        var rows = new List<IReadOnlyList<object?>>();
+        foreach (var guidance in scales)
+        {
+            var options = new SamplingOptions(Temperature: s.Config.Temperature, Guidance: guidance, Seed: s.Config.Seed);
+            using var simple = GenerateFor(pipeline, s.SimplePrompts, options);
+            using var all = GenerateFor(pipeline, s.Test.Scenes!, options);
+            var (simpleScore, simpleChance) = (GenerationMetrics.Compositional(s.Probe, simple, s.SimplePrompts), GenerationMetrics.ShuffledChance(s.Probe, simple, s.SimplePrompts));
+            var (score, chance) = (GenerationMetrics.Compositional(s.Probe, all, s.Test.Scenes!), GenerationMetrics.ShuffledChance(s.Probe, all, s.Test.Scenes!));
+            rows.Add(new object?[] { guidance, 100 * simpleScore.ObjectAccuracy, 100 * simpleChance.ObjectAccuracy, 100 * score.ObjectAccuracy, 100 * chance.ObjectAccuracy,
+                100 * score.ColourAccuracy, 100 * chance.ColourAccuracy, ProbeFrechet(s.Probe, all, s.Test.Images) });
+        }
+        return ResultTable.FromRows("Text → image over the guidance scale", new[] { "guidance", "simple %", "simple chance %", "objects %", "chance %", "colours %", "colour chance %", "FD" }, rows,
+            note: $"Temperature {s.Config.Temperature}; the ablation table uses guidance {s.Config.Guidance}.");
     }
 
     /// <summary>The ablation table: one row per variant.</summary>
@@ -224,17 +253,18 @@ public static class UnifiedLlmExperiment
         var rows = results.Select(r => (IReadOnlyList<object?>)new object?[]
         {
             r.Name, r.Interface.ToString(), 100 * r.Captions.AttributeMatch, 100 * r.Captions.ExactShare, r.Captions.TokenF1, 100 * r.Vqa,
+            r.SimpleTextToImage is null ? "—" : 100 * r.SimpleTextToImage.ObjectAccuracy, r.SimpleChance is null ? "—" : 100 * r.SimpleChance.ObjectAccuracy,
             r.TextToImage is null ? "—" : 100 * r.TextToImage.ObjectAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ObjectAccuracy,
             r.TextToImage is null ? "—" : 100 * r.TextToImage.ColourAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ColourAccuracy,
-            r.TextToImage is null ? "—" : 100 * r.TextToImage.ShapeAccuracy,
+            r.TextToImage is null ? "—" : 100 * r.TextToImage.ShapeAccuracy, r.TextToImage is null ? "—" : 100 * r.TextToImage.RelationAccuracy,
             r.TextToImage is null ? "—" : 100 * r.TextToImage.SceneAccuracy, double.IsNaN(r.FrechetDistance) ? "—" : r.FrechetDistance,
             r.HeldOutPerplexity, double.IsNaN(r.TrainSeconds) ? "cached" : r.TrainSeconds,
         });
         return ResultTable.FromRows("Unified LLM on Shapes: understanding and generation", new[]
         {
-            "variant", "visual interface", "caption attributes %", "caption exact %", "caption F1", "VQA %", "T2I objects %", "T2I chance %",
-            "T2I colour in cell %", "colour chance %", "T2I shape in cell %", "T2I scenes %", "FD", "text ppl", "train s",
-        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. T2I objects: shape and colour right in the prompted cell; " +
-            "colour / shape in cell: each attribute alone. Chance: the same generated images scored against shuffled prompts.");
+            "variant", "visual interface", "caption attributes %", "caption exact %", "caption F1", "VQA %", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %",
+            "T2I colours %", "colour chance %", "T2I shapes %", "T2I relation %", "T2I scenes %", "FD", "text ppl", "train s",
+        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. T2I objects: prompted shape and colour found together in some cell; " +
+            "colours / shapes: each attribute alone; relation: the prompt's \"left of\" / \"above\" holds between where the first two were found. Simple: one-object prompts. Chance: the same generated images scored against shuffled prompts.");
     }
 }

@@ -121,8 +121,9 @@ public static class UnifiedLlmExperiment
         return Scopes.Step(() => ImageMetrics.FrechetDistance(probe.Features(generated.to(device)), probe.Features(real.to(device))));
     }
 
+    // Format: UnifiedSequences.Format, so models trained on sequences built another way are never loaded.
     internal sealed record ModelKey(string Stage, UnifiedModelConfig Model, LanguageTrainingConfig Training, SequenceMix Mix, TokenizerTraining.RunKey Tokenizer,
-        TextCorpusConfig Corpus, int TrainImages, int TextIds, string? From);
+        TextCorpusConfig Corpus, int TrainImages, int TextIds, string? From, int Format);
 
     /// <summary>The GPT trained on text alone (cached), and its held-out perplexity (synthetic, WordNet).</summary>
     public static (UnifiedModel Model, TrainingLog Log, double Perplexity, double WordNetPerplexity) PretrainText(UnifiedLlmSetup s, Device? device = null)
@@ -138,7 +139,7 @@ public static class UnifiedLlmExperiment
 
     static ModelKey Key(UnifiedLlmSetup s, string stage, UnifiedModelConfig model, LanguageTrainingConfig training, SequenceMix mix, string? from) =>
         new(stage, model, training, mix, s.Tokenizer.Key,
-            s.Config.Corpus, s.Config.TrainImages, s.Vocabulary.TextCount, from);
+            s.Config.Corpus, s.Config.TrainImages, s.Vocabulary.TextCount, from, UnifiedSequences.Format);
 
     /// <summary>
     /// Trains one variant on unified sequences, starting from the text-pretrained GPT (cached), and evaluates it.

@@ -74,6 +74,12 @@ public sealed class UnifiedSequences
         if (mix.Text > 0 && textLines.Count == 0) throw new ArgumentException("the mix asks for text sequences but there are no text lines.", nameof(textLines));
     }
 
+    /// <summary>
+    /// Version of the sequence layout, part of every cached model's key: it changes whenever the same scenes would become
+    /// different ids (2: answers encoded after a space, as the corpus shows them).
+    /// </summary>
+    public const int Format = 2;
+
     /// <summary>The task weights.</summary>
     public SequenceMix Mix { get; }
 

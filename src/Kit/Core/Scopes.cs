@@ -28,6 +28,26 @@ public static class Scopes
         return body().MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <paramref name="part"/>(start, count) over <paramref name="rows"/> rows in chunks of <paramref name="chunk"/>, each in its own
+    /// scope, the results moved to the CPU and concatenated along dimension 0; the chunks are freed once joined.
+    /// </summary>
+    public static Tensor InChunks(long rows, int chunk, Func<long, long, Tensor> part)
+    {
+        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "expected a positive chunk size");
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < rows; start += chunk)
+            {
+                long first = start, count = Math.Min(chunk, rows - start);
+                parts.Add(Keep(() => part(first, count).cpu()));
+            }
+            return cat(parts, 0);
+        }
+        finally { foreach (var p in parts) p.Dispose(); }
+    }
+
     /// <summary>Runs <paramref name="body"/> in a fresh scope (no result).</summary>
     public static void Run(Action body)
     {

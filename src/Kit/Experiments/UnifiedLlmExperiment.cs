@@ -94,24 +94,13 @@ public static class UnifiedLlmExperiment
     }
 
     /// <summary>Codes [N, L] of many images, encoded 256 at a time.</summary>
-    internal static Tensor EncodeAll(ImageTokenizer tokenizer, Tensor images, Device device)
-    {
-        long n = images.shape[0];
-        return cat(Enumerable.Range(0, (int)((n + 255) / 256)).Select(i =>
-            Scopes.Keep(() => VisualFeatures.Codes(tokenizer, images.narrow(0, i * 256, Math.Min(256, n - i * 256)).to(device)).cpu())).ToArray(), 0);
-    }
+    internal static Tensor EncodeAll(ImageTokenizer tokenizer, Tensor images, Device device) =>
+        Scopes.InChunks(images.shape[0], 256, (start, n) => VisualFeatures.Codes(tokenizer, images.narrow(0, start, n).to(device)));
 
     /// <summary>Images generated for the first caption phrasing of each scene, 32 prompts per batch.</summary>
-    public static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options)
-    {
-        var parts = new List<Tensor>();
-        for (int start = 0; start < scenes.Count; start += 32)
-        {
-            int n = Math.Min(32, scenes.Count - start);
-            parts.Add(pipeline.Generate(Enumerable.Range(start, n).Select(i => scenes[i].Caption(0)).ToList(), options with { Seed = options.Seed + start }).Images.cpu());
-        }
-        return cat(parts, 0);
-    }
+    public static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options) =>
+        Scopes.InChunks(scenes.Count, 32, (start, n) =>
+            pipeline.Generate(Enumerable.Range((int)start, (int)n).Select(i => scenes[i].Caption(0)).ToList(), options with { Seed = options.Seed + start }).Images);
 
     /// <summary>Fréchet distance between generated and real images in the probe's feature space.</summary>
     internal static double ProbeFrechet(ProbeNetwork probe, Tensor generated, Tensor real)
@@ -179,12 +168,8 @@ public static class UnifiedLlmExperiment
     {
         if (visual == VisualInterface.Tokens) return null;
         var tokenizer = s.Tokenizer.Tokenizer;
-        return cat(Enumerable.Range(0, (s.Train.Count + 255) / 256).Select(i => Scopes.Keep(() =>
-        {
-            int start = i * 256, n = Math.Min(256, s.Train.Count - start);
-            var images = s.TrainImages.narrow(0, start, n).to(device);
-            return VisualFeatures.For(visual, tokenizer, images, s.Train.Codes.narrow(0, start, n).to(device))!.cpu();
-        })).ToArray(), 0);
+        return Scopes.InChunks(s.Train.Count, 256, (start, n) =>
+            VisualFeatures.For(visual, tokenizer, s.TrainImages.narrow(0, start, n).to(device), s.Train.Codes.narrow(0, start, n).to(device))!);
     }
 
     /// <summary>Captions, VQA, text-to-image (when the interface can generate), FD and perplexity on the test set.</summary>

@@ -55,12 +55,10 @@ public static class LanguageTraining
             {
                 var rows = Enumerable.Range(start, n).Select(i => sequences.Build(SequenceTask.Text, i, KitRandom.For(0, i))).ToList();
                 using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTask.Text, n).ToArray());
-                var device = model.parameters().First().device;
-                var hidden = model.Gpt.Hidden(model.Gpt.Embed(batch.Tokens.to(device)));
-                var losses = model.Gpt.Head.TokenLosses(hidden, batch.Targets.to(device));
-                var weights = batch.Weights.to(device);
-                total += (losses * weights).sum().item<float>();
-                count += weights.sum().item<float>();
+                // The model's own text loss is the weighted mean over this batch; weight it back by the batch's target count.
+                double targets = batch.Weights.sum().item<float>();
+                total += model.Loss(batch).Text.item<float>() * targets;
+                count += targets;
             });
         }
         return Math.Exp(total / count);

@@ -107,7 +107,8 @@ public sealed class UnifiedPipeline
         return (codes, VisualFeatures.For(Model.Config.Visual, Tokenizer, images, codes));
     }
 
-    static IEnumerable<long[]> Rows(Tensor codes) => Enumerable.Range(0, (int)codes.shape[0]).Select(i => codes[i].cpu().data<long>().ToArray());
+    // One copy of all codes to the CPU, then split by row (not a device round trip per row).
+    static IEnumerable<long[]> Rows(Tensor codes) => codes.cpu().data<long>().ToArray().Chunk((int)codes.shape[1]);
 
     string[] Text(List<int[]> prompts, Tensor? features, SamplingOptions? options, int maxTokens)
     {

@@ -113,7 +113,7 @@ public sealed class TokenHead : nn.Module
     /// <summary>Cross-entropy of each next token [B, T] (targets [B, T]); the caller weights and averages.</summary>
     public Tensor TokenLosses(Tensor hidden, Tensor targets)
     {
-        if (targets.max().item<long>() >= VocabSize || targets.min().item<long>() < 0)
+        if (targets.lt(0).logical_or(targets.ge(VocabSize)).any().item<bool>()) // one sync for both bounds
             throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
         var parts = Parts(hidden);
         var shape = targets.shape;

@@ -58,12 +58,13 @@ public sealed class UnifiedModel : nn.Module
     public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features)
     {
         var embedded = gpt.Embed(tokens);
-        if (Config.Visual == VisualInterface.Tokens || !visualInput.any().item<bool>()) return embedded;
+        if (Config.Visual == VisualInterface.Tokens) return embedded;
+        var marked = visualInput.sum().item<long>(); // the one sync: whether there are image positions, and how many
+        if (marked == 0) return embedded;
         if (features is null) throw new ArgumentException($"the {Config.Visual} interface needs visual features for the image positions.", nameof(features));
         if (features.dim() != 3 || features.shape[2] != Config.FeatureDim)
             throw new ArgumentException($"features must be [B, L, {Config.FeatureDim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
         var projected = visual_in!.call(features);
-        var marked = visualInput.sum().item<long>();
         if (marked != projected.shape[0] * projected.shape[1])
             throw new ArgumentException($"{marked} image positions but {projected.shape[0]}×{projected.shape[1]} features.", nameof(features));
         return embedded.masked_scatter(visualInput.unsqueeze(-1).expand_as(embedded), projected);

@@ -13,10 +13,10 @@ public class LanguageTests
 
     static UnifiedVocabulary Vocabulary(int codebook = 16, int codesPerImage = 4) => new(TextTokenizer.Fit(Corpus), codebook, codesPerImage);
 
-    static Gpt TinyGpt(int vocab, bool rope = true, CodeFactorization? factorization = null, int context = 48)
+    static Gpt TinyGpt(int vocab, bool rope = true, CodeFactorization? factorization = null, int context = 48, int? visualCodesFrom = null)
     {
         Seeding.SeedEverything(3);
-        return new Gpt(new GptConfig(vocab, ContextLength: context, Layers: 2, Heads: 2, Dim: 32, Rope: rope, Factorization: factorization));
+        return new Gpt(new GptConfig(vocab, ContextLength: context, Layers: 2, Heads: 2, Dim: 32, Rope: rope, Factorization: factorization, VisualCodesFrom: visualCodesFrom));
     }
 
     [Theory]
@@ -54,19 +54,47 @@ public class LanguageTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void KvCacheGenerationEqualsFullRecomputation(bool factorized)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void KvCacheGenerationEqualsFullRecomputation(bool factorized, bool imagePositions)
     {
         using var scope = NewDisposeScope();
         var v = Vocabulary(codebook: 16, codesPerImage: 6);
-        var gpt = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null).Config));
+        var config = TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, visualCodesFrom: imagePositions ? v.CodeOffset : null).Config;
+        var gpt = new UnifiedModel(new UnifiedModelConfig(config, ImagePositions: imagePositions ? v.CodesPerImage : 0));
         var prompts = new[] { new[] { v[SpecialToken.Bos], 1, 2, v[SpecialToken.Img] }, new[] { v[SpecialToken.Bos], 3, v[SpecialToken.Img] } };
         var options = new SamplingOptions(Temperature: 1.0, Seed: 11);
         var cached = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: true);
         var full = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: false);
         Assert.Equal(cached, full);
         Assert.All(cached, row => Assert.Equal(7, row.Length)); // 6 codes + [/IMG]
+        // Captioning: the image sits in the (left-padded) prompt, and the text after it is generated.
+        var image = new[] { v[SpecialToken.Bos], v[SpecialToken.Img] }.Concat(Enumerable.Range(0, 6).Select(i => v.CodeId(i * 2))).Append(v[SpecialToken.EndImg]).Append(v[SpecialToken.Caption]).ToArray();
+        var captionPrompts = new[] { image, new[] { v[SpecialToken.Bos], 5, 7 }.Concat(image.Skip(1)).ToArray(), new[] { v[SpecialToken.Bos], 2 } };
+        var captionCached = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3), useCache: true);
+        var captionFull = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3), useCache: false);
+        Assert.Equal(captionCached, captionFull);
+    }
+
+    [Fact]
+    public void ImagePositionsCountEachImageFromZero()
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, visualCodesFrom: v.CodeOffset).Config, ImagePositions: 4));
+        var marked = tensor(new[] { false, true, true, false, true, true, true, true, false, true }, new long[] { 1, 10 });
+        var index = model.ImageIndex(marked).data<long>().ToArray();
+        long[] expected = { 0, 1, 2, 3, 0, 1, 2 }; // the seven marked positions: a 4-position image, then the next one from 0
+        Assert.Equal(expected, Enumerable.Range(0, 10).Where(i => marked[0, i].item<bool>()).Select(i => index[i]).ToArray());
+        // Only marked positions move, and two positions at the same place in their images move alike.
+        var tokens = randint(v.CodeOffset, new long[] { 1, 10 });
+        using var noGrad = no_grad();
+        var delta = (model.Inputs(tokens, marked, null) - model.Gpt.Embed(tokens))[0];
+        var moved = delta.abs().sum(-1).gt(1e-7).data<bool>().ToArray();
+        Assert.Equal(marked[0].data<bool>().ToArray(), moved);
+        Assert.True(delta[1].allclose(delta[6]) && delta[2].allclose(delta[7]) && delta[4].allclose(delta[9]) && !delta[1].allclose(delta[2]));
+        Assert.Throws<ArgumentException>(() => new UnifiedModelConfig(TinyGpt(v.Count).Config, ImagePositions: 4).Validate());
     }
 
     [Fact]
@@ -206,16 +234,61 @@ public class LanguageTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ATinyModelOverfitsBothOrders(bool factorized)
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void PerModalitySoftmaxMatchesAHandComputedOne(bool factorized, bool flatTied)
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16);
+        Seeding.SeedEverything(5);
+        var gpt = new Gpt(new GptConfig(v.Count, ContextLength: 16, Layers: 1, Heads: 2, Dim: 8, TieEmbeddings: flatTied,
+            Factorization: factorized ? v.Factorized(new[] { 1, 3 }) : null, VisualCodesFrom: v.CodeOffset));
+        using var noGrad = no_grad();
+        var hidden = gpt.Hidden(gpt.Embed(randint(v.Count, new long[] { 1, 4 })));
+        int[] wanted = { 2, v.CodeOffset + 13, v[SpecialToken.EndImg], v.CodeOffset };
+        var losses = gpt.Head.TokenLosses(hidden, tensor(wanted.Select(i => (long)i).ToArray()).unsqueeze(0)).data<float>().ToArray();
+        var parts = gpt.Head.Parts(hidden).Select(p => p[0].data<float>().ToArray()).ToArray(); // each [4 × width], row-major
+        // −log softmax of logits[from … to) at the target, from the raw logits with a plain loop.
+        static double NegLog(float[] logits, int row, int width, int from, int to, int target)
+        {
+            double max = double.NegativeInfinity, sum = 0;
+            for (int k = from; k < to; k++) max = Math.Max(max, logits[row * width + k]);
+            for (int k = from; k < to; k++) sum += Math.Exp(logits[row * width + k] - max);
+            return -(logits[row * width + target] - max - Math.Log(sum));
+        }
+        for (int row = 0; row < wanted.Length; row++)
+        {
+            int y = wanted[row];
+            double expected;
+            if (!factorized) expected = y < v.CodeOffset ? NegLog(parts[0], row, v.Count, 0, v.CodeOffset, y) : NegLog(parts[0], row, v.Count, v.CodeOffset, v.Count, y);
+            else if (y < v.CodeOffset) expected = NegLog(parts[0], row, v.CodeOffset + 1, 0, v.CodeOffset, y); // the "a visual code" class is left out
+            else
+            {
+                int code = y - v.CodeOffset; // LSB group first: 1 bit, then 3 bits
+                expected = NegLog(parts[1], row, 2, 0, 2, code & 1) + NegLog(parts[2], row, 8, 0, 8, code >> 1);
+            }
+            Assert.True(Math.Abs(losses[row] - expected) < 1e-4, $"target {y}: loss {losses[row]}, by hand {expected}");
+        }
+        // Per modality the log-probabilities sum to one.
+        var logProbabilities = gpt.Head.FlatLogits(hidden);
+        Assert.True(logProbabilities.narrow(-1, 0, v.CodeOffset).exp().sum(-1).allclose(ones(1, 4), rtol: 0, atol: 1e-4));
+        Assert.True(logProbabilities.narrow(-1, v.CodeOffset, v.Count - v.CodeOffset).exp().sum(-1).allclose(ones(1, 4), rtol: 0, atol: 1e-4));
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void ATinyModelOverfitsBothOrders(bool factorized, bool perModality)
     {
         using var scope = NewDisposeScope();
         var v = Vocabulary(codebook: 16, codesPerImage: 4);
         var scenes = new ShapesDataset(4, Split.Train).Batch(0, 4).Scenes!;
         var codes = tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0 }, new long[] { 4, 4 });
         var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), new SequenceMix(1, 1, 0, 0, 0));
-        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, context: 64).Config));
+        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, context: 64,
+            visualCodesFrom: perModality ? v.CodeOffset : null).Config));
         var optimizer = optim.AdamW(model.parameters(), 3e-3);
         
         // Fixed batch: both orders of the four pairs, one caption phrasing each.

@@ -29,14 +29,15 @@ public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pr
 {
     /// <summary>The experiment at <paramref name="scale"/>: quick for CI, default for a 2-core CPU, full for a GPU.</summary>
     public static UnifiedLlmConfig For(RunScale scale, long seed = 0) => new(
-        // Default: 4 × 128 trains at about 5 steps/s here, so three variants of 1,200 steps fit the 20-minute budget (4 × 192 ran 2.5/s).
+        // Default: 4 × 128 trains at about 4 steps/s on a 2-core machine whose matmul peak is 120 GFLOP/s (6–7 on one at 200),
+        // so three variants of 900 steps and the tokenizer's 500 fit the 20-minute budget on the slower one (4 × 192 runs half as fast).
         Model: new GptConfig(VocabSize: 2, ContextLength: 96, Layers: scale.Pick(2, 4, 6), Heads: 4, Dim: scale.Pick(128, 128, 256)),
         Pretraining: new LanguageTrainingConfig(Steps: scale.Pick(100, 300, 1000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
-        Unified: new LanguageTrainingConfig(Steps: scale.Pick(250, 1200, 6000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
+        Unified: new LanguageTrainingConfig(Steps: scale.Pick(250, 900, 6000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
         Corpus: new TextCorpusConfig(Scenes: scale.Pick(1000, 4000, 8000), WordNetLines: scale.Pick(1000, 6000, 20_000), Seed: seed),
         Tokenizer: new TokenizerConfig(Channels: 32, LatentDim: 16),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
-        TokenizerTraining: TokenizerSweep.TrainingFor(scale, seed) with { Steps = scale.Pick(300, 600, 1500) },
+        TokenizerTraining: TokenizerSweep.TrainingFor(scale, seed) with { Steps = scale.Pick(300, 500, 1500) },
         TrainImages: scale.Pick(2048, 8192, 20_000), TestImages: scale.Pick(32, 128, 512), Seed: seed);
 }
 
@@ -44,8 +45,11 @@ public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pr
 public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, TokenizerRun Tokenizer, ProbeNetwork Probe, TextCorpus Corpus,
     UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, ImageBatch Test, IReadOnlyList<ShapesScene> SimplePrompts)
 {
-    /// <summary>The GPT config with the vocabulary filled in.</summary>
-    public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count };
+    /// <summary>
+    /// The GPT config with the vocabulary filled in, each modality with its own softmax (the distribution constrained
+    /// decoding samples from; a visual position costs the head 256 outputs instead of the whole vocabulary).
+    /// </summary>
+    public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count, VisualCodesFrom = Vocabulary.CodeOffset };
 }
 
 /// <summary>One trained variant and its scores.</summary>
@@ -144,7 +148,7 @@ public static class UnifiedLlmExperiment
             VisualInterface.PatchProjection => 3 * s.Tokenizer.Tokenizer.Config.DownsampleFactor * s.Tokenizer.Tokenizer.Config.DownsampleFactor,
             _ => 0,
         };
-        var config = new UnifiedModelConfig(s.Gpt, visual, featureDim);
+        var config = new UnifiedModelConfig(s.Gpt, visual, featureDim, ImagePositions: s.Vocabulary.CodesPerImage);
         var mix = visual == VisualInterface.PatchProjection ? SequenceMix.UnderstandingOnly : new SequenceMix();
         var sequences = new UnifiedSequences(s.Vocabulary, s.Train, s.Corpus.Train, mix);
         var features = TrainFeatures(s, visual, device);

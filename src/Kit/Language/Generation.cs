@@ -39,12 +39,13 @@ public static class Generation
             long[] chosen = Scopes.Step(() =>
             {
                 Tensor hidden;
-                if (useCache && step > 0) hidden = model.Gpt.Hidden(model.Gpt.Embed(tokens.narrow(1, tokens.shape[1] - 1, 1)), cache, ones(rows.Count, 1, dtype: @bool, device: device));
+                if (useCache && step > 0) hidden = model.Gpt.Hidden(NewTokenInputs(model, tokens, keyMask), cache, ones(rows.Count, 1, dtype: @bool, device: device));
                 else
                 {
-                    // Image positions of the prompt take their features (only the prompt part can hold image positions).
-                    var promptVisual = features is null ? zeros_like(keyMask) : VisualPositions(tokens, keyMask, features.shape[1]);
-                    var inputs = model.Inputs(tokens, promptVisual, features);
+                    // Image positions of the prompt take their features (only the prompt part can hold image positions);
+                    // with discrete codes they are the code ids themselves.
+                    var visual = features is null ? model.IsVisualCode(tokens).logical_and(keyMask) : VisualPositions(tokens, keyMask, features.shape[1]);
+                    var inputs = model.Inputs(tokens, visual, features);
                     hidden = model.Gpt.Hidden(inputs, cache, keyMask);
                 }
                 var last = hidden.select(1, hidden.shape[1] - 1);
@@ -61,6 +62,17 @@ public static class Generation
         }
         tokens.Dispose(); keyMask.Dispose();
         return produced.Select(p => p.ToArray()).ToList();
+    }
+
+    // Inputs of the one new (last) token of a cached step: its embedding and, when the model embeds image positions and
+    // the token is a code, where it lies in its image — counted over the whole row, as a recomputation would.
+    static Tensor NewTokenInputs(UnifiedModel model, Tensor tokens, Tensor keyMask)
+    {
+        long t = tokens.shape[1];
+        var last = tokens.narrow(1, t - 1, 1);
+        if (model.Config.ImagePositions == 0) return model.Gpt.Embed(last);
+        var visual = model.IsVisualCode(tokens).logical_and(keyMask);
+        return model.Inputs(last, visual.narrow(1, t - 1, 1), null, model.ImageIndex(visual).narrow(1, t - 1, 1));
     }
 
     // The prompt positions fed by features: the first L real positions after each row's first visual code id are
@@ -129,7 +141,9 @@ public static class Generation
             outputs.Add(predicted);
             if (i == length - 1) break;
             var fed = guided ? cat(new[] { predicted, predicted }, 0) : predicted;
-            var inputs = model.Inputs(zeros(rows.Count, 1, dtype: int64, device: device), ones(rows.Count, 1, dtype: @bool, device: device), fed.unsqueeze(1));
+            // The fed prediction is the image's i-th position.
+            var inputs = model.Inputs(zeros(rows.Count, 1, dtype: int64, device: device), ones(rows.Count, 1, dtype: @bool, device: device), fed.unsqueeze(1),
+                full(rows.Count, 1, i % Math.Max(1, model.Config.ImagePositions), dtype: int64, device: device));
             hidden = model.Gpt.Hidden(inputs, cache, ones(rows.Count, 1, dtype: @bool, device: device));
         }
         return stack(outputs, 1).MoveToOuterDisposeScope();

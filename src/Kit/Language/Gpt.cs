@@ -21,8 +21,14 @@ namespace Kit.Language;
 /// <param name="TieEmbeddings">Flat head shares its weight with the token embedding.</param>
 /// <param name="Dropout">Dropout on attention output and MLP (0 for the small CPU runs).</param>
 /// <param name="Factorization">Embed and predict visual codes by sub-codebook (null = one flat head).</param>
+/// <param name="VisualCodesFrom">
+/// When set, the ids from this one on are visual codes and every target is normalised over its own modality: a visual
+/// target by a softmax over the codes alone, any other target over the other ids. That is the distribution constrained
+/// decoding samples from (after [IMG] only codes are allowed, outside an image none are), and a visual position then
+/// costs the head |codes| outputs instead of the whole vocabulary. Null: one softmax over every id.
+/// </param>
 public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layers = 4, int Heads = 4, int Dim = 256, int MlpRatio = 4,
-    bool Rope = true, bool TieEmbeddings = true, double Dropout = 0, CodeFactorization? Factorization = null)
+    bool Rope = true, bool TieEmbeddings = true, double Dropout = 0, CodeFactorization? Factorization = null, int? VisualCodesFrom = null)
 {
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public GptConfig Validate()
@@ -34,6 +40,10 @@ public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layer
         if (Rope && (Dim / Heads) % 2 != 0) throw new ArgumentException($"RoPE needs an even head width; Dim/Heads = {Dim / Heads}.", nameof(Rope));
         if (Factorization is { } f && f.CodeOffset + f.CodebookSize != VocabSize)
             throw new ArgumentException($"Factorization covers ids {f.CodeOffset}…{f.CodeOffset + f.CodebookSize - 1} but VocabSize={VocabSize}: visual codes must be the last ids.", nameof(Factorization));
+        if (VisualCodesFrom is int from && (from < 1 || from >= VocabSize))
+            throw new ArgumentException($"VisualCodesFrom={from}: expected 1 … {VocabSize - 1}, so that both modalities have ids.", nameof(VisualCodesFrom));
+        if (VisualCodesFrom is int at && Factorization is { } g && at != g.CodeOffset)
+            throw new ArgumentException($"VisualCodesFrom={at} but the factorization's codes start at {g.CodeOffset}.", nameof(VisualCodesFrom));
         return this;
     }
 

@@ -53,7 +53,7 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Hidden states → next-token predictions: per-token losses, logits for sampling.</summary>
+/// <summary>Hidden states → next-token predictions: per-token losses, logits for sampling (one softmax over every id, or one per modality).</summary>
 public sealed class TokenHead : nn.Module
 {
     readonly Linear? flat;
@@ -65,6 +65,7 @@ public sealed class TokenHead : nn.Module
     {
         Factorization = c.Factorization;
         VocabSize = c.VocabSize;
+        VisualCodesFrom = c.VisualCodesFrom;
         if (Factorization is { } f)
         {
             @base = nn.Linear(c.Dim, f.CodeOffset + 1, hasBias: false); // + 1: "the next token is a visual code"
@@ -81,6 +82,16 @@ public sealed class TokenHead : nn.Module
     /// <summary>Number of token ids.</summary>
     public int VocabSize { get; }
 
+    /// <summary>First visual code id when each modality has its own softmax (<see cref="GptConfig.VisualCodesFrom"/>), else null.</summary>
+    public int? VisualCodesFrom { get; }
+
+    Tensor FlatWeight => _tiedWeight?.Invoke() ?? flat!.weight!;
+
+    // Logits over the ids before the first visual code: the flat weight's first rows, or the factorized base head
+    // without its "a visual code" class.
+    Tensor NonVisualLogits(Tensor hidden, int from) =>
+        Factorization is null ? F.linear(hidden, FlatWeight.narrow(0, 0, from)) : @base!.call(hidden).narrow(-1, 0, from);
+
     /// <summary>
     /// The raw predictions: flat head → [logits over all ids]; factorized → [base logits over CodeOffset + 1
     /// classes, then one logits tensor per sub-codebook].
@@ -93,13 +104,18 @@ public sealed class TokenHead : nn.Module
     /// <summary>
     /// Log-probabilities over every id [.., VocabSize]. Flat: log-softmax of the logits. Factorized:
     /// log p(id) for text ids, log p(code class) + Σ log p(sub-index) for visual ids (sizes up to about 2^16).
+    /// With <see cref="VisualCodesFrom"/> set, each modality is normalised on its own: log p(id | its modality).
     /// </summary>
     public Tensor FlatLogits(Tensor hidden)
     {
         var parts = Parts(hidden);
-        if (Factorization is null) return parts[0];
+        if (Factorization is null && VisualCodesFrom is null) return parts[0];
+        if (Factorization is null)
+        {
+            int from = VisualCodesFrom!.Value;
+            return cat(new[] { F.log_softmax(parts[0].narrow(-1, 0, from), -1), F.log_softmax(parts[0].narrow(-1, from, VocabSize - from), -1) }, -1);
+        }
         var f = Factorization!;
-        var baseLog = F.log_softmax(parts[0], -1);
         // Outer sum over groups, highest group outermost, so the flattened index is Σ sub_g << shift_g.
         Tensor codes = F.log_softmax(parts[^1], -1);
         for (int g = parts.Length - 2; g >= 1; g--)
@@ -107,6 +123,8 @@ public sealed class TokenHead : nn.Module
             var low = F.log_softmax(parts[g], -1);
             codes = (codes.unsqueeze(-1) + low.unsqueeze(-2)).flatten(-2);
         }
+        if (VisualCodesFrom is not null) return cat(new[] { F.log_softmax(parts[0].narrow(-1, 0, f.CodeOffset), -1), codes }, -1);
+        var baseLog = F.log_softmax(parts[0], -1);
         return cat(new[] { baseLog.narrow(-1, 0, f.CodeOffset), codes + baseLog.narrow(-1, f.CodeOffset, 1) }, -1);
     }
 
@@ -115,6 +133,7 @@ public sealed class TokenHead : nn.Module
     {
         if (targets.lt(0).logical_or(targets.ge(VocabSize)).any().item<bool>()) // one sync for both bounds
             throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
+        if (VisualCodesFrom is int from) return ModalityLosses(hidden, targets, from);
         var parts = Parts(hidden);
         var shape = targets.shape;
         Tensor CrossEntropy(Tensor logits, Tensor y) =>
@@ -127,5 +146,35 @@ public sealed class TokenHead : nn.Module
         Tensor codeLoss = zeros_like(loss);
         for (int g = 0; g < subs.Length; g++) codeLoss = codeLoss + CrossEntropy(parts[g + 1], subs[g]);
         return loss + codeLoss * isCode.to(loss.dtype);
+    }
+
+    // Each target against its own modality: the rows with a visual target go through the code head(s) alone, the
+    // others through the non-visual ids alone, so a visual position never pays for the text vocabulary.
+    Tensor ModalityLosses(Tensor hidden, Tensor targets, int from)
+    {
+        var h = hidden.reshape(-1, hidden.shape[^1]);
+        var y = targets.reshape(-1);
+        var isCode = y.ge(from);
+        var codeRows = isCode.nonzero().squeeze(1);
+        var otherRows = isCode.logical_not().nonzero().squeeze(1);
+        Tensor CrossEntropy(Tensor logits, Tensor labels) => F.cross_entropy(logits, labels, reduction: nn.Reduction.None);
+        var losses = zeros(y.shape[0], dtype: hidden.dtype, device: hidden.device);
+        if (otherRows.shape[0] > 0)
+            losses = losses.index_copy(0, otherRows, CrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));
+        if (codeRows.shape[0] > 0)
+        {
+            var hc = h.index_select(0, codeRows);
+            var yc = y.index_select(0, codeRows);
+            Tensor codeLoss;
+            if (Factorization is not { } f) codeLoss = CrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
+            else
+            {
+                var subs = f.Split(yc);
+                codeLoss = CrossEntropy(groups![0].call(hc), subs[0]);
+                for (int g = 1; g < subs.Length; g++) codeLoss = codeLoss + CrossEntropy(groups[g].call(hc), subs[g]);
+            }
+            losses = losses.index_copy(0, codeRows, codeLoss);
+        }
+        return losses.reshape(targets.shape);
     }
 }

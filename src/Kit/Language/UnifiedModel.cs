@@ -14,7 +14,13 @@ namespace Kit.Language;
 public enum VisualInterface { Tokens, Regression, PatchProjection }
 
 /// <summary>A unified model: the GPT, its visual interface and the width of continuous visual features (0 for Tokens).</summary>
-public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0)
+/// <param name="ImagePositions">
+/// Positions of one image (h×w) for a learned embedding of where a visual position lies in its image, added to its
+/// input (DALL·E's row/column embeddings, as one table); 0 = none. In unified sequences an image starts after a caption
+/// of any length, so the sequence position alone does not say which row and column a code is at. Needs
+/// <see cref="GptConfig.VisualCodesFrom"/> to tell generated codes from text.
+/// </param>
+public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0, int ImagePositions = 0)
 {
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public UnifiedModelConfig Validate()
@@ -22,6 +28,9 @@ public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = 
         Gpt.Validate();
         if (Visual != VisualInterface.Tokens && FeatureDim < 1)
             throw new ArgumentException($"FeatureDim={FeatureDim}: the {Visual} interface needs the width of its visual features.", nameof(FeatureDim));
+        if (ImagePositions < 0) throw new ArgumentException($"ImagePositions={ImagePositions}: expected ≥ 0 (0 = no image position embedding).", nameof(ImagePositions));
+        if (ImagePositions > 0 && Gpt.VisualCodesFrom is null)
+            throw new ArgumentException($"ImagePositions={ImagePositions} needs Gpt.VisualCodesFrom, to tell visual codes from text.", nameof(ImagePositions));
         return this;
     }
 }
@@ -35,6 +44,7 @@ public sealed class UnifiedModel : nn.Module
     readonly Gpt gpt;
     readonly Linear? visual_in;
     readonly Linear? visual_out;
+    readonly Embedding? image_position;
 
     public UnifiedModel(UnifiedModelConfig config) : base(nameof(UnifiedModel))
     {
@@ -42,6 +52,12 @@ public sealed class UnifiedModel : nn.Module
         gpt = new Gpt(config.Gpt);
         if (config.Visual != VisualInterface.Tokens) visual_in = nn.Linear(config.FeatureDim, config.Gpt.Dim);
         if (config.Visual == VisualInterface.Regression) visual_out = nn.Linear(config.Gpt.Dim, config.FeatureDim);
+        if (config.ImagePositions > 0)
+        {
+            image_position = nn.Embedding(config.ImagePositions, config.Gpt.Dim);
+            using var noGrad = no_grad();
+            nn.init.normal_(image_position.weight, 0, 0.02); // the scale of the GPT's own embeddings
+        }
         RegisterComponents();
     }
 
@@ -50,12 +66,32 @@ public sealed class UnifiedModel : nn.Module
     /// <summary>The language model.</summary>
     public Gpt Gpt => gpt;
 
+    /// <summary>Which ids are visual codes [B, T] (all false when the GPT does not mark where codes start).</summary>
+    public Tensor IsVisualCode(Tensor tokens) => Config.Gpt.VisualCodesFrom is int from ? tokens.ge(from) : zeros_like(tokens, dtype: @bool);
+
+    /// <summary>
+    /// Where each marked position lies in its image [B, T]: the k-th marked position of a row is at k (mod h×w, so a
+    /// second image in a row starts again at 0); unmarked positions get some index that nothing reads.
+    /// </summary>
+    public Tensor ImageIndex(Tensor visualInput) =>
+        Config.ImagePositions == 0 ? zeros_like(visualInput, dtype: int64) : (visualInput.to(int64).cumsum(1) - 1).clamp_min(0).remainder(Config.ImagePositions);
+
     /// <summary>
     /// Input embeddings [B, T, Dim]: token embeddings, with the positions marked in <paramref name="visualInput"/>
     /// replaced by projected <paramref name="features"/> [B, L, F] (row-major: the k-th marked position of a row
-    /// takes that row's k-th feature) for the continuous interfaces.
+    /// takes that row's k-th feature) for the continuous interfaces; then, with <see cref="UnifiedModelConfig.ImagePositions"/>,
+    /// each marked position gets the embedding of where it lies in its image (<paramref name="imageIndex"/> [B, T], by
+    /// default <see cref="ImageIndex"/> of the mask; a cached generation step passes the index of its one new position).
     /// </summary>
-    public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features)
+    public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features, Tensor? imageIndex = null)
+    {
+        var embedded = WithFeatures(tokens, visualInput, features);
+        if (image_position is null) return embedded;
+        var where = image_position.call(imageIndex ?? ImageIndex(visualInput));
+        return embedded + where * visualInput.unsqueeze(-1).to(where.dtype);
+    }
+
+    Tensor WithFeatures(Tensor tokens, Tensor visualInput, Tensor? features)
     {
         var embedded = gpt.Embed(tokens);
         if (Config.Visual == VisualInterface.Tokens) return embedded;

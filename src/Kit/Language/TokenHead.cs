@@ -136,8 +136,7 @@ public sealed class TokenHead : nn.Module
         if (VisualCodesFrom is int from) return ModalityLosses(hidden, targets, from);
         var parts = Parts(hidden);
         var shape = targets.shape;
-        Tensor CrossEntropy(Tensor logits, Tensor y) =>
-            F.cross_entropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1), reduction: nn.Reduction.None).reshape(shape);
+        Tensor CrossEntropy(Tensor logits, Tensor y) => PerRowCrossEntropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1)).reshape(shape);
         if (Factorization is null) return CrossEntropy(parts[0], targets);
         var f = Factorization!;
         var isCode = targets.ge(f.CodeOffset);
@@ -157,24 +156,26 @@ public sealed class TokenHead : nn.Module
         var isCode = y.ge(from);
         var codeRows = isCode.nonzero().squeeze(1);
         var otherRows = isCode.logical_not().nonzero().squeeze(1);
-        Tensor CrossEntropy(Tensor logits, Tensor labels) => F.cross_entropy(logits, labels, reduction: nn.Reduction.None);
         var losses = zeros(y.shape[0], dtype: hidden.dtype, device: hidden.device);
         if (otherRows.shape[0] > 0)
-            losses = losses.index_copy(0, otherRows, CrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));
+            losses = losses.index_copy(0, otherRows, PerRowCrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));
         if (codeRows.shape[0] > 0)
         {
             var hc = h.index_select(0, codeRows);
             var yc = y.index_select(0, codeRows);
             Tensor codeLoss;
-            if (Factorization is not { } f) codeLoss = CrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
+            if (Factorization is not { } f) codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
             else
             {
                 var subs = f.Split(yc);
-                codeLoss = CrossEntropy(groups![0].call(hc), subs[0]);
-                for (int g = 1; g < subs.Length; g++) codeLoss = codeLoss + CrossEntropy(groups[g].call(hc), subs[g]);
+                codeLoss = PerRowCrossEntropy(groups![0].call(hc), subs[0]);
+                for (int g = 1; g < subs.Length; g++) codeLoss = codeLoss + PerRowCrossEntropy(groups[g].call(hc), subs[g]);
             }
             losses = losses.index_copy(0, codeRows, codeLoss);
         }
         return losses.reshape(targets.shape);
     }
+
+    // Cross-entropy of each row of logits [N, K] against its label [N], unreduced: the callers weight and average.
+    static Tensor PerRowCrossEntropy(Tensor logits, Tensor labels) => F.cross_entropy(logits, labels, reduction: nn.Reduction.None);
 }

@@ -52,8 +52,25 @@ static class BenchGpt
             var (cached, cachedSeconds) = Greedy(gpt, prompt, generated, useCache: true);
             var (full, fullSeconds) = Greedy(gpt, prompt, generated, useCache: false);
             bool same = cached.SequenceEqual(full);
-            rows.Add(new object?[] { $"generate {generated} tokens, KV cache", generated / cachedSeconds, double.NaN, double.NaN, same ? "same tokens as recomputation" : "DIFFERENT tokens" });
-            rows.Add(new object?[] { $"generate {generated} tokens, recompute", generated / fullSeconds, double.NaN, double.NaN, $"cache is {fullSeconds / cachedSeconds:0.0}× faster" });
+            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache", generated / cachedSeconds, double.NaN, double.NaN, same ? "same tokens as recomputation" : "DIFFERENT tokens" });
+            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, recompute", generated / fullSeconds, double.NaN, double.NaN, $"cache is {fullSeconds / cachedSeconds:0.0}× faster" });
+            // At batch 1 a cached step does one matrix-vector product per weight matrix: it must stream every weight from
+            // memory once per token, however few FLOPs it does. Those products alone, timed here, bound how fast the
+            // cache can be and so how large its advantage over recomputation can get on this machine.
+            double floor = WeightStreamSeconds(gpt);
+            double megabytes = gpt.parameters().Where(p => p.dim() == 2).Sum(p => p.numel() * 4.0) / 1e6;
+            rows.Add(new object?[] { $"batch 1: one product per weight matrix ({megabytes:0.0} MB)", 1 / floor, double.NaN, double.NaN,
+                $"{megabytes / 1e3 / floor:0.0} GB/s; with nothing else per token the cache could be at most {fullSeconds / generated / floor:0.0}× faster than recomputation" });
+            // With several rows a step reads the weights once for all of them: the cache's cost barely grows with the batch,
+            // recomputation's grows with it (the pipelines draw 32 prompts at a time, 64 rows under guidance).
+            const int rowsPerBatch = 8;
+            var batchPrompt = randint(genConfig.VocabSize, new long[] { rowsPerBatch, 8 });
+            var (batchCached, batchCachedSeconds) = Greedy(gpt, batchPrompt, generated, useCache: true);
+            var (batchFull, batchFullSeconds) = Greedy(gpt, batchPrompt, generated, useCache: false);
+            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, KV cache", rowsPerBatch * generated / batchCachedSeconds, double.NaN, double.NaN,
+                batchCached.SequenceEqual(batchFull) ? "same tokens as recomputation" : "DIFFERENT tokens" });
+            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, recompute", rowsPerBatch * generated / batchFullSeconds, double.NaN, double.NaN,
+                $"cache is {batchFullSeconds / batchCachedSeconds:0.0}× faster" });
             // At batch 1 a cached step is a few hundred tiny ops; with two intra-op threads some kernels (LayerNorm) pay a
             // thread wake-up each call. One thread shows what the cache costs without that overhead.
             int threads = get_num_threads();
@@ -62,7 +79,7 @@ static class BenchGpt
             {
                 Greedy(gpt, prompt, 16, useCache: true);
                 var (single, singleSeconds) = Greedy(gpt, prompt, generated, useCache: true);
-                rows.Add(new object?[] { $"generate {generated} tokens, KV cache, 1 thread", generated / singleSeconds, double.NaN, double.NaN,
+                rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache, 1 thread", generated / singleSeconds, double.NaN, double.NaN,
                     (single.SequenceEqual(full) ? "same tokens; " : "DIFFERENT tokens; ") + $"{fullSeconds / singleSeconds:0.0}× faster than recomputation on {threads} threads" });
             }
             finally { set_num_threads(threads); }
@@ -71,22 +88,44 @@ static class BenchGpt
             note: "Targets: ≥ 65 % of the matmul peak for training; the KV cache ≥ 10× faster than recomputation at 256 generated tokens.");
     }
 
+    /// <summary>Greedy continuation of every row of <paramref name="prompt"/> [B, P]; the new tokens row after row.</summary>
     static (long[] Tokens, double Seconds) Greedy(Gpt gpt, Tensor prompt, int count, bool useCache)
     {
         using var noGrad = no_grad();
         using var cache = useCache ? new KvCache(gpt.Config.Layers, gpt.Config.ContextLength) : null;
-        var tokens = new List<long>(prompt.data<long>().ToArray());
+        var tokens = prompt.clone();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
-            long next = Scopes.Step(() =>
+            var grown = Scopes.Keep(() =>
             {
-                var input = useCache && i > 0 ? tensor(new[] { tokens[^1] }).unsqueeze(0) : tensor(tokens.ToArray()).unsqueeze(0);
+                var input = useCache && i > 0 ? tokens.narrow(1, tokens.shape[1] - 1, 1) : tokens;
                 var hidden = gpt.Hidden(gpt.Embed(input), cache);
-                return gpt.Head.FlatLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1).item<long>();
+                var next = gpt.Head.FlatLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1);
+                return cat(new[] { tokens, next }, 1);
             });
-            tokens.Add(next);
+            tokens.Dispose();
+            tokens = grown;
         }
-        return (tokens.Skip((int)prompt.shape[1]).ToArray(), clock.Elapsed.TotalSeconds);
+        double seconds = clock.Elapsed.TotalSeconds;
+        using (tokens) return (tokens.narrow(1, prompt.shape[1], count).contiguous().data<long>().ToArray(), seconds);
+    }
+
+    /// <summary>Seconds for one matrix-vector product with each weight matrix of <paramref name="gpt"/> (what a batch-1 step must read), averaged over 50 passes.</summary>
+    static double WeightStreamSeconds(Gpt gpt)
+    {
+        using var noGrad = no_grad();
+        var weights = gpt.parameters().Where(p => p.dim() == 2).ToList();
+        var inputs = weights.Select(w => randn(1, w.shape[1])).ToList();
+        void Pass() { for (int i = 0; i < weights.Count; i++) F.linear(inputs[i], weights[i]).Dispose(); }
+        try
+        {
+            Pass();
+            var clock = Stopwatch.StartNew();
+            const int passes = 50;
+            for (int i = 0; i < passes; i++) Pass();
+            return clock.Elapsed.TotalSeconds / passes;
+        }
+        finally { inputs.ForEach(x => x.Dispose()); }
     }
 }

@@ -1,5 +1,6 @@
 using Kit.Data;
 using Kit.Evaluation;
+using Kit.Experiments;
 
 namespace Kit.Tests;
 
@@ -52,5 +53,15 @@ public class GenerationMetricsTests
         // Token F1 by hand: "a red circle" vs "a blue circle" share {a, circle}: precision = recall = 2/3.
         Assert.Equal(2 / 3.0, GenerationMetrics.TokenF1("a red circle", "a blue circle"), 12);
         Assert.Equal(0.5, GenerationMetrics.VqaAccuracy(new[] { " Blue ", "no" }, new[] { "blue", "yes" }), 12);
+    }
+
+    [Fact]
+    public void GuidanceIsTheBestScoringScaleAndTheSmallestOnATie()
+    {
+        Assert.Equal(6.0, UnifiedLlmExperiment.BestGuidance(new[] { (1.0, 0.10), (3.0, 0.12), (6.0, 0.16) }));
+        Assert.Equal(1.0, UnifiedLlmExperiment.BestGuidance(new[] { (1.0, 0.20), (3.0, 0.12), (6.0, 0.16) }));
+        // Listed out of order, 3 and 6 tie for the best: 3, the smaller.
+        Assert.Equal(3.0, UnifiedLlmExperiment.BestGuidance(new[] { (6.0, 0.15), (1.0, 0.05), (3.0, 0.15) }));
+        Assert.Throws<ArgumentException>(() => UnifiedLlmExperiment.BestGuidance(Array.Empty<(double, double)>()));
     }
 }

@@ -324,6 +324,36 @@ public class LanguageTests
     }
 
     [Fact]
+    public void ImageTargetsAreWeightedByWhetherTheRowAsksForTheImage()
+    {
+        using var scope = NewDisposeScope();
+        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var scenes = new ShapesDataset(1, Split.Train).Batch(0, 1).Scenes!;
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, tensor(new long[] { 1, 2, 3, 4 }, new long[] { 1, 4 })), Corpus, new SequenceMix());
+        var tasks = new[] { SequenceTask.TextToImage, SequenceTask.ImageToText, SequenceTask.Vqa, SequenceTask.Text };
+        var rows = tasks.Select(t => sequences.Build(t, 0, KitRandom.For(0, 0))).ToList();
+        using var batch = sequences.Pack(rows, new long[] { 0, 0, 0, -1 }, tasks, imageLossWeight: 0.5, givenImageLossWeight: 0.125);
+        var weights = batch.Weights.data<float>().ToArray();
+        long t = batch.Weights.shape[1];
+        for (int row = 0; row < rows.Count; row++)
+        {
+            // Expected by hand from the ids: target i + 1 of the row; a code asked for 0.5, a code given 0.125, text 1, padding 0.
+            for (int i = 0; i < t; i++)
+            {
+                float expected = i + 1 >= rows[row].Length ? 0f
+                    : rows[row][i + 1] < v.CodeOffset ? 1f
+                    : tasks[row] == SequenceTask.TextToImage ? 0.5f : 0.125f;
+                Assert.Equal(expected, weights[row * t + i]);
+            }
+        }
+        // Four codes per image row: text → image carries 4 × 0.5, image → text and VQA 4 × 0.125 each.
+        Assert.Equal(4 * 0.5 + 8 * 0.125, batch.Weights.mul(batch.VisualTarget.to(float32)).sum().item<float>(), 5);
+        // Unset, the given-image weight is the image weight.
+        using var same = sequences.Pack(rows, new long[] { 0, 0, 0, -1 }, tasks, imageLossWeight: 0.5);
+        Assert.Equal(12 * 0.5, same.Weights.mul(same.VisualTarget.to(float32)).sum().item<float>(), 5);
+    }
+
+    [Fact]
     public void ContinuousInterfacesTakeFeaturesAtImagePositions()
     {
         using var scope = NewDisposeScope();
@@ -342,6 +372,16 @@ public class LanguageTests
         Assert.Throws<ArgumentException>(() => model.Inputs(batch.Tokens, batch.VisualInput, randn(2, 3, 3)));
         var loss = model.Loss(batch, features);
         Assert.True(loss.Image.item<float>() > 0);
+        // With equal weights the regression loss is the plain MSE between the predicted and the next features, by hand:
+        // the predictions at the four visual targets of each row against that row's features.
+        var hidden = model.Gpt.Hidden(model.Inputs(batch.Tokens, batch.VisualInput, features));
+        var predicted = model.PredictFeature(hidden).masked_select(batch.VisualTarget.unsqueeze(-1)).reshape(2, 4, 3);
+        Assert.Equal((predicted - features).square().mean().item<float>(), loss.Image.item<float>(), 5);
+        // A given image weighing 0 drops out: a text → image row beside it scores what it scores alone.
+        var rows = new[] { sequences.Build(SequenceTask.TextToImage, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTask.ImageToText, 1, KitRandom.For(0, 0)) };
+        using var mixed = sequences.Pack(rows, new long[] { 0, 1 }, new[] { SequenceTask.TextToImage, SequenceTask.ImageToText }, imageLossWeight: 0.5, givenImageLossWeight: 0);
+        using var alone = sequences.Pack(rows.Take(1).ToList(), new long[] { 0 }, new[] { SequenceTask.TextToImage });
+        Assert.Equal(model.Loss(alone, features.narrow(0, 0, 1)).Image.item<float>(), model.Loss(mixed, features).Image.item<float>(), 5);
         var patches = VisualFeatures.Patches(arange(2 * 3 * 8 * 8, dtype: float32).reshape(2, 3, 8, 8), 4);
         Assert.Equal(new long[] { 2, 4, 48 }, patches.shape);
         Assert.Equal(4f, patches[0, 1, 0].item<float>()); // patch (0, 1) starts at pixel (0, 4) of channel 0

@@ -1,6 +1,7 @@
 // Training the unified model with the kit's one trainer loop: batches drawn from UnifiedSequences by step
 // number (so a resumed run sees the same batches), next-token loss on both modalities, and held-out text
 // perplexity — the number the UniCode ablations watch for damage to the language ability.
+using System.Text.Json.Serialization;
 using Kit.Core;
 using Kit.Training;
 using static TorchSharp.torch;
@@ -14,7 +15,13 @@ namespace Kit.Language;
 /// <param name="WeightDecay">AdamW weight decay.</param>
 /// <param name="ImageLossWeight">Weight of visual-token targets relative to text targets.</param>
 /// <param name="Seed">Batch-order seed.</param>
-public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05, double ImageLossWeight = 1.0, long Seed = 0);
+/// <param name="GivenImageLossWeight">
+/// Weight of visual-token targets in image → text and VQA sequences, where the image is given rather than asked for
+/// (null: <paramref name="ImageLossWeight"/>).
+/// </param>
+public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05, double ImageLossWeight = 1.0, long Seed = 0,
+    // Left out of the artifact-cache key while unset, so models trained before the setting existed keep their keys.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GivenImageLossWeight = null);
 
 /// <summary>Training loop and perplexity for the unified model.</summary>
 public static class LanguageTraining
@@ -31,7 +38,7 @@ public static class LanguageTraining
             LogEvery: Math.Max(1, c.Steps / 100), Label: label));
         return trainer.Run(step =>
         {
-            var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight);
+            var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight, c.GivenImageLossWeight);
             var rows = batch.Images.Where(i => i >= 0).ToArray();
             var picked = onDevice is null || rows.Length == 0 ? null : onDevice.index_select(0, tensor(rows, device: device));
             var loss = model.Loss(batch, picked);

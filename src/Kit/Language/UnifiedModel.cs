@@ -63,6 +63,12 @@ public sealed class UnifiedModel : nn.Module
 
     public UnifiedModelConfig Config { get; }
 
+    /// <summary>
+    /// Version of <see cref="Loss"/>, part of every cached unified model's key: it changes whenever the same batch would
+    /// train differently (2: the regression loss weighs visual targets like the token loss, so a given image can weigh 0).
+    /// </summary>
+    public const int LossFormat = 2;
+
     /// <summary>The language model.</summary>
     public Gpt Gpt => gpt;
 
@@ -111,8 +117,8 @@ public sealed class UnifiedModel : nn.Module
         ?? throw new InvalidOperationException($"the {Config.Visual} interface has no regression head.");
 
     /// <summary>
-    /// Loss of a batch: weighted cross-entropy on text targets; on visual targets cross-entropy (Tokens), L2 to the
-    /// next feature (Regression) or nothing (PatchProjection). <paramref name="features"/> are the rows' image
+    /// Loss of a batch: weighted cross-entropy on text targets; on visual targets weighted cross-entropy (Tokens), weighted
+    /// L2 to the next feature (Regression) or nothing (PatchProjection). <paramref name="features"/> are the rows' image
     /// features [B', L, F] for the rows that have an image, in row order.
     /// </summary>
     public UnifiedLoss Loss(SequenceBatch batch, Tensor? features = null)
@@ -138,7 +144,10 @@ public sealed class UnifiedModel : nn.Module
                 else
                 {
                     var predicted = PredictFeature(hidden).masked_select(visualTarget.unsqueeze(-1)).reshape(-1, Config.FeatureDim);
-                    image = F.mse_loss(predicted, features!.to(device).reshape(-1, Config.FeatureDim));
+                    var squaredError = (predicted - features!.to(device).reshape(-1, Config.FeatureDim)).square().mean(new long[] { -1 });
+                    // Weighted like the token variant's codes (a given image can weigh 0); equal weights give the plain MSE.
+                    var targetWeights = weights.masked_select(visualTarget);
+                    image = (squaredError * targetWeights).sum() / targetWeights.sum().clamp_min(1e-6);
                 }
                 return new UnifiedLoss(text + image, text, image);
             default:

@@ -145,7 +145,7 @@ public sealed class UnifiedSequences
     }
 
     /// <summary>A batch drawn with <paramref name="rng"/>: tasks by the mix, images and lines uniformly.</summary>
-    public SequenceBatch Sample(int batchSize, KitRandom rng, double imageLossWeight = 1.0)
+    public SequenceBatch Sample(int batchSize, KitRandom rng, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         var tasks = new SequenceTask[batchSize];
         var images = new long[batchSize];
@@ -157,11 +157,11 @@ public sealed class UnifiedSequences
             images[b] = tasks[b] == SequenceTask.Text ? -1 : index;
             sequences[b] = Build(tasks[b], index, rng);
         }
-        return Pack(sequences, images, tasks, imageLossWeight);
+        return Pack(sequences, images, tasks, imageLossWeight, givenImageLossWeight);
     }
 
     /// <summary>Right-pads <paramref name="sequences"/> into one batch.</summary>
-    public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0)
+    public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         int b = sequences.Count, t = sequences.Max(s => s.Length) - 1; // inputs drop the last token, targets the first
         var tokens = new long[b * t]; var targets = new long[b * t]; var weights = new float[b * t];
@@ -170,13 +170,16 @@ public sealed class UnifiedSequences
         for (int row = 0; row < b; row++)
         {
             var s = sequences[row];
+            // Image → text and VQA rows are given their image; text → image rows are asked for it.
+            bool given = tasks[row] is SequenceTask.ImageToText or SequenceTask.Vqa;
+            float imageWeight = (float)(given ? givenImageLossWeight ?? imageLossWeight : imageLossWeight);
             for (int i = 0; i < s.Length - 1; i++)
             {
                 int k = row * t + i;
                 tokens[k] = s[i]; targets[k] = s[i + 1];
                 visualIn[k] = s[i] >= _v.CodeOffset;
                 visualOut[k] = s[i + 1] >= _v.CodeOffset;
-                weights[k] = visualOut[k] ? (float)imageLossWeight : 1f;
+                weights[k] = visualOut[k] ? imageWeight : 1f;
             }
         }
         long[] shape = { b, t };

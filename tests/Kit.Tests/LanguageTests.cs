@@ -351,6 +351,8 @@ public class LanguageTests
         // Unset, the given-image weight is the image weight.
         using var same = sequences.Pack(rows, new long[] { 0, 0, 0, -1 }, tasks, imageLossWeight: 0.5);
         Assert.Equal(12 * 0.5, same.Weights.mul(same.VisualTarget.to(float32)).sum().item<float>(), 5);
+        var error = Assert.Throws<ArgumentException>(() => sequences.Pack(rows, new long[] { 0, 0, 0, -1 }, tasks.Take(3).ToArray()));
+        Assert.Contains("3 tasks", error.Message);
     }
 
     [Fact]

@@ -88,6 +88,42 @@ public sealed class TrainingTests : TempDirectoryTest
         }
         finally { Environment.SetEnvironmentVariable("KIT_CACHE", previous); }
     }
+
+    [Fact]
+    public void ArtifactsDoNotDependOnWhatRanBeforeAndLeaveTheGeneratorAsTheyFoundIt()
+    {
+        var previous = Environment.GetEnvironmentVariable("KIT_CACHE");
+        try
+        {
+            // Training draws from torch's generator too, as k-means initialisation and dropout do.
+            (TinyModel Model, bool Loaded, float[] After) Get(string cache, long seed, int drawsBefore)
+            {
+                Environment.SetEnvironmentVariable("KIT_CACHE", System.IO.Path.Combine(Dir, cache));
+                manual_seed(seed);
+                rand(drawsBefore).Dispose();
+                var (model, loaded) = ArtifactCache.GetOrTrain("rng", new TinyConfig(3, "rng", 0.1), () => new TinyModel(3), m =>
+                {
+                    using (no_grad()) foreach (var p in m.parameters()) p.add_(rand(p.shape));
+                });
+                return (model, loaded, rand(4).data<float>().ToArray());
+            }
+            float[] Weights(TinyModel m) => m.parameters().SelectMany(p => p.data<float>().ToArray()).ToArray();
+            float[] Expected(long seed, int drawsBefore) { manual_seed(seed); rand(drawsBefore).Dispose(); return rand(4).data<float>().ToArray(); }
+
+            var trained = Get("one", seed: 1, drawsBefore: 3);
+            var loaded = Get("one", seed: 2, drawsBefore: 5);
+            var trainedElsewhere = Get("two", seed: 3, drawsBefore: 7);
+            Assert.Equal((false, true, false), (trained.Loaded, loaded.Loaded, trainedElsewhere.Loaded));
+            // The same weights whatever was drawn before, trained or loaded.
+            Assert.Equal(Weights(trained.Model), Weights(loaded.Model));
+            Assert.Equal(Weights(trained.Model), Weights(trainedElsewhere.Model));
+            // Afterwards the generator continues as if the cache had not been asked.
+            Assert.Equal(Expected(1, 3), trained.After);
+            Assert.Equal(Expected(2, 5), loaded.After);
+            Assert.Equal(Expected(3, 7), trainedElsewhere.After);
+        }
+        finally { Environment.SetEnvironmentVariable("KIT_CACHE", previous); }
+    }
 }
 
 public class MetricTests

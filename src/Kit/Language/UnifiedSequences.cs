@@ -163,6 +163,8 @@ public sealed class UnifiedSequences
     /// <summary>Right-pads <paramref name="sequences"/> into one batch.</summary>
     public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
+        if (tasks.Length != sequences.Count || images.Length != sequences.Count)
+            throw new ArgumentException($"{sequences.Count} sequences need as many tasks and images; got {tasks.Length} tasks and {images.Length} images.", nameof(tasks));
         int b = sequences.Count, t = sequences.Max(s => s.Length) - 1; // inputs drop the last token, targets the first
         var tokens = new long[b * t]; var targets = new long[b * t]; var weights = new float[b * t];
         var visualIn = new bool[b * t]; var visualOut = new bool[b * t];

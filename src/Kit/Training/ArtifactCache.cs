@@ -30,26 +30,41 @@ public static class ArtifactCache
     /// Builds the model with <paramref name="create"/>; loads its weights when this (kind, config) was trained
     /// before, otherwise runs <paramref name="train"/> and saves the result. Returns the model and whether it was loaded.
     /// </summary>
+    /// <remarks>
+    /// The model is built and trained from torch's CPU generator seeded by the artifact's key, and the generator is put back
+    /// as it was afterwards. So an artifact is the same whatever ran before it, and what runs after it draws the same
+    /// numbers whether it was trained or loaded: a run with a cold cache gives the numbers of a run with a warm one.
+    /// </remarks>
     public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object config, Func<T> create, Action<T> train) where T : nn.Module
     {
         var path = PathFor(kind, config);
-        var model = create();
-        if (File.Exists(path))
+        using var outside = random.get_rng_state();
+        random.manual_seed(KeySeed(path));
+        try
         {
-            try
+            var model = create();
+            if (File.Exists(path))
             {
-                Checkpoint.Load(path, model);
-                model.eval();
-                return (model, true);
+                try
+                {
+                    Checkpoint.Load(path, model);
+                    model.eval();
+                    return (model, true);
+                }
+                catch (InvalidDataException e)
+                {
+                    Console.Error.WriteLine($"kit: cached {kind} at {path} does not load ({e.Message}); training anew.");
+                }
             }
-            catch (InvalidDataException e)
-            {
-                Console.Error.WriteLine($"kit: cached {kind} at {path} does not load ({e.Message}); training anew.");
-            }
+            train(model);
+            Checkpoint.Save(path, model, config);
+            model.eval();
+            return (model, false);
         }
-        train(model);
-        Checkpoint.Save(path, model, config);
-        model.eval();
-        return (model, false);
+        finally { random.set_rng_state(outside); }
     }
+
+    // The key's hash (the file name's last 16 hex digits) as a non-negative seed.
+    static long KeySeed(string path) =>
+        (long)(Convert.ToUInt64(Path.GetFileNameWithoutExtension(path)[^16..], 16) & long.MaxValue);
 }

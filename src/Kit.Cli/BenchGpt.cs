@@ -57,8 +57,7 @@ static class BenchGpt
             // At batch 1 a cached step does one matrix-vector product per weight matrix: it must stream every weight from
             // memory once per token, however few FLOPs it does. Those products alone, timed here, bound how fast the
             // cache can be and so how large its advantage over recomputation can get on this machine.
-            double floor = WeightStreamSeconds(gpt);
-            double megabytes = gpt.parameters().Where(p => p.dim() == 2).Sum(p => p.numel() * 4.0) / 1e6;
+            var (floor, megabytes) = WeightStream(gpt);
             rows.Add(new object?[] { $"batch 1: one product per weight matrix ({megabytes:0.0} MB)", 1 / floor, double.NaN, double.NaN,
                 $"{megabytes / 1e3 / floor:0.0} GB/s; with nothing else per token the cache could be at most {fullSeconds / generated / floor:0.0}× faster than recomputation" });
             // With several rows a step reads the weights once for all of them: the cache's cost barely grows with the batch,
@@ -111,8 +110,11 @@ static class BenchGpt
         using (tokens) return (tokens.narrow(1, prompt.shape[1], count).contiguous().data<long>().ToArray(), seconds);
     }
 
-    /// <summary>Seconds for one matrix-vector product with each weight matrix of <paramref name="gpt"/> (what a batch-1 step must read), averaged over 50 passes.</summary>
-    static double WeightStreamSeconds(Gpt gpt)
+    /// <summary>
+    /// Seconds for one matrix-vector product with each weight matrix of <paramref name="gpt"/> (what a batch-1 step must
+    /// read), averaged over 50 passes, and the megabytes those matrices hold.
+    /// </summary>
+    static (double Seconds, double Megabytes) WeightStream(Gpt gpt)
     {
         using var noGrad = no_grad();
         var weights = gpt.parameters().Where(p => p.dim() == 2).ToList();
@@ -124,7 +126,7 @@ static class BenchGpt
             var clock = Stopwatch.StartNew();
             const int passes = 50;
             for (int i = 0; i < passes; i++) Pass();
-            return clock.Elapsed.TotalSeconds / passes;
+            return (clock.Elapsed.TotalSeconds / passes, weights.Sum(w => w.numel() * 4.0) / 1e6);
         }
         finally { inputs.ForEach(x => x.Dispose()); }
     }

@@ -97,16 +97,26 @@ public static class UnifiedLlmExperiment
         var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: seed + 11)).Batch(0, config.TestImages);
         // "Simple prompts": held-out one-object scenes ("a large red circle"), the first bar for text → image; as many as
         // the test scenes, so that one prompt moves the score by under a point at the default scale.
-        var simpleScenes = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(MinObjects: 1, MaxObjects: 1, Seed: seed + 13));
-        var simple = Enumerable.Range(0, simpleScenes.Count).Select(i => simpleScenes[i].Scene).ToList();
+        var simple = Scenes(config.TestImages, Split.Test, new ShapesOptions(MinObjects: 1, MaxObjects: 1, Seed: seed + 13));
         // Validation prompts choose the guidance scale, so the test prompts score a choice they played no part in: half
         // one-object scenes, half scenes of 1–3 objects, from the validation split.
         int half = Math.Max(1, config.TestImages / 2);
-        var validationSimple = new ShapesDataset(half, Split.Validation, new ShapesOptions(MinObjects: 1, MaxObjects: 1, Seed: seed + 17));
-        var validationAll = new ShapesDataset(half, Split.Validation, new ShapesOptions(Seed: seed + 19));
-        var validation = Enumerable.Range(0, half).Select(i => validationSimple[i].Scene).Concat(Enumerable.Range(0, half).Select(i => validationAll[i].Scene)).ToList();
+        var validation = Scenes(half, Split.Validation, new ShapesOptions(MinObjects: 1, MaxObjects: 1, Seed: seed + 17))
+            .Concat(Scenes(half, Split.Validation, new ShapesOptions(Seed: seed + 19))).ToList();
         return new UnifiedLlmSetup(config, scale, tokenizer, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test, simple, validation);
     }
+
+    // The scenes alone (prompts), without rendering their images.
+    static List<ShapesScene> Scenes(int count, Split split, ShapesOptions options)
+    {
+        var dataset = new ShapesDataset(count, split, options);
+        return Enumerable.Range(0, count).Select(i => dataset[i].Scene).ToList();
+    }
+
+    // Sampling as every text → image score of this experiment does it; seeds apart from the test draws' keep validation
+    // draws from being the test draws' first samples.
+    static SamplingOptions SamplingAt(UnifiedLlmSetup s, double guidance, long seedOffset = 0) =>
+        new(Temperature: s.Config.Temperature, Guidance: guidance, Seed: s.Config.Seed + seedOffset);
 
     /// <summary>
     /// What the probe reads on the real test images and on their tokenizer reconstructions: the second is the ceiling of
@@ -228,7 +238,7 @@ public static class UnifiedLlmExperiment
         if (model.Config.Visual != VisualInterface.PatchProjection)
         {
             guidance = ChooseGuidance(s, pipeline).Best;
-            var options = new SamplingOptions(Temperature: s.Config.Temperature, Guidance: guidance, Seed: s.Config.Seed);
+            var options = SamplingAt(s, guidance);
             generated = GenerateFor(pipeline, scenes, options);
             t2i = GenerationMetrics.Compositional(s.Probe, generated, scenes);
             chance = GenerationMetrics.ShuffledChance(s.Probe, generated, scenes);
@@ -250,8 +260,7 @@ public static class UnifiedLlmExperiment
     {
         var scores = UnifiedLlmConfig.GuidanceScales.Select(g =>
         {
-            // A seed apart from the test generations', so validation draws are not the test draws' first samples.
-            using var images = GenerateFor(pipeline, s.ValidationPrompts, new SamplingOptions(Temperature: s.Config.Temperature, Guidance: g, Seed: s.Config.Seed + 1000));
+            using var images = GenerateFor(pipeline, s.ValidationPrompts, SamplingAt(s, g, seedOffset: 1000));
             return (Guidance: g, ObjectAccuracy: GenerationMetrics.Compositional(s.Probe, images, s.ValidationPrompts).ObjectAccuracy);
         }).ToList();
         return (BestGuidance(scores), scores);
@@ -275,7 +284,7 @@ public static class UnifiedLlmExperiment
         var rows = new List<IReadOnlyList<object?>>();
         foreach (var guidance in scales)
         {
-            var options = new SamplingOptions(Temperature: s.Config.Temperature, Guidance: guidance, Seed: s.Config.Seed);
+            var options = SamplingAt(s, guidance);
             using var simple = GenerateFor(pipeline, s.SimplePrompts, options);
             using var all = GenerateFor(pipeline, s.Test.Scenes!, options);
             var (simpleScore, simpleChance) = (GenerationMetrics.Compositional(s.Probe, simple, s.SimplePrompts), GenerationMetrics.ShuffledChance(s.Probe, simple, s.SimplePrompts));

@@ -45,14 +45,58 @@ public class GenerationMetricsTests
     {
         var scene = new ShapesScene(new[] { RedCircle, BlueSquare });
         var right = GenerationMetrics.Caption("a small red circle left of a large blue square", scene);
-        Assert.Equal(1.0, right.AttributeMatch, 12);
+        Assert.Equal(1.0, right.ObjectMatch, 12);
         Assert.True(right.Exact);
         var wrongSize = GenerationMetrics.Caption("a large red circle left of a large blue square", scene);
-        Assert.Equal(0.5, wrongSize.AttributeMatch, 12);
+        Assert.Equal(0.5, wrongSize.ObjectMatch, 12);
         Assert.False(wrongSize.Exact);
         // Token F1 by hand: "a red circle" vs "a blue circle" share {a, circle}: precision = recall = 2/3.
         Assert.Equal(2 / 3.0, GenerationMetrics.TokenF1("a red circle", "a blue circle"), 12);
         Assert.Equal(0.5, GenerationMetrics.VqaAccuracy(new[] { " Blue ", "no" }, new[] { "blue", "yes" }), 12);
+    }
+
+    [Fact]
+    public void CaptionAttributesAreJudgedOneByOneUnderTheBestPairing()
+    {
+        // Small red circle and large blue square, captioned "large red circle … small blue triangle". Pairing circle with the
+        // first phrase agrees on colour and shape, square with the second on colour: 3 attributes; the crossed pairing agrees on
+        // 2 sizes only. So size 0/2, colour 2/2, shape 1/2.
+        var scene = new ShapesScene(new[] { RedCircle, BlueSquare });
+        var mixed = GenerationMetrics.Caption("a large red circle left of a small blue triangle", scene).Attributes;
+        Assert.Equal((0.0, 1.0, 0.5), (mixed.Size, mixed.Colour, mixed.Shape));
+        Assert.Equal(0.5, mixed.Mean, 12);
+        Assert.True(mixed.CountRight);
+        Assert.Equal(0.0, GenerationMetrics.Caption("a large red circle left of a small blue triangle", scene).ObjectMatch, 12);
+
+        // One phrase for two objects: the square is named right, the circle is unpaired and gets nothing.
+        var short_ = GenerationMetrics.Caption("a large blue square", scene).Attributes;
+        Assert.Equal((0.5, 0.5, 0.5), (short_.Size, short_.Colour, short_.Shape));
+        Assert.False(short_.CountRight);
+
+        // Where pairing each object with its own best phrase in turn goes wrong: the small red circle agrees most (size and
+        // colour) with "small red square", which the small red square needs (all three). The best pairing gives the circle
+        // "large blue circle" (shape): sizes 1/2, colours 1/2, shapes 2/2 — a greedy pairing would score shapes 0/2.
+        var twoSmallRed = new ShapesScene(new[] { RedCircle, new ShapeObject(ShapeKind.Square, ShapeColour.Red, ShapeSize.Small, 1, 1) });
+        var crossed = GenerationMetrics.Caption("a small red square, a large blue circle", twoSmallRed).Attributes;
+        Assert.Equal((0.5, 0.5, 1.0), (crossed.Size, crossed.Colour, crossed.Shape));
+        Assert.Equal(2 / 3.0, crossed.Mean, 12);
+    }
+
+    [Fact]
+    public void CaptionSummaryScoresChanceAgainstShuffledScenes()
+    {
+        // Two scenes captioned exactly; chance scores each caption against the other scene: "small red circle" against the
+        // large blue square shares nothing, and the reverse the same, so chance is 0 while the captions score 1.
+        var scenes = new[] { new ShapesScene(new[] { RedCircle }), new ShapesScene(new[] { BlueSquare }) };
+        var exact = CaptionSummary.Of(new[] { "a small red circle", "a large blue square" }, scenes);
+        Assert.Equal((1.0, 1.0, 1.0, 1.0), (exact.ObjectMatch, exact.Attributes, exact.ExactShare, exact.CountRight));
+        Assert.Equal((0.0, 0.0), (exact.ObjectChance, exact.AttributesChance));
+        // A caption that always says "a small blue circle": per scene 2/3 (circle: size, shape) and 1/3 (square: colour) of
+        // the attributes, the same against the shuffled scenes, so it sits at chance.
+        var constant = CaptionSummary.Of(new[] { "a small blue circle", "a small blue circle" }, scenes);
+        Assert.Equal(0.5, constant.Attributes, 12);
+        Assert.Equal(constant.Attributes, constant.AttributesChance, 12);
+        Assert.Throws<ArgumentException>(() => CaptionSummary.Of(new[] { "a small red circle" }, scenes));
     }
 
     [Fact]

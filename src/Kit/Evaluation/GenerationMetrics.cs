@@ -20,8 +20,24 @@ namespace Kit.Evaluation;
 /// </summary>
 public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy, double RelationAccuracy);
 
-/// <summary>Caption quality against a scene: attribute match (share of objects named with size, colour and shape), exact scene match, token F1.</summary>
-public sealed record CaptionScore(double AttributeMatch, bool Exact, double TokenF1);
+/// <summary>
+/// Caption quality against a scene. ObjectMatch: share of the scene's objects named with all three of size, colour and
+/// shape; Exact: every object named and nothing else; TokenF1: bag-of-words F1 against the closest phrasing;
+/// Attributes: each attribute of each object judged on its own (see <see cref="CaptionAttributes"/>).
+/// </summary>
+public sealed record CaptionScore(double ObjectMatch, bool Exact, double TokenF1, CaptionAttributes Attributes);
+
+/// <summary>
+/// Each of the scene's objects is paired with at most one object the caption names, in the pairing that agrees on the
+/// most attributes (an object left unpaired, because the caption names fewer, gets none right). Size, Colour, Shape:
+/// share of the scene's objects whose paired phrase states that attribute right; Mean: their average, the share of all
+/// (object, attribute) pairs stated right; CountRight: the caption names as many objects as the scene holds.
+/// </summary>
+public sealed record CaptionAttributes(double Size, double Colour, double Shape, bool CountRight)
+{
+    /// <summary>Share of every (object, attribute) pair stated right.</summary>
+    public double Mean => (Size + Colour + Shape) / 3;
+}
 
 /// <summary>Generation and understanding metrics on Shapes.</summary>
 public static partial class GenerationMetrics
@@ -76,10 +92,17 @@ public static partial class GenerationMetrics
     }
 
     /// <summary>The same score against prompts rotated by half the batch: what images unrelated to their prompt score (chance level).</summary>
-    public static CompositionalScore ShuffledChance(ProbeNetwork probe, Tensor images, IReadOnlyList<ShapesScene> prompts)
+    public static CompositionalScore ShuffledChance(ProbeNetwork probe, Tensor images, IReadOnlyList<ShapesScene> prompts) =>
+        Compositional(probe, images, Shuffled(prompts));
+
+    /// <summary>
+    /// <paramref name="scenes"/> rotated by half their number, so each output is paired with another input's scene: the pairing
+    /// the chance levels score against (captions as well as images).
+    /// </summary>
+    public static IReadOnlyList<ShapesScene> Shuffled(IReadOnlyList<ShapesScene> scenes)
     {
-        int n = prompts.Count, shift = Math.Max(1, n / 2);
-        return Compositional(probe, images, Enumerable.Range(0, n).Select(i => prompts[(i + shift) % n]).ToList());
+        int n = scenes.Count, shift = Math.Max(1, n / 2);
+        return Enumerable.Range(0, n).Select(i => scenes[(i + shift) % n]).ToList();
     }
 
     [GeneratedRegex(@"\b(small|large) (red|green|blue|yellow|purple|orange|white) (circle|square|triangle|star|cross)\b")]
@@ -88,12 +111,49 @@ public static partial class GenerationMetrics
     /// <summary>Scores <paramref name="caption"/> against <paramref name="scene"/>; F1 is the best over the scene's caption phrasings.</summary>
     public static CaptionScore Caption(string caption, ShapesScene scene)
     {
-        var named = ObjectPhrase().Matches(caption).Select(m => m.Value).ToList();
+        var phrases = ObjectPhrase().Matches(caption).ToList();
+        var named = phrases.Select(m => m.Value).ToList();
         var truth = scene.Objects.Select(o => $"{ShapeObject.Word(o.Size)} {ShapeObject.Word(o.Colour)} {ShapeObject.Word(o.Shape)}").ToList();
         int matched = truth.Count(t => named.Contains(t));
         bool exact = matched == truth.Count && named.Distinct().Count() == truth.Count && named.All(truth.Contains);
         double f1 = Enumerable.Range(0, ShapesScene.CaptionTemplates).Max(t => TokenF1(caption, scene.Caption(t)));
-        return new CaptionScore(matched / (double)truth.Count, exact, f1);
+        var words = phrases.Select(m => new[] { m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value }).ToList();
+        var wanted = scene.Objects.Select(o => new[] { ShapeObject.Word(o.Size), ShapeObject.Word(o.Colour), ShapeObject.Word(o.Shape) }).ToList();
+        return new CaptionScore(matched / (double)truth.Count, exact, f1, PairAttributes(wanted, words));
+    }
+
+    /// <summary>
+    /// The pairing of <paramref name="truth"/> objects with distinct <paramref name="named"/> ones (or none) that agrees on the most
+    /// attributes, searched exhaustively (a scene holds at most three objects), and the share of each attribute it gets right.
+    /// Each object is [size, colour, shape].
+    /// </summary>
+    static CaptionAttributes PairAttributes(IReadOnlyList<string[]> truth, IReadOnlyList<string[]> named)
+    {
+        var right = new int[3];
+        int bestTotal = -1;
+        var current = new int[3];
+        var used = new bool[named.Count];
+        void Search(int i)
+        {
+            if (i == truth.Count)
+            {
+                if (current.Sum() > bestTotal) { bestTotal = current.Sum(); current.CopyTo(right, 0); }
+                return;
+            }
+            Search(i + 1); // object i left unpaired
+            for (int j = 0; j < named.Count; j++)
+            {
+                if (used[j]) continue;
+                used[j] = true;
+                for (int a = 0; a < 3; a++) if (truth[i][a] == named[j][a]) current[a]++;
+                Search(i + 1);
+                for (int a = 0; a < 3; a++) if (truth[i][a] == named[j][a]) current[a]--;
+                used[j] = false;
+            }
+        }
+        Search(0);
+        double n = truth.Count;
+        return new CaptionAttributes(right[0] / n, right[1] / n, right[2] / n, named.Count == truth.Count);
     }
 
     /// <summary>Bag-of-words F1 between two texts (SQuAD's token F1).</summary>

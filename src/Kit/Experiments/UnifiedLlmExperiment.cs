@@ -76,8 +76,28 @@ public sealed record UnifiedLlmResult(string Name, UnifiedModel Model, VisualInt
     double FrechetDistance, double HeldOutPerplexity,
     IReadOnlyList<string> SampleCaptions, Tensor? Generated);
 
-/// <summary>Caption scores averaged over the test set: attribute match, share of exact scenes, token F1.</summary>
-public sealed record CaptionSummary(double AttributeMatch, double ExactShare, double TokenF1);
+/// <summary>
+/// Caption scores averaged over the test set (see <see cref="CaptionScore"/>): objects named with every attribute right,
+/// share of exact captions, token F1; each attribute on its own (Attributes = their mean, then size, colour, shape) and the
+/// share of captions naming as many objects as the scene holds. The chance levels score the same captions against
+/// shuffled scenes (<see cref="GenerationMetrics.Shuffled"/>).
+/// </summary>
+public sealed record CaptionSummary(double ObjectMatch, double ExactShare, double TokenF1, double Attributes, double Size, double Colour, double Shape, double CountRight,
+    double ObjectChance, double AttributesChance)
+{
+    /// <summary>Averages of <paramref name="captions"/> scored against <paramref name="scenes"/>, with the shuffled-scene chance levels.</summary>
+    public static CaptionSummary Of(IReadOnlyList<string> captions, IReadOnlyList<ShapesScene> scenes)
+    {
+        if (captions.Count != scenes.Count || captions.Count == 0)
+            throw new ArgumentException($"{captions.Count} captions for {scenes.Count} scenes: expected one per scene, at least one.", nameof(captions));
+        var scores = captions.Select((c, i) => GenerationMetrics.Caption(c, scenes[i])).ToList();
+        var shuffled = GenerationMetrics.Shuffled(scenes);
+        var chance = captions.Select((c, i) => GenerationMetrics.Caption(c, shuffled[i])).ToList();
+        return new CaptionSummary(scores.Average(x => x.ObjectMatch), scores.Count(x => x.Exact) / (double)scores.Count, scores.Average(x => x.TokenF1),
+            scores.Average(x => x.Attributes.Mean), scores.Average(x => x.Attributes.Size), scores.Average(x => x.Attributes.Colour), scores.Average(x => x.Attributes.Shape),
+            scores.Count(x => x.Attributes.CountRight) / (double)scores.Count, chance.Average(x => x.ObjectMatch), chance.Average(x => x.Attributes.Mean));
+    }
+}
 
 /// <summary>The steps of notebook 07.</summary>
 public static class UnifiedLlmExperiment
@@ -229,8 +249,7 @@ public static class UnifiedLlmExperiment
             questions.AddRange(qa);
             answers.AddRange(pipeline.Answer(images, qa.Select(q => q.Question).ToList()));
         }
-        var scores = captions.Select((c, i) => GenerationMetrics.Caption(c, scenes[i])).ToList();
-        var captionScore = new CaptionSummary(scores.Average(x => x.AttributeMatch), scores.Count(x => x.Exact) / (double)scores.Count, scores.Average(x => x.TokenF1));
+        var captionScore = CaptionSummary.Of(captions, scenes);
         double vqa = GenerationMetrics.VqaAccuracy(answers, questions.Select(q => q.Answer).ToList());
         CompositionalScore? t2i = null, chance = null, simple = null, simpleChance = null;
         double fd = double.NaN, guidance = double.NaN;
@@ -301,7 +320,8 @@ public static class UnifiedLlmExperiment
     {
         var rows = results.Select(r => (IReadOnlyList<object?>)new object?[]
         {
-            r.Name, r.Interface.ToString(), 100 * r.Captions.AttributeMatch, 100 * r.Captions.ExactShare, r.Captions.TokenF1, 100 * r.Vqa,
+            r.Name, r.Interface.ToString(), 100 * r.Captions.ObjectMatch, 100 * r.Captions.ObjectChance, 100 * r.Captions.Attributes, 100 * r.Captions.AttributesChance,
+            100 * r.Captions.Size, 100 * r.Captions.Colour, 100 * r.Captions.Shape, 100 * r.Captions.CountRight, 100 * r.Captions.ExactShare, r.Captions.TokenF1, 100 * r.Vqa,
             double.IsNaN(r.Guidance) ? "—" : r.Guidance,
             r.SimpleTextToImage is null ? "—" : 100 * r.SimpleTextToImage.ObjectAccuracy, r.SimpleChance is null ? "—" : 100 * r.SimpleChance.ObjectAccuracy,
             r.TextToImage is null ? "—" : 100 * r.TextToImage.ObjectAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ObjectAccuracy,
@@ -312,9 +332,12 @@ public static class UnifiedLlmExperiment
         });
         return ResultTable.FromRows("Unified LLM on Shapes: understanding and generation", new[]
         {
-            "variant", "visual interface", "caption attributes %", "caption exact %", "caption F1", "VQA %", "guidance", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %",
+            "variant", "visual interface", "caption objects %", "objects chance %", "caption attributes %", "attributes chance %", "size %", "colour %", "shape %", "count %",
+            "caption exact %", "caption F1", "VQA %", "guidance", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %",
             "T2I colours %", "colour chance %", "T2I shapes %", "T2I relation %", "T2I scenes %", "FD", "text ppl", "train s",
-        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. T2I objects: prompted shape and colour found together in some cell; " +
+        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. Caption objects: the scene's objects named with size, colour and shape all right; " +
+            "caption attributes: each of the three judged alone, for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as there are); " +
+            "chance: the same captions scored against shuffled scenes. T2I objects: prompted shape and colour found together in some cell; " +
             "colours / shapes: each attribute alone; relation: the prompt's \"left of\" / \"above\" holds between where the first two were found. Simple: one-object prompts. Chance: the same generated images scored against shuffled prompts. " +
             $"Guidance: the classifier-free guidance scale of {string.Join(", ", UnifiedLlmConfig.GuidanceScales)} that drew most prompted objects for {s.ValidationPrompts.Count} validation prompts, chosen per variant before the test prompts were drawn.");
     }

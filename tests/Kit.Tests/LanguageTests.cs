@@ -257,6 +257,7 @@ public class LanguageTests
             for (int k = from; k < to; k++) sum += Math.Exp(logits[row * width + k] - max);
             return -(logits[row * width + target] - max - Math.Log(sum));
         }
+        var byHand = new double[wanted.Length];
         for (int row = 0; row < wanted.Length; row++)
         {
             int y = wanted[row];
@@ -269,7 +270,15 @@ public class LanguageTests
                 expected = NegLog(parts[1], row, 2, 0, 2, code & 1) + NegLog(parts[2], row, 8, 0, 8, code >> 1);
             }
             Assert.True(Math.Abs(losses[row] - expected) < 1e-4, $"target {y}: loss {losses[row]}, by hand {expected}");
+            byHand[row] = expected;
         }
+        // Positions of weight 0 (one text, one code) skip the head and read 0; the others keep their hand-computed loss.
+        var weights = tensor(new float[] { 1, 0, 0.5f, 0 }).unsqueeze(0);
+        var skipping = gpt.Head.TokenLosses(hidden, tensor(wanted.Select(i => (long)i).ToArray()).unsqueeze(0), weights).data<float>().ToArray();
+        Assert.Equal(0f, skipping[1]);
+        Assert.Equal(0f, skipping[3]);
+        Assert.True(Math.Abs(skipping[0] - byHand[0]) < 1e-4 && Math.Abs(skipping[2] - byHand[2]) < 1e-4, $"weighted rows {skipping[0]}, {skipping[2]}; by hand {byHand[0]}, {byHand[2]}");
+        Assert.Throws<ArgumentException>(() => gpt.Head.TokenLosses(hidden, tensor(wanted.Select(i => (long)i).ToArray()).unsqueeze(0), ones(4)));
         // Per modality the log-probabilities sum to one.
         var logProbabilities = gpt.Head.FlatLogits(hidden);
         Assert.True(logProbabilities.narrow(-1, 0, v.CodeOffset).exp().sum(-1).allclose(ones(1, 4), rtol: 0, atol: 1e-4));

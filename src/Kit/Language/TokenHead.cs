@@ -128,12 +128,18 @@ public sealed class TokenHead : nn.Module
         return cat(new[] { baseLog.narrow(-1, 0, f.CodeOffset), codes + baseLog.narrow(-1, f.CodeOffset, 1) }, -1);
     }
 
-    /// <summary>Cross-entropy of each next token [B, T] (targets [B, T]); the caller weights and averages.</summary>
-    public Tensor TokenLosses(Tensor hidden, Tensor targets)
+    /// <summary>
+    /// Cross-entropy of each next token [B, T] (targets [B, T]); the caller weights and averages. With
+    /// <paramref name="weights"/> [B, T] and one softmax per modality, positions of weight 0 (padding, a given image's
+    /// codes) skip the head and get loss 0: they are a large share of a unified batch and would be multiplied by 0 anyway.
+    /// </summary>
+    public Tensor TokenLosses(Tensor hidden, Tensor targets, Tensor? weights = null)
     {
         if (targets.lt(0).logical_or(targets.ge(VocabSize)).any().item<bool>()) // one sync for both bounds
             throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
-        if (VisualCodesFrom is int from) return ModalityLosses(hidden, targets, from);
+        if (weights is not null && !weights.shape.SequenceEqual(targets.shape))
+            throw new ArgumentException($"weights [{string.Join(", ", weights.shape)}] must have the targets' shape [{string.Join(", ", targets.shape)}].", nameof(weights));
+        if (VisualCodesFrom is int from) return ModalityLosses(hidden, targets, from, weights);
         var parts = Parts(hidden);
         var shape = targets.shape;
         Tensor CrossEntropy(Tensor logits, Tensor y) => PerRowCrossEntropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1)).reshape(shape);
@@ -148,14 +154,16 @@ public sealed class TokenHead : nn.Module
     }
 
     // Each target against its own modality: the rows with a visual target go through the code head(s) alone, the
-    // others through the non-visual ids alone, so a visual position never pays for the text vocabulary.
-    Tensor ModalityLosses(Tensor hidden, Tensor targets, int from)
+    // others through the non-visual ids alone, so a visual position never pays for the text vocabulary; rows of
+    // weight 0 go through neither.
+    Tensor ModalityLosses(Tensor hidden, Tensor targets, int from, Tensor? weights)
     {
         var h = hidden.reshape(-1, hidden.shape[^1]);
         var y = targets.reshape(-1);
         var isCode = y.ge(from);
-        var codeRows = isCode.nonzero().squeeze(1);
-        var otherRows = isCode.logical_not().nonzero().squeeze(1);
+        var counted = weights?.reshape(-1).ne(0);
+        var codeRows = (counted is null ? isCode : isCode.logical_and(counted)).nonzero().squeeze(1);
+        var otherRows = (counted is null ? isCode.logical_not() : isCode.logical_not().logical_and(counted)).nonzero().squeeze(1);
         var losses = zeros(y.shape[0], dtype: hidden.dtype, device: hidden.device);
         if (otherRows.shape[0] > 0)
             losses = losses.index_copy(0, otherRows, PerRowCrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));

@@ -128,9 +128,10 @@ public sealed class UnifiedModel : nn.Module
         var visualInput = batch.VisualInput.to(device);
         var visualTarget = batch.VisualTarget.to(device);
         var hidden = gpt.Hidden(Inputs(tokens, visualInput, features?.to(device)));
-        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device));
         var weights = batch.Weights.to(device);
         var textWeights = weights * visualTarget.logical_not().to(float32);
+        // Only the token interface scores visual targets with the head; the others skip them there, as every interface skips padding.
+        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device), Config.Visual == VisualInterface.Tokens ? weights : textWeights);
         var text = (perToken * textWeights).sum() / textWeights.sum().clamp_min(1);
         Tensor image;
         switch (Config.Visual)

@@ -111,15 +111,15 @@ public static partial class GenerationMetrics
     /// <summary>Scores <paramref name="caption"/> against <paramref name="scene"/>; F1 is the best over the scene's caption phrasings.</summary>
     public static CaptionScore Caption(string caption, ShapesScene scene)
     {
-        var phrases = ObjectPhrase().Matches(caption).ToList();
-        var named = phrases.Select(m => m.Value).ToList();
-        var truth = scene.Objects.Select(o => $"{ShapeObject.Word(o.Size)} {ShapeObject.Word(o.Colour)} {ShapeObject.Word(o.Shape)}").ToList();
+        // Each object as [size, colour, shape] words: those the caption names, and the scene's.
+        var namedWords = ObjectPhrase().Matches(caption).Select(m => new[] { m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value }).ToList();
+        var truthWords = scene.Objects.Select(o => new[] { ShapeObject.Word(o.Size), ShapeObject.Word(o.Colour), ShapeObject.Word(o.Shape) }).ToList();
+        var named = namedWords.Select(w => string.Join(" ", w)).ToList();
+        var truth = truthWords.Select(w => string.Join(" ", w)).ToList();
         int matched = truth.Count(t => named.Contains(t));
         bool exact = matched == truth.Count && named.Distinct().Count() == truth.Count && named.All(truth.Contains);
         double f1 = Enumerable.Range(0, ShapesScene.CaptionTemplates).Max(t => TokenF1(caption, scene.Caption(t)));
-        var words = phrases.Select(m => new[] { m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value }).ToList();
-        var wanted = scene.Objects.Select(o => new[] { ShapeObject.Word(o.Size), ShapeObject.Word(o.Colour), ShapeObject.Word(o.Shape) }).ToList();
-        return new CaptionScore(matched / (double)truth.Count, exact, f1, PairAttributes(wanted, words));
+        return new CaptionScore(matched / (double)truth.Count, exact, f1, PairAttributes(truthWords, namedWords));
     }
 
     /// <summary>

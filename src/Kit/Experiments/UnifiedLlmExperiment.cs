@@ -315,30 +315,35 @@ public static class UnifiedLlmExperiment
             note: $"Temperature {s.Config.Temperature}. Here the test prompts show the trade-off; the ablation table samples each variant at the scale that drew best on validation prompts.");
     }
 
-    /// <summary>The ablation table: one row per variant.</summary>
-    public static ResultTable Table(UnifiedLlmSetup s, IEnumerable<UnifiedLlmResult> results, double textOnlyPerplexity)
+    /// <summary>
+    /// The ablation tables, one row per variant: understanding (captions read both ways, each beside its chance level, and
+    /// VQA; text perplexity and training time) and generation (text → image beside its chance levels, FD).
+    /// </summary>
+    public static (ResultTable Understanding, ResultTable Generation) Tables(UnifiedLlmSetup s, IReadOnlyList<UnifiedLlmResult> results, double textOnlyPerplexity)
     {
-        var rows = results.Select(r => (IReadOnlyList<object?>)new object?[]
+        var understanding = ResultTable.FromRows("Unified LLM on Shapes: understanding (image → text, VQA)", new[]
+        {
+            "variant", "visual interface", "caption objects %", "objects chance %", "caption attributes %", "attributes chance %", "size %", "colour %", "shape %", "count %",
+            "caption exact %", "caption F1", "VQA %", "text ppl", "train s",
+        }, results.Select(r => (IReadOnlyList<object?>)new object?[]
         {
             r.Name, r.Interface.ToString(), 100 * r.Captions.ObjectMatch, 100 * r.Captions.ObjectChance, 100 * r.Captions.Attributes, 100 * r.Captions.AttributesChance,
             100 * r.Captions.Size, 100 * r.Captions.Colour, 100 * r.Captions.Shape, 100 * r.Captions.CountRight, 100 * r.Captions.ExactShare, r.Captions.TokenF1, 100 * r.Vqa,
-            double.IsNaN(r.Guidance) ? "—" : r.Guidance,
-            r.SimpleTextToImage is null ? "—" : 100 * r.SimpleTextToImage.ObjectAccuracy, r.SimpleChance is null ? "—" : 100 * r.SimpleChance.ObjectAccuracy,
-            r.TextToImage is null ? "—" : 100 * r.TextToImage.ObjectAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ObjectAccuracy,
-            r.TextToImage is null ? "—" : 100 * r.TextToImage.ColourAccuracy, r.Chance is null ? "—" : 100 * r.Chance.ColourAccuracy,
-            r.TextToImage is null ? "—" : 100 * r.TextToImage.ShapeAccuracy, r.TextToImage is null ? "—" : 100 * r.TextToImage.RelationAccuracy,
-            r.TextToImage is null ? "—" : 100 * r.TextToImage.SceneAccuracy, double.IsNaN(r.FrechetDistance) ? "—" : r.FrechetDistance,
             r.HeldOutPerplexity, double.IsNaN(r.TrainSeconds) ? "cached" : r.TrainSeconds,
-        });
-        return ResultTable.FromRows("Unified LLM on Shapes: understanding and generation", new[]
+        }), note: "Caption objects: the scene's objects named with size, colour and shape all right; caption attributes: each of the three judged alone, " +
+            "for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as there are); " +
+            $"chance: the same captions scored against shuffled scenes. Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}.");
+        var generation = ResultTable.FromRows("Unified LLM on Shapes: generation (text → image)", new[]
         {
-            "variant", "visual interface", "caption objects %", "objects chance %", "caption attributes %", "attributes chance %", "size %", "colour %", "shape %", "count %",
-            "caption exact %", "caption F1", "VQA %", "guidance", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %",
-            "T2I colours %", "colour chance %", "T2I shapes %", "T2I relation %", "T2I scenes %", "FD", "text ppl", "train s",
-        }, rows, note: $"Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}. Caption objects: the scene's objects named with size, colour and shape all right; " +
-            "caption attributes: each of the three judged alone, for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as there are); " +
-            "chance: the same captions scored against shuffled scenes. T2I objects: prompted shape and colour found together in some cell; " +
+            "variant", "guidance", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %", "T2I colours %", "colour chance %", "T2I shapes %", "T2I relation %", "T2I scenes %", "FD",
+        }, results.Where(r => r.TextToImage is not null).Select(r => (IReadOnlyList<object?>)new object?[]
+        {
+            r.Name, r.Guidance, 100 * r.SimpleTextToImage!.ObjectAccuracy, 100 * r.SimpleChance!.ObjectAccuracy, 100 * r.TextToImage!.ObjectAccuracy, 100 * r.Chance!.ObjectAccuracy,
+            100 * r.TextToImage.ColourAccuracy, 100 * r.Chance.ColourAccuracy, 100 * r.TextToImage.ShapeAccuracy, 100 * r.TextToImage.RelationAccuracy, 100 * r.TextToImage.SceneAccuracy,
+            r.FrechetDistance,
+        }), note: "Variants that can draw. T2I objects: prompted shape and colour found together in some cell; " +
             "colours / shapes: each attribute alone; relation: the prompt's \"left of\" / \"above\" holds between where the first two were found. Simple: one-object prompts. Chance: the same generated images scored against shuffled prompts. " +
             $"Guidance: the classifier-free guidance scale of {string.Join(", ", UnifiedLlmConfig.GuidanceScales)} that drew most prompted objects for {s.ValidationPrompts.Count} validation prompts, chosen per variant before the test prompts were drawn.");
+        return (understanding, generation);
     }
 }

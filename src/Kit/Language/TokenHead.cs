@@ -162,8 +162,9 @@ public sealed class TokenHead : nn.Module
         var y = targets.reshape(-1);
         var isCode = y.ge(from);
         var counted = weights?.reshape(-1).ne(0);
-        var codeRows = (counted is null ? isCode : isCode.logical_and(counted)).nonzero().squeeze(1);
-        var otherRows = (counted is null ? isCode.logical_not() : isCode.logical_not().logical_and(counted)).nonzero().squeeze(1);
+        Tensor RowsWhere(Tensor mask) => (counted is null ? mask : mask.logical_and(counted)).nonzero().squeeze(1);
+        var codeRows = RowsWhere(isCode);
+        var otherRows = RowsWhere(isCode.logical_not());
         var losses = zeros(y.shape[0], dtype: hidden.dtype, device: hidden.device);
         if (otherRows.shape[0] > 0)
             losses = losses.index_copy(0, otherRows, PerRowCrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));

@@ -127,7 +127,8 @@ public sealed class UnifiedModel : nn.Module
         var tokens = batch.Tokens.to(device);
         var visualInput = batch.VisualInput.to(device);
         var visualTarget = batch.VisualTarget.to(device);
-        var hidden = gpt.Hidden(Inputs(tokens, visualInput, features?.to(device)));
+        features = features?.to(device);
+        var hidden = gpt.Hidden(Inputs(tokens, visualInput, features));
         var weights = batch.Weights.to(device);
         var textWeights = weights * visualTarget.logical_not().to(float32);
         // Only the token interface scores visual targets with the head; the others skip them there, as every interface skips padding.
@@ -145,7 +146,7 @@ public sealed class UnifiedModel : nn.Module
                 else
                 {
                     var predicted = PredictFeature(hidden).masked_select(visualTarget.unsqueeze(-1)).reshape(-1, Config.FeatureDim);
-                    var squaredError = (predicted - features!.to(device).reshape(-1, Config.FeatureDim)).square().mean(new long[] { -1 });
+                    var squaredError = (predicted - features!.reshape(-1, Config.FeatureDim)).square().mean(new long[] { -1 });
                     // Weighted like the token variant's codes (a given image can weigh 0); equal weights give the plain MSE.
                     var targetWeights = weights.masked_select(visualTarget);
                     image = (squaredError * targetWeights).sum() / targetWeights.sum().clamp_min(1e-6);

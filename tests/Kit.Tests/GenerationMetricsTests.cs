@@ -18,6 +18,15 @@ public class GenerationMetricsTests
     }
 
     [Fact]
+    public void ClassAccuracyCountsSamplesReadAsTheAskedClass()
+    {
+        // Hand count: the first, second and fourth samples are read as the class they were asked for.
+        Assert.Equal(0.6, GenerationMetrics.ClassAccuracy(new long[] { 0, 1, 2, 2, 9 }, new[] { 0, 1, 1, 2, 3 }), 12);
+        Assert.Throws<ArgumentException>(() => GenerationMetrics.ClassAccuracy(new long[] { 0, 1 }, new[] { 0 }));
+        Assert.Throws<ArgumentException>(() => GenerationMetrics.ClassAccuracy(Array.Empty<long>(), Array.Empty<int>()));
+    }
+
+    [Fact]
     public void CompositionalScoreChecksWhatThePromptStates()
     {
         var twoObjects = new ShapesScene(new[] { RedCircle, BlueSquare });                 // "… circle left of … square"

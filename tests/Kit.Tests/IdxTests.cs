@@ -1,5 +1,6 @@
 // IDX files and the Fashion-MNIST loader on small files the tests write themselves.
 using Kit.Data;
+using Kit.Tokenizers;
 
 namespace Kit.Tests;
 
@@ -84,6 +85,33 @@ public sealed class IdxTests : TempDirectoryTest
         using var batch = test.Batch(new[] { 0, 1 });
         Assert.Equal(new long[] { 2, 1, 32, 32 }, batch.Images.shape);
         Assert.Equal(new[] { "a photo of a sneaker", "a photo of an ankle boot" }, batch.Captions);
+    }
+
+    [Fact]
+    public void TokenizersTrainOnFashionMnistAsGreyRgbAndShapesKeepTheirCacheKey()
+    {
+        var pixels = Enumerable.Range(0, 3 * 28 * 28).Select(i => (byte)(i * 13)).ToArray();
+        IdxFile.Write(Path.Combine(Dir, "train-images-idx3-ubyte"), new[] { 3, 28, 28 }, new byte[3 * 784]);
+        IdxFile.Write(Path.Combine(Dir, "train-labels-idx1-ubyte"), new[] { 3 }, new byte[3]);
+        IdxFile.Write(Path.Combine(Dir, "t10k-images-idx3-ubyte"), new[] { 3, 28, 28 }, pixels);
+        IdxFile.Write(Path.Combine(Dir, "t10k-labels-idx1-ubyte"), new[] { 3 }, new byte[] { 4, 8, 1 });
+        var previous = Environment.GetEnvironmentVariable(FashionMnist.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(FashionMnist.EnvironmentVariable, Dir);
+        try
+        {
+            var fashion = new TokenizerTrainingConfig(Data: TokenizerData.FashionMnist);
+            using var batch = TokenizerTraining.Images(fashion, Split.Test, 2);
+            Assert.Equal(new long[] { 2, 3, 32, 32 }, batch.Images.shape);
+            Assert.Equal(new[] { "a photo of a coat", "a photo of a bag" }, batch.Captions);
+            // Pixel (0, 0) of the first image lands at (2, 2), byte b as b / 127.5 − 1, the same in all three channels.
+            float expected = pixels[0] / 127.5f - 1;
+            for (int c = 0; c < 3; c++) Assert.Equal(expected, batch.Images[0, c, 2, 2].item<float>(), 5);
+            Assert.Throws<ArgumentException>(() => TokenizerTraining.Images(fashion with { Resolution = 64 }, Split.Test, 2));
+            // A Shapes config serialises as before the data setting existed, so its cached tokenizers are still found.
+            Assert.DoesNotContain("Data", System.Text.Json.JsonSerializer.Serialize(new TokenizerTrainingConfig()));
+            Assert.Contains("\"Data\"", System.Text.Json.JsonSerializer.Serialize(fashion));
+        }
+        finally { Environment.SetEnvironmentVariable(FashionMnist.EnvironmentVariable, previous); }
     }
 
     [Fact]

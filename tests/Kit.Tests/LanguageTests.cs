@@ -78,6 +78,25 @@ public class LanguageTests
     }
 
     [Fact]
+    public void CaptionedImagesMakeSequencesWithTheirOwnCaption()
+    {
+        using var scope = NewDisposeScope();
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(new[] { "a photo of a sneaker", "a photo of a bag" }), 16, 4);
+        var corpus = VisualCorpus.Captioned(new[] { "a photo of a sneaker", "a photo of a bag" }, tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 }));
+        Assert.Equal(2, corpus.Count);
+        var sequences = new UnifiedSequences(v, corpus, Array.Empty<string>(), new SequenceMix(1, 1, 0, 0, UnconditionalRate: 0));
+        int[] Image(params int[] codes) => new[] { v[SpecialToken.Img] }.Concat(codes.Select(c => v.CodeId(c))).Append(v[SpecialToken.EndImg]).ToArray();
+        var bag = v.EncodeText("a photo of a bag");
+        var expected = new[] { v[SpecialToken.Bos] }.Concat(bag).Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Eos]).ToArray();
+        Assert.Equal(expected, sequences.Build(SequenceTask.TextToImage, 1, new KitRandom(1)));
+        expected = new[] { v[SpecialToken.Bos] }.Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Caption]).Concat(bag).Append(v[SpecialToken.Eos]).ToArray();
+        Assert.Equal(expected, sequences.Build(SequenceTask.ImageToText, 1, new KitRandom(1)));
+        // Questions come from scenes: a captions-only corpus refuses a mix that asks for VQA.
+        var e = Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, corpus, Array.Empty<string>(), new SequenceMix(1, 0, 1, 0)));
+        Assert.Contains("Vqa", e.Message);
+    }
+
+    [Fact]
     public void ImagePositionsCountEachImageFromZero()
     {
         using var scope = NewDisposeScope();

@@ -82,11 +82,10 @@ public class ShapesTests
         {
             var s = ds[i];
             foreach (var o in s.Scene.Objects) Assert.Contains(o.Phrase, s.Caption);
-            if (s.Scene.Objects.Count < 2) continue;
-            var a = s.Scene.Objects[0];
-            var b = s.Scene.Objects[1];
+            foreach (var a in s.Scene.Objects)
+            foreach (var b in s.Scene.Objects)
             foreach (var relation in new[] { "left of", "right of", "above", "below" })
-                if (s.Caption.Contains($"{a.Phrase} {relation} {b.Phrase}"))
+                if (a != b && s.Caption.Contains($"{a.Phrase} {relation} {b.Phrase}"))
                 {
                     var (ra, rb) = (Region(s, a.ClassId), Region(s, b.ClassId));
                     bool holds = relation switch

@@ -171,6 +171,17 @@ public static partial class GenerationMetrics
 
     static List<string> Words(string s) => Regex.Matches(s.ToLowerInvariant(), @"[a-z]+").Select(m => m.Value).ToList();
 
+    /// <summary>
+    /// Class accuracy of class-conditional samples: the share of samples whose class, as a classifier reads it
+    /// (<paramref name="predicted"/>), is the class they were asked for (<paramref name="requested"/>).
+    /// </summary>
+    public static double ClassAccuracy(IReadOnlyList<long> predicted, IReadOnlyList<int> requested)
+    {
+        if (predicted.Count != requested.Count || predicted.Count == 0)
+            throw new ArgumentException($"{predicted.Count} predictions for {requested.Count} requested classes: expected one each, at least one.", nameof(predicted));
+        return predicted.Zip(requested).Count(p => p.First == p.Second) / (double)predicted.Count;
+    }
+
     /// <summary>Share of answers equal to the expected ones (case and surrounding spaces ignored).</summary>
     public static double VqaAccuracy(IReadOnlyList<string> answers, IReadOnlyList<string> expected)
     {

@@ -79,6 +79,15 @@ public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
         return perCell.flatten(2).transpose(1, 2).reshape(images.shape[0], -1);         // cell r·3+c, then its 14 logits
     }
 
+    /// <summary>The Fashion-MNIST class the probe reads in each image, read 256 images at a time.</summary>
+    public long[] Classes(Tensor images)
+    {
+        if (Config.Task != ProbeTask.FashionClasses) throw new InvalidOperationException($"a {Config.Task} probe reads grid cells, not classes.");
+        using var noGrad = no_grad();
+        var device = parameters().First().device;
+        return Scopes.InChunks(images.shape[0], 256, (start, n) => forward(images.narrow(0, start, n).to(device)).argmax(1)).cpu().data<long>().ToArray();
+    }
+
     /// <summary>Shapes targets for a batch: per cell the shape (0 = empty, else shape + 1) and colour (0 = none, else colour + 1): [B, 9, 2].</summary>
     public static Tensor CellTargets(IReadOnlyList<ShapesScene> scenes)
     {

@@ -29,7 +29,8 @@ public sealed record CodePriorConfig(GptConfig Model, LanguageTrainingConfig Tra
 /// <summary>AR priors over each tokenizer's codes.</summary>
 public static class CodePriorExperiment
 {
-    sealed record PriorKey(CodePriorConfig Config, TokenizerTraining.RunKey Tokenizer, int[]? FactorGroups, int TextIds);
+    // Format: UnifiedSequences.Format, so priors trained on prompts phrased another way are never loaded.
+    sealed record PriorKey(CodePriorConfig Config, TokenizerTraining.RunKey Tokenizer, int[]? FactorGroups, int TextIds, int Format);
 
     /// <summary>Trains (or loads) one prior per entry and tabulates FD, compositional accuracy (with chance) and the prior's size.</summary>
     public static ResultTable Run(IEnumerable<CodePriorEntry> entries, CodePriorConfig config, ProbeNetwork probe, Device? device = null)
@@ -49,7 +50,7 @@ public static class CodePriorExperiment
             var gpt = config.Model with { VocabSize = vocabulary.Count, Factorization = entry.FactorGroups is null ? null : vocabulary.Factorized(entry.FactorGroups) };
             var codes = UnifiedLlmExperiment.EncodeAll(tokenizer, train.Images, device);
             var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(), new SequenceMix(TextToImage: 1, ImageToText: 0, Vqa: 0, Text: 0));
-            var (model, _) = ArtifactCache.GetOrTrain("code-prior", new PriorKey(config, entry.Run.Key, entry.FactorGroups, text.Count),
+            var (model, _) = ArtifactCache.GetOrTrain("code-prior", new PriorKey(config, entry.Run.Key, entry.FactorGroups, text.Count, UnifiedSequences.Format),
                 () => new UnifiedModel(new UnifiedModelConfig(gpt)).to(device),
                 m => LanguageTraining.Train(m, sequences, config.Training, label: $"prior on {entry.Name}"));
             var pipeline = new UnifiedPipeline(model, vocabulary, tokenizer);

@@ -31,11 +31,25 @@ public sealed record SequenceMix(double TextToImage = 1, double ImageToText = 1,
     }
 }
 
-/// <summary>Images as the language model sees them: their scenes, their codes [N, L] and, for continuous interfaces, features [N, L, F].</summary>
+/// <summary>
+/// Images as the language model sees them: their scenes, their codes [N, L] and, for continuous interfaces, features [N, L, F].
+/// Images without scenes (Fashion-MNIST) come with one fixed caption each instead (<see cref="Captioned"/>): they make text → image and
+/// image → text sequences, not VQA.
+/// </summary>
 public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, Tensor Codes, Tensor? Features = null)
 {
+    /// <summary>One caption per image when the corpus has no scenes; null for Shapes.</summary>
+    public IReadOnlyList<string>? Captions { get; private init; }
+
     /// <summary>Number of images.</summary>
-    public int Count => Scenes.Count;
+    public int Count => Captions?.Count ?? Scenes.Count;
+
+    /// <summary>Images described by one caption each ("a photo of a sneaker").</summary>
+    public static VisualCorpus Captioned(IReadOnlyList<string> captions, Tensor codes) =>
+        new(Array.Empty<ShapesScene>(), codes) { Captions = captions };
+
+    /// <summary>The caption of image <paramref name="image"/>: its own, or its scene's in a phrasing drawn with <paramref name="rng"/>.</summary>
+    internal string CaptionOf(int image, KitRandom rng) => Captions?[image] ?? Scenes[image].Caption(rng.Next(ShapesScene.CaptionTemplates));
 }
 
 /// <summary>
@@ -71,6 +85,8 @@ public sealed class UnifiedSequences
         }
         else if (mix.TextToImage + mix.ImageToText + mix.Vqa > 0)
             throw new ArgumentException("the mix asks for image sequences but no images were given.", nameof(images));
+        if (images?.Captions is not null && mix.Vqa > 0)
+            throw new ArgumentException($"Vqa={mix.Vqa}: questions come from scenes, and these images have captions only.", nameof(mix));
         if (mix.Text > 0 && textLines.Count == 0) throw new ArgumentException("the mix asks for text sequences but there are no text lines.", nameof(textLines));
     }
 
@@ -115,20 +131,19 @@ public sealed class UnifiedSequences
     public int[] Build(SequenceTask task, int image, KitRandom rng)
     {
         var ids = new List<int> { _v[SpecialToken.Bos] };
-        var scene = task == SequenceTask.Text ? null : _images!.Scenes[image];
         switch (task)
         {
             case SequenceTask.TextToImage:
-                if (rng.NextDouble() >= Mix.UnconditionalRate) ids.AddRange(Text(scene!.Caption(rng.Next(ShapesScene.CaptionTemplates))));
+                if (rng.NextDouble() >= Mix.UnconditionalRate) ids.AddRange(Text(_images!.CaptionOf(image, rng)));
                 ids.AddRange(Image(image));
                 break;
             case SequenceTask.ImageToText:
                 ids.AddRange(Image(image));
                 ids.Add(_v[SpecialToken.Caption]);
-                ids.AddRange(Text(scene!.Caption(rng.Next(ShapesScene.CaptionTemplates))));
+                ids.AddRange(Text(_images!.CaptionOf(image, rng)));
                 break;
             case SequenceTask.Vqa:
-                var questions = scene!.Questions();
+                var questions = _images!.Scenes[image].Questions();
                 var qa = questions[rng.Next(questions.Count)];
                 ids.AddRange(Image(image));
                 ids.Add(_v[SpecialToken.Question]);

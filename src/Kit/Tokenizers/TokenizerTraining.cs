@@ -2,6 +2,7 @@
 // auxiliary loss, optionally VQGAN's perceptual loss (on the frozen probe's features) and a patch
 // discriminator (hinge loss) from a start step; then PSNR, SSIM, codebook usage, perplexity, rFD, bits.
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Kit.Core;
 using Kit.Data;
 using Kit.Evaluation;
@@ -18,16 +19,23 @@ namespace Kit.Tokenizers;
 /// background — L1's per-pixel optimum is the background, and LFQ, 4×4-map and two-level tokenizers stayed on that plateau
 /// (≈17 dB PSNR, the mean image) where MSE reaches ≈21 dB in the same 200 steps.</param>
 /// <param name="GradientClip">Maximum global gradient norm (0 = none).</param>
+/// <param name="Data">The images trained and judged on: Shapes (Resolution, Background apply) or Fashion-MNIST (28×28 grey
+/// centred in 32×32, repeated as RGB; needs the dataset installed).</param>
 /// <param name="EntropyAnnealSteps">LFQ only: the entropy weight decays linearly from the quantizer's value to
 /// <paramref name="EntropyFinalFraction"/> of it over this many steps (0 = constant; MAGVIT-v2 anneals it for large vocabularies).</param>
 public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = false,
     double PerceptualWeight = 0, double AdversarialWeight = 0, int DiscriminatorStart = 0, int Resolution = 32, int TrainImages = 8192,
     int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0, int EntropyAnnealSteps = 0, double EntropyFinalFraction = 0.1,
-    double GradientClip = 1.0)
+    double GradientClip = 1.0,
+    // Left out of the artifact-cache key while Shapes, so tokenizers trained before the setting existed keep their keys.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TokenizerData Data = TokenizerData.Shapes)
 {
     /// <summary>The factor on the LFQ entropy weight at <paramref name="step"/>: 1 → EntropyFinalFraction over EntropyAnnealSteps.</summary>
     public double EntropyFactor(int step) => EntropyAnnealSteps <= 0 ? 1 : 1 - (1 - EntropyFinalFraction) * Math.Min(1.0, step / (double)EntropyAnnealSteps);
 }
+
+/// <summary>What a tokenizer is trained on.</summary>
+public enum TokenizerData { Shapes, FashionMnist }
 
 /// <summary>How good a trained tokenizer is, measured on held-out Shapes images.</summary>
 public sealed record TokenizerMetrics(double Psnr, double Ssim, double Usage, double Perplexity, double DeadShare, double RFd,
@@ -84,13 +92,22 @@ public static class TokenizerTraining
         return new TokenizerRun(model, log, metrics, loaded, key);
     }
 
-    /// <summary>Held-out Shapes images for evaluation (validation split), [N, 3, R, R].</summary>
-    public static ImageBatch EvalImages(TokenizerTrainingConfig t) =>
-        new ShapesDataset(t.EvalImages, Split.Validation, new ShapesOptions(Resolution: t.Resolution, Background: t.Background, Seed: t.Seed)).Batch(0, t.EvalImages);
+    /// <summary>Held-out images for evaluation (validation split), [N, 3, R, R].</summary>
+    public static ImageBatch EvalImages(TokenizerTrainingConfig t) => Images(t, Split.Validation, t.EvalImages);
+
+    /// <summary>The first <paramref name="count"/> images of <paramref name="split"/> of the run's data, [N, 3, R, R] in [−1, 1].</summary>
+    public static ImageBatch Images(TokenizerTrainingConfig t, Split split, int count)
+    {
+        if (t.Data == TokenizerData.Shapes)
+            return new ShapesDataset(count, split, new ShapesOptions(Resolution: t.Resolution, Background: t.Background, Seed: t.Seed)).Batch(0, count);
+        if (t.Resolution != 32) throw new ArgumentException($"Resolution={t.Resolution}: Fashion-MNIST images are 32×32 (28×28 centred).", nameof(t));
+        var fashion = FashionMnist.Load(split, limit: count);
+        return fashion.Batch(Enumerable.Range(0, fashion.Count), channels: 3);
+    }
 
     static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device)
     {
-        using var data = new ShapesDataset(t.TrainImages, Split.Train, new ShapesOptions(Resolution: t.Resolution, Background: t.Background, Seed: t.Seed)).Batch(0, t.TrainImages);
+        using var data = Images(t, Split.Train, t.TrainImages);
         var images = data.Images.to(device);
         PatchDiscriminator? discriminator = t.AdversarialWeight > 0 ? new PatchDiscriminator(model.Config.ImageChannels).to(device) : null;
         var discriminatorOptimizer = discriminator is null ? null : optim.AdamW(discriminator.parameters(), t.LearningRate, beta1: 0.5);

@@ -1,5 +1,5 @@
-// Class-conditional generation on real images, MAGVIT-v2's own setting (class-conditional ImageNet) at Fashion-MNIST
-// size: a tokenizer trained on Fashion-MNIST, an AR prior (the kit's GPT) on "a photo of a sneaker" → codes, and the
+// VQGAN's second stage on real images, in the setting VQGAN and MAGVIT-v2 report (class-conditional ImageNet) at
+// Fashion-MNIST size: a tokenizer trained on Fashion-MNIST, an AR prior (the kit's GPT) on "a photo of a sneaker" → codes, and the
 // samples judged by a frozen Fashion-MNIST classifier (class accuracy of class-conditional samples, against the 10 %
 // of guessing among ten balanced classes) and by Fréchet distance in its feature space. Needs the dataset installed.
 using System.Diagnostics;

@@ -37,7 +37,7 @@ public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64
 /// <summary>What a tokenizer is trained on.</summary>
 public enum TokenizerData { Shapes, FashionMnist }
 
-/// <summary>How good a trained tokenizer is, measured on held-out Shapes images.</summary>
+/// <summary>How good a trained tokenizer is, measured on held-out images of its data.</summary>
 public sealed record TokenizerMetrics(double Psnr, double Ssim, double Usage, double Perplexity, double DeadShare, double RFd,
     double BitsPerImage, long CodesPerImage, long PositionsPerImage, double TrainSeconds, double ImagesPerSecond);
 

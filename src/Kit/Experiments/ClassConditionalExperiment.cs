@@ -40,7 +40,7 @@ public sealed record ClassConditionalResult(TokenizerRun Tokenizer, double Probe
     IReadOnlyList<double> PerClass, double FrechetDistance, Tensor Samples, IReadOnlyList<int> Requested, double PriorSeconds)
 {
     /// <summary>One row: the tokenizer, the probe's ceiling, class accuracy beside chance, FD.</summary>
-    public ResultTable Table() => ResultTable.FromRows("Class-conditional generation on Fashion-MNIST (MAGVIT-v2's setting, at 32×32)", new[]
+    public ResultTable Table() => ResultTable.FromRows("Class-conditional generation on Fashion-MNIST (VQGAN's and MAGVIT-v2's ImageNet setting, at 32×32)", new[]
     {
         "tokenizer", "recon PSNR dB", "probe on real %", "probe on reconstructions %", "samples of the asked class %", "chance %", "FD (probe)", "prior train s",
     }, new[] { (IReadOnlyList<object?>)new object?[]
@@ -87,16 +87,19 @@ public static class ClassConditionalExperiment
         var requested = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat(c, config.SamplesPerClass)).ToList();
         var pipeline = new UnifiedPipeline(model, vocabulary, tokenizer.Tokenizer);
         var options = new SamplingOptions(Temperature: config.Temperature, Guidance: config.Guidance, Seed: config.Seed);
-        var samples = Scopes.InChunks(requested.Count, 40, (start, n) =>
-            pipeline.Generate(Enumerable.Range((int)start, (int)n).Select(i => captions[requested[i]]).ToList(), options with { Seed = options.Seed + start }).Images);
+        var samples = pipeline.GenerateImages(requested.Select(c => captions[c]).ToList(), options, chunk: 40);
         var predicted = probe.Classes(samples);
         var perClass = Enumerable.Range(0, classes)
             .Select(c => GenerationMetrics.ClassAccuracy(predicted.Where((_, i) => requested[i] == c).ToList(), requested.Where(r => r == c).ToList())).ToList();
 
         using var test = TokenizerTraining.Images(config.TokenizerTraining, Split.Test, requested.Count);
         var (real, reconstructed) = ProbeOnTest(probe, tokenizer.Tokenizer, test, device);
+        double fd = UnifiedLlmExperiment.ProbeFrechet(probe, samples, test.Images);
+        // The result keeps the tokenizer and the samples; the prior and the classifier end here.
+        model.Dispose();
+        probe.Dispose();
         return new ClassConditionalResult(tokenizer, real, reconstructed, GenerationMetrics.ClassAccuracy(predicted, requested), 1.0 / classes, perClass,
-            UnifiedLlmExperiment.ProbeFrechet(probe, samples, test.Images), samples, requested, seconds);
+            fd, samples, requested, seconds);
     }
 
     // The probe's class accuracy on real test images and on the tokenizer's reconstructions of them.

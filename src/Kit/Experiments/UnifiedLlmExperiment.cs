@@ -158,8 +158,7 @@ public static class UnifiedLlmExperiment
 
     /// <summary>Images generated for the first caption phrasing of each scene, 32 prompts per batch.</summary>
     public static Tensor GenerateFor(UnifiedPipeline pipeline, IReadOnlyList<ShapesScene> scenes, SamplingOptions options) =>
-        Scopes.InChunks(scenes.Count, 32, (start, n) =>
-            pipeline.Generate(Enumerable.Range((int)start, (int)n).Select(i => scenes[i].Caption(0)).ToList(), options with { Seed = options.Seed + start }).Images);
+        pipeline.GenerateImages(scenes.Select(s => s.Caption(0)).ToList(), options);
 
     /// <summary>Fréchet distance between generated and real images in the probe's feature space.</summary>
     internal static double ProbeFrechet(ProbeNetwork probe, Tensor generated, Tensor real)

@@ -1,6 +1,7 @@
 // The three things a unified model is for, as one call each: Caption(images) → text, Answer(images,
 // questions) → text, Generate(prompts) → images (codes through the tokenizer's decoder). Greedy decoding by
 // default for understanding (the answer is a fact) and sampling with guidance for generation.
+using Kit.Core;
 using Kit.Tokenizers;
 using static TorchSharp.torch;
 
@@ -99,6 +100,14 @@ public sealed class UnifiedPipeline
         var images = Tokenizer.Decode(codes.reshape(shape).to(Device)).clamp(-1, 1);
         return (images.MoveToOuterDisposeScope(), codes.MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// Images [N, C, H, W] for many prompts, <paramref name="chunk"/> per <see cref="Generate"/> call; chunk k samples with seed
+    /// options.Seed + its first prompt's index, so a prompt's image does not depend on how many prompts came before its chunk.
+    /// </summary>
+    public Tensor GenerateImages(IReadOnlyList<string> prompts, SamplingOptions options, int chunk = 32) =>
+        Scopes.InChunks(prompts.Count, chunk, (start, n) =>
+            Generate(Enumerable.Range((int)start, (int)n).Select(i => prompts[i]).ToList(), options with { Seed = options.Seed + start }).Images);
 
     (Tensor Codes, Tensor? Features) Look(Tensor images)
     {

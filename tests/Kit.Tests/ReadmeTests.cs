@@ -14,7 +14,7 @@ public sealed class ReadmeTests : TempDirectoryTest
         var snippet = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline);
         Assert.True(snippet.Success, "README.md should hold a csharp snippet");
         var path = Path.Combine(Dir, "readme.ipynb");
-        NotebookDocument.Create(new[] { ("code", snippet.Groups[1].Value + "\nloss", (string[]?)null) }).Save(path);
+        NotebookFile.Save(NotebookFile.Create(new[] { ("code", snippet.Groups[1].Value + "\nloss", (string[]?)null) }), path);
         var result = await NotebookRunner.RunAsync(path, Path.Combine(Dir, "out"), null, TextWriter.Null);
         Assert.True(result.Succeeded, result.Failure?.Message);
         Assert.Single(result.Artifacts); // the image grid

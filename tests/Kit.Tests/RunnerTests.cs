@@ -10,7 +10,7 @@ public sealed class RunnerTests : TempDirectoryTest
     string Write(string name, params (string Type, string Source, string[]? Tags)[] cells)
     {
         var path = Path.Combine(Dir, name);
-        NotebookDocument.Create(cells).Save(path);
+        NotebookFile.Save(NotebookFile.Create(cells), path);
         return path;
     }
 
@@ -117,13 +117,15 @@ public sealed class RunnerTests : TempDirectoryTest
     {
         var compile = Write("compile.ipynb", Code("var ok = 1;\nvar bad = undefinedName + 1;"));
         var (c, _) = await Run(compile);
-        Assert.Equal(2, c.Failure!.Line);
+        Assert.True(c.Failure!.Line == 2, c.Failure.Message);
         Assert.Contains("undefinedName", c.Failure.Message);
 
-        var package = Write("package.ipynb", Code("#r \"nuget: Kit\"\n#r \"nuget: Newtonsoft.Json, 13.0.1\"\nvar a = 1;"));
+        // Packages other than the kit's go to the kernel's own NuGet directive, as in VS Code: one that does not exist fails there.
+        var package = Write("package.ipynb", Code("#r \"nuget: Kit\"\n#r \"nuget: Kit.NoSuchPackage.Anywhere, 1.0.0\"\nvar a = 1;"));
         var (p, _) = await Run(package);
+        Assert.False(p.Succeeded);
         Assert.Equal(2, p.Failure!.Line);
-        Assert.Contains("'Newtonsoft.Json' is not one the headless runner carries", p.Failure.Message);
+        Assert.Contains("Kit.NoSuchPackage.Anywhere", p.Failure.Message);
     }
 
     [Fact]
@@ -157,15 +159,70 @@ public sealed class RunnerTests : TempDirectoryTest
     }
 
     [Fact]
+    public async Task TheRunnerNeverWritesOverItsSource()
+    {
+        var path = Write("own.ipynb", Code("var scale = \"default\";", "parameters"), Code("Console.WriteLine(scale);"));
+        var before = File.ReadAllText(path);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => NotebookRunner.RunAsync(path, Dir, new Dictionary<string, string> { ["scale"] = "quick" }, TextWriter.Null));
+        Assert.Contains("would overwrite the source", e.Message);
+        Assert.Equal(before, File.ReadAllText(path));
+    }
+
+    [Fact]
+    public async Task AnEarlierInjectedCellIsDroppedSoItCannotWin()
+    {
+        // An executed copy saved over its source: the cell an earlier run injected follows the parameters cell.
+        var path = Write("stale.ipynb",
+            Code("var scale = \"default\";", "parameters"),
+            Code("scale = \"quick\";", "injected-parameters"),
+            Code("Console.WriteLine($\"scale {scale}\");"));
+        var (result, nb) = await Run(path);
+        Assert.True(result.Succeeded, result.Failure?.Message);
+        Assert.Equal(2, nb["cells"]!.AsArray().Count);
+        Assert.Equal("scale default\n", Text(Outputs(nb, 2)[0]!["text"]));
+    }
+
+    [Fact]
+    public async Task AFailedRunKeepsTheLastGoodCopy()
+    {
+        var path = Write("keep.ipynb", Code("var seed = 0;", "parameters"), Code("Console.WriteLine($\"seed {seed}\");"));
+        var (good, _) = await Run(path, new() { ["seed"] = "3" });
+        Assert.True(good.Succeeded, good.Failure?.Message);
+        var goodText = File.ReadAllText(good.ExecutedPath);
+        var (bad, failedCopy) = await Run(path, new() { ["seed"] = "abc" });
+        Assert.False(bad.Succeeded);
+        Assert.Equal(good.ExecutedPath, bad.KeptCopy);
+        Assert.NotEqual(good.ExecutedPath, bad.ExecutedPath);
+        Assert.EndsWith("keep.failed.ipynb", bad.ExecutedPath);
+        Assert.Equal(goodText, File.ReadAllText(good.ExecutedPath));   // the good copy is untouched ...
+        Assert.Contains("'abc' is not an integer", File.ReadAllText(bad.ExecutedPath)); // ... and the failed one says why
+        var (again, _) = await Run(path, new() { ["seed"] = "4" });
+        Assert.True(again.Succeeded);
+        Assert.False(File.Exists(bad.ExecutedPath), "a later good run removes the superseded failure copy");
+    }
+
+    [Fact]
+    public async Task AProgressBarIsOneOutputUpdatedInPlace()
+    {
+        var path = Write("progress.ipynb",
+            Code("using Kit.Notebook;\nvar p = new TrainingProgress(40, \"loop\", updateSeconds: 0);\nfor (int i = 1; i <= 40; i++) p.Report(i);"));
+        var (result, nb) = await Run(path);
+        Assert.True(result.Succeeded, result.Failure?.Message);
+        var outputs = Outputs(nb, 1);
+        var bar = Assert.Single(outputs); // no stderr line per update: the bar is the cell's only output
+        Assert.Contains("loop 40/40", Text(bar!["data"]!["text/plain"]));
+    }
+
+    [Fact]
     public void ExportProducesAFileBasedApp()
     {
-        var doc = NotebookDocument.Create(new[]
+        var doc = NotebookFile.Create(new[]
         {
             Markdown("# Export\nA note."),
             Code("#r \"nuget: Kit\"\nusing Kit.Core;\nvar n = 2;", "parameters"),
             Code("record Pair(int A, int B);\nvar p = new Pair(n, 3);\np.A + p.B"),
         });
-        var app = NotebookExporter.Export(doc, "../src/Kit/Kit.csproj", new Dictionary<string, string> { ["n"] = "5" });
+        var app = NotebookExporter.Export(doc, "export.ipynb", "../src/Kit/Kit.csproj", new Dictionary<string, string> { ["n"] = "5" });
         var lines = app.Split('\n');
         Assert.Equal("#:project ../src/Kit/Kit.csproj", lines[1]);
         Assert.Contains("// # Export", lines);

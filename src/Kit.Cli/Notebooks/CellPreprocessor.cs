@@ -1,52 +1,37 @@
-// Turns a Polyglot C# cell into plain C# script: package directives the runner already satisfies
-// (#r "nuget: Kit", #i "nuget: <feed>") become blank lines — so line numbers in errors stay the cell's
-// own — and anything the runner cannot honour fails with a message that says so.
+// The one rewrite the runner makes before a cell reaches the kernel. Everything else — `#r "nuget: …"` for any other
+// package, `#i` sources, magic commands — goes to the kernel's own NuGet and directive handling, as in VS Code.
+// Why this part stays: the runner is itself built on the kit, so the kit and the packages it carries are already
+// loaded in this process. Letting the kernel restore "Kit" from the local feed would load a second copy, compiled
+// from whatever was last packed, beside the current build; `kit reproduce` must run the code as it is now. So
+// `#r "nuget: Kit"` (and the packages the kit carries) become blank lines — line numbers in errors stay the cell's
+// own — and the runner references the loaded assemblies instead. The real kernel, through Jupyter or VS Code, does
+// resolve them from the feed; CI runs every notebook that way too.
 using System.Text.RegularExpressions;
 
 namespace Kit.Cli.Notebooks;
 
-/// <summary>Rewrites the kernel-only lines of a cell.</summary>
+/// <summary>Satisfies the package references the runner carries.</summary>
 public static class CellPreprocessor
 {
     /// <summary>NuGet packages the runner carries (case-insensitive); #r "nuget: X" for these is satisfied.</summary>
     public static readonly IReadOnlySet<string> CarriedPackages = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "Kit", "TorchSharp", "TorchSharp-cpu", "TorchSharp-cuda-linux", "libtorch-cpu-linux-x64", "SkiaSharp",
-        "SkiaSharp.NativeAssets.Linux.NoDependencies", "Plotly.NET", "Plotly.NET.CSharp", "Plotly.NET.Interactive",
-        "Microsoft.Data.Analysis", "FSharp.Core",
+        "SkiaSharp.NativeAssets.Linux.NoDependencies", "Plotly.NET", "Plotly.NET.CSharp",
+        "Microsoft.Data.Analysis", "FSharp.Core", "Microsoft.ML.Tokenizers",
     };
 
     static readonly Regex NuGetReference = new(@"^\s*#r\s+""nuget:\s*([^,""\s]+)\s*(,[^""]*)?""\s*$", RegexOptions.Compiled);
-    static readonly Regex SourceDirective = new(@"^\s*#i\s+""", RegexOptions.Compiled);
-    static readonly Regex MagicCommand = new(@"^\s*#!(\S+)", RegexOptions.Compiled);
 
-    /// <summary>
-    /// Returns the cell's code with satisfied directives blanked. Throws NotebookCellException (with the
-    /// 1-based line) for a package the runner does not carry or a magic command it cannot run.
-    /// </summary>
-    public static string Prepare(string source, int cellNumber)
+    /// <summary>The package a line references with <c>#r "nuget: …"</c>, or null.</summary>
+    public static string? ReferencedPackage(string line) => NuGetReference.Match(line) is { Success: true } m ? m.Groups[1].Value : null;
+
+    /// <summary>The cell's code with references to carried packages blanked (other lines untouched).</summary>
+    public static string Prepare(string source)
     {
         var lines = source.Replace("\r\n", "\n").Split('\n');
         for (int i = 0; i < lines.Length; i++)
-        {
-            var line = lines[i];
-            if (NuGetReference.Match(line) is { Success: true } m)
-            {
-                if (!CarriedPackages.Contains(m.Groups[1].Value))
-                    throw new NotebookCellException(cellNumber, i + 1, line.Trim(),
-                        $"package '{m.Groups[1].Value}' is not one the headless runner carries ({string.Join(", ", CarriedPackages.Order())}); " +
-                        "run this notebook in VS Code's Polyglot Notebooks, or add the package to the kit.");
-                lines[i] = "";
-            }
-            else if (SourceDirective.IsMatch(line)) lines[i] = "";
-            else if (MagicCommand.Match(line) is { Success: true } magic)
-            {
-                var name = magic.Groups[1].Value;
-                if (name is "csharp" or "c#" or "C#") lines[i] = "";
-                else throw new NotebookCellException(cellNumber, i + 1, line.Trim(),
-                    $"magic command '#!{name}' is not supported by the headless runner (it runs C# cells only).");
-            }
-        }
+            if (ReferencedPackage(lines[i]) is string package && CarriedPackages.Contains(package)) lines[i] = "";
         return string.Join("\n", lines);
     }
 }

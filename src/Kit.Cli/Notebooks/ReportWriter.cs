@@ -1,67 +1,76 @@
-// `kit reproduce`: the executed notebooks plus report.md — every table (Markdown in the report, CSV
-// beside it) and every figure (PNG image grids, HTML charts sharing one local plotly.js).
+// `kit reproduce`: the executed notebooks plus report.md — every table (Markdown in the report, CSV beside it) and
+// every figure (PNG image grids, HTML charts sharing one local plotly.js). The report is rewritten after each notebook,
+// so a run that is interrupted still has one, saying where it stopped.
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 using Kit.Notebook;
 
 namespace Kit.Cli.Notebooks;
 
 /// <summary>Writes a run folder's report from notebook results.</summary>
-public static class ReportWriter
+public sealed class ReportWriter
 {
-    /// <summary>Writes report.md, tables/ and figures/ under <paramref name="runDirectory"/>; returns the report's path.</summary>
-    public static string Write(string runDirectory, string scale, IReadOnlyList<NotebookRunResult> results, string environment)
+    readonly string _runDirectory, _scale, _environment;
+    readonly HashSet<string> _written = new(StringComparer.Ordinal);
+    bool _plotlyWritten;
+
+    public ReportWriter(string runDirectory, string scale, string environment)
     {
-        var tables = Path.Combine(runDirectory, "tables");
-        var figures = Path.Combine(runDirectory, "figures");
-        var md = new StringBuilder();
-        md.Append($"# Kit — reproduction report\n\nScale **{scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
-        md.Append("```\n").Append(environment).Append("\n```\n\n");
-        md.Append("| notebook | status | time |\n|---|---|---|\n");
-        foreach (var r in results)
-            md.Append($"| [{Path.GetFileName(r.Notebook)}]({Path.GetFileName(r.ExecutedPath)}) | {(r.Succeeded ? "ok" : "**failed**")} | {r.Seconds:0}s |\n");
-        bool plotlyWritten = false;
-        foreach (var r in results)
-        {
-            var stem = Path.GetFileNameWithoutExtension(r.Notebook);
-            md.Append($"\n## {stem}{(r.Title is null ? "" : " — " + r.Title)}\n\n");
-            if (!r.Succeeded) md.Append($"**Failed:** {r.Failure?.Message}\n\n");
-            int k = 0;
-            foreach (var artifact in r.Artifacts)
-            {
-                k++;
-                var name = $"{stem}-{k:D2}-{Slug(artifact.View switch { ResultTable t => t.Title, ChartView c => c.Title, ImageGrid g => g.Title ?? "images", _ => "output" })}";
-                switch (artifact.View)
-                {
-                    case ResultTable table:
-                        Directory.CreateDirectory(tables);
-                        table.SaveCsv(Path.Combine(tables, name + ".csv"));
-                        md.Append(table.ToMarkdown()).Append($"\n[CSV](tables/{name}.csv)\n\n");
-                        break;
-                    case ImageGrid grid:
-                        Directory.CreateDirectory(figures);
-                        Kit.Core.AtomicFile.WriteAllBytes(Path.Combine(figures, name + ".png"), grid.ToPng()!);
-                        md.Append($"![{grid.Title ?? "images"}](figures/{name}.png)\n\n");
-                        break;
-                    case ChartView chart:
-                        Directory.CreateDirectory(figures);
-                        if (!plotlyWritten) { Kit.Core.AtomicFile.WriteAllText(Path.Combine(figures, "plotly.min.js"), ChartView.PlotlyJs); plotlyWritten = true; }
-                        Kit.Core.AtomicFile.WriteAllText(Path.Combine(figures, name + ".html"), chart.ToStandaloneHtml("plotly.min.js"));
-                        md.Append($"[Chart: {chart.Title}](figures/{name}.html)\n\n");
-                        break;
-                }
-            }
-            if (k == 0) md.Append("_No tables or figures._\n");
-        }
-        var path = Path.Combine(runDirectory, "report.md");
-        Kit.Core.AtomicFile.WriteAllText(path, md.ToString());
-        return path;
+        _runDirectory = runDirectory; _scale = scale; _environment = environment;
+        Path = System.IO.Path.Combine(runDirectory, "report.md");
     }
 
-    static string Slug(string title)
+    /// <summary>Where the report is written.</summary>
+    public string Path { get; }
+
+    /// <summary>
+    /// Writes report.md, tables/ and figures/ for <paramref name="results"/>; <paramref name="interruptedDuring"/> names
+    /// the notebook that was running when the run was stopped (null for a run that is finished or still going).
+    /// </summary>
+    public void Write(IReadOnlyList<NotebookRunResult> results, string? interruptedDuring)
     {
-        var slug = Regex.Replace(title.ToLowerInvariant(), "[^a-z0-9]+", "-").Trim('-');
-        return slug.Length == 0 ? "output" : slug.Length > 48 ? slug[..48].TrimEnd('-') : slug;
+        var md = new StringBuilder();
+        md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
+        if (interruptedDuring is not null)
+            md.Append($"**Interrupted** while {interruptedDuring} was running: the {results.Count} notebook(s) below finished; the rest did not run.\n\n");
+        md.Append("```\n").Append(_environment).Append("\n```\n\n");
+        md.Append("| notebook | status | time |\n|---|---|---|\n");
+        foreach (var r in results)
+            md.Append($"| [{System.IO.Path.GetFileName(r.Notebook)}]({System.IO.Path.GetFileName(r.ExecutedPath)}) | {(r.Succeeded ? "ok" : "**failed**")} | {r.Seconds:0}s |\n");
+        if (interruptedDuring is not null) md.Append($"| {interruptedDuring} | **interrupted** | |\n");
+        foreach (var r in results) Notebook(md, r);
+        Kit.Core.AtomicFile.WriteAllText(Path, md.ToString());
+    }
+
+    void Notebook(StringBuilder md, NotebookRunResult r)
+    {
+        var stem = System.IO.Path.GetFileNameWithoutExtension(r.Notebook);
+        md.Append($"\n## {stem}{(r.Title is null ? "" : " — " + r.Title)}\n\n");
+        if (!r.Succeeded) md.Append($"**Failed:** {r.Failure?.Message}\n\n");
+        int k = 0;
+        foreach (var artifact in r.Artifacts)
+        {
+            k++;
+            var name = $"{stem}-{k:D2}-{Display.FileStem(artifact.View.Title ?? "output", 48)}";
+            bool fresh = _written.Add(name);
+            switch (artifact.View)
+            {
+                case ResultTable table:
+                    if (fresh) table.SaveCsv(System.IO.Path.Combine(_runDirectory, "tables", name + ".csv"));
+                    md.Append(table.ToMarkdown()).Append($"\n[CSV](tables/{name}.csv)\n\n");
+                    break;
+                case ChartView chart:
+                    var figures = System.IO.Path.Combine(_runDirectory, "figures");
+                    if (!_plotlyWritten) { Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, "plotly.min.js"), ChartView.PlotlyJs); _plotlyWritten = true; }
+                    if (fresh) Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, name + ".html"), chart.ToStandaloneHtml("plotly.min.js"));
+                    md.Append($"[Chart: {chart.Title}](figures/{name}.html)\n\n");
+                    break;
+                case var view when view.ToPng() is byte[] png:
+                    if (fresh) Kit.Core.AtomicFile.WriteAllBytes(System.IO.Path.Combine(_runDirectory, "figures", name + ".png"), png);
+                    md.Append($"![{view.Title ?? "images"}](figures/{name}.png)\n\n");
+                    break;
+            }
+        }
+        if (k == 0) md.Append("_No tables or figures._\n");
     }
 }

@@ -48,7 +48,7 @@ public sealed record ClassConditionalResult(TokenizerRun Tokenizer, double Probe
         Tokenizer.Key.Quantizer.Describe(), Tokenizer.Metrics.Psnr, 100 * ProbeOnReal, 100 * ProbeOnReconstructions, 100 * Accuracy, 100 * Chance, FrechetDistance,
         double.IsNaN(PriorSeconds) ? "cached" : PriorSeconds,
     } }, note: "A frozen Fashion-MNIST classifier reads each sample's class; chance is guessing among the ten balanced classes. " +
-        "Probe on reconstructions: the test images decoded from their own codes, the most a sample can be expected to reach.");
+        "Probe on reconstructions: the test images decoded from their own codes, the most a sample can be expected to reach.", measured: new[] { "prior train s" });
 
     /// <summary>Class accuracy of the samples split by requested class.</summary>
     public ResultTable PerClassTable() => ResultTable.FromRows("Samples read as the class they were asked for", new[] { "class", "prompt", "right %" },

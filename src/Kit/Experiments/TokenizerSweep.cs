@@ -47,7 +47,7 @@ public static class TokenizerSweep
             r.Item2.Metrics.BitsPerImage, r.Item2.Metrics.Psnr, r.Item2.Metrics.Ssim, r.Item2.Metrics.RFd, 100 * r.Item2.Metrics.Usage,
             r.Item2.Metrics.Perplexity, r.Item2.FromCache ? "cached" : r.Item2.Metrics.TrainSeconds,
         });
-        return new SweepResult(ResultTable.FromRows(title, columns, rows, note), runs);
+        return new SweepResult(ResultTable.FromRows(title, columns, rows, note, measured: new[] { "train s" }), runs);
     }
 
     /// <summary>Originals (first row) above the reconstructions of each variant (one row each), with the variants named.</summary>

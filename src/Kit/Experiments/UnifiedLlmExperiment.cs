@@ -331,7 +331,7 @@ public static class UnifiedLlmExperiment
             r.HeldOutPerplexity, double.IsNaN(r.TrainSeconds) ? "cached" : r.TrainSeconds,
         }), note: "Caption objects: the scene's objects named with size, colour and shape all right; caption attributes: each of the three judged alone, " +
             "for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as there are); " +
-            $"chance: the same captions scored against shuffled scenes. Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}.");
+            $"chance: the same captions scored against shuffled scenes. Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}.", measured: new[] { "train s" });
         var generation = ResultTable.FromRows("Unified LLM on Shapes: generation (text → image)", new[]
         {
             "variant", "guidance", "T2I simple %", "simple chance %", "T2I objects %", "T2I chance %", "T2I colours %", "colour chance %", "T2I shapes %", "T2I relation %", "T2I scenes %", "FD",

@@ -1,40 +1,53 @@
-// Charts through Plotly.NET, rendered offline: the full plotly.js (embedded in Plotly.NET's assembly) is
-// written into the first chart's HTML of a notebook and every chart waits for it, so nothing is fetched
-// from a CDN.
-using System.Text.RegularExpressions;
-using Plotly.NET;
-using Plotly.NET.CSharp;
-using PlotlyChart = Plotly.NET.CSharp.Chart;
+// Charts as plotly.js figures the kit writes itself ({"data": [traces], "layout": {...}}, the JSON plotly.js reads and
+// Plotly.NET writes), rendered offline: the full plotly.js (carried inside Plotly.NET's package) is written into the
+// first chart's HTML of a notebook and every chart waits for it, so nothing is fetched from a CDN.
+// Why not build them with Plotly.NET: it needs FSharp.Core 10.1, and the .NET Interactive kernel VS Code and Jupyter
+// launch ships FSharp.Core 10.0, so every Plotly.NET call fails there. Writing the figure JSON directly renders the same
+// chart in every host — that kernel, the kit's runner, the report and the exported app — from the same call.
+// Plotly.NET charts a user builds still display wherever Plotly.NET loads (PlotlyNetCharts.ToChartView).
+using System.Reflection;
+using System.Text.Json.Nodes;
 
 namespace Kit.Notebook;
 
-/// <summary>A Plotly chart that displays in notebooks and writes itself to standalone HTML.</summary>
+/// <summary>A plotly.js chart that displays in notebooks and writes itself to standalone HTML.</summary>
 [TypeFormatterSource(typeof(KitFormatterSource), PreferredMimeTypes = new[] { "text/html" })]
 public sealed class ChartView : IRichView
 {
     static readonly object Gate = new();
     static bool _plotlyEmitted;
     static string? _plotlyJs;
+    readonly JsonObject _figure;
 
-    public ChartView(GenericChart chart, string title)
+    /// <summary>A chart from a plotly.js figure: an object with a "data" array of traces and an optional "layout".</summary>
+    public ChartView(JsonObject figure, string title)
     {
-        Chart = chart;
+        if (figure["data"] is not JsonArray)
+            throw new ArgumentException("a plotly.js figure needs a \"data\" array of traces.", nameof(figure));
+        _figure = (JsonObject)figure.DeepClone();
         Title = title;
     }
 
-    /// <summary>The underlying Plotly.NET chart (style it further with Plotly.NET's API).</summary>
-    public GenericChart Chart { get; }
     /// <summary>Title (also the figure's file name in reports).</summary>
     public string Title { get; }
 
-    /// <summary>The full plotly.js shipped inside Plotly.NET (about 3.5 MB).</summary>
+    /// <summary>The figure's traces and layout (a copy: changing it does not change the chart).</summary>
+    public JsonObject Figure => (JsonObject)_figure.DeepClone();
+
+    /// <summary>The figure as JSON, as plotly.js's <c>Plotly.newPlot(div, data, layout)</c> reads it.</summary>
+    public string FigureJson => _figure.ToJsonString();
+
+    /// <summary>The full plotly.js that ships inside Plotly.NET's package (about 3.5 MB).</summary>
+    /// <remarks>Read as a resource of the Plotly.NET assembly without touching any of its types, so it works in a kernel
+    /// where Plotly.NET's code cannot run (its FSharp.Core is older than Plotly.NET needs).</remarks>
     public static string PlotlyJs
     {
         get
         {
             if (_plotlyJs is not null) return _plotlyJs;
-            var assembly = typeof(GenericChart).Assembly;
-            var name = assembly.GetManifestResourceNames().First(n => n.EndsWith(".min.js", StringComparison.Ordinal));
+            var assembly = Assembly.Load(new AssemblyName("Plotly.NET"));
+            var name = assembly.GetManifestResourceNames().FirstOrDefault(n => n.EndsWith(".min.js", StringComparison.Ordinal))
+                ?? throw new InvalidOperationException("the Plotly.NET assembly carries no plotly.js resource.");
             using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!);
             return _plotlyJs = reader.ReadToEnd();
         }
@@ -46,9 +59,12 @@ public sealed class ChartView : IRichView
     /// <summary>The chart's div and script; the render call waits until plotly.js has loaded.</summary>
     public string ChartHtml()
     {
-        var html = GenericChart.toChartHTML(Chart);
-        return Regex.Replace(html, @"(renderPlotly_[0-9a-f]+)\(\);\s*</script>",
-            m => $"(function wait() {{ if (window.Plotly) {m.Groups[1].Value}(); else setTimeout(wait, 50); }})();\n</script>");
+        var id = "kit-chart-" + Guid.NewGuid().ToString("N");
+        var data = _figure["data"]!.ToJsonString();
+        var layout = (_figure["layout"] ?? new JsonObject()).ToJsonString();
+        return $"<div id=\"{id}\"></div>\n<script type=\"text/javascript\">\n" +
+               $"(function wait() {{ if (window.Plotly) Plotly.newPlot('{id}', {data}, {layout}, {{\"responsive\": true}}); else setTimeout(wait, 50); }})();\n" +
+               "</script>";
     }
 
     /// <summary>HTML for a notebook output: the first chart of a notebook carries plotly.js in full.</summary>
@@ -80,8 +96,13 @@ public static class Charts
     /// <summary>One line per series over a shared x axis (e.g. loss per step for several runs).</summary>
     public static ChartView Line(string title, IReadOnlyDictionary<string, (IReadOnlyList<double> X, IReadOnlyList<double> Y)> series, string xTitle = "step", string yTitle = "value")
     {
-        var traces = series.Select(kv => PlotlyChart.Line<double, double, string>(x: kv.Value.X, y: kv.Value.Y, Name: kv.Key, ShowMarkers: false)).ToArray();
-        return new ChartView(Style(PlotlyChart.Combine(traces), title, xTitle, yTitle), title);
+        foreach (var (name, (x, y)) in series)
+            if (x.Count != y.Count) throw new ArgumentException($"series '{name}' has {x.Count} x values for {y.Count} y values.", nameof(series));
+        var traces = series.Select(kv => new JsonObject
+        {
+            ["type"] = "scatter", ["mode"] = "lines", ["name"] = kv.Key, ["x"] = Numbers(kv.Value.X), ["y"] = Numbers(kv.Value.Y),
+        });
+        return Figure(title, traces, xTitle, yTitle);
     }
 
     /// <summary>One line from y values at x = 0, 1, 2, ...</summary>
@@ -94,8 +115,11 @@ public static class Charts
         foreach (var (name, values) in series)
             if (values.Count != categories.Count)
                 throw new ArgumentException($"series '{name}' has {values.Count} values for {categories.Count} categories.", nameof(series));
-        var traces = series.Select(kv => PlotlyChart.Column<double, string, string>(values: kv.Value, Keys: new Optional<IEnumerable<string>>(categories, true), Name: kv.Key)).ToArray();
-        return new ChartView(Style(PlotlyChart.Combine(traces), title, "", yTitle), title);
+        var traces = series.Select(kv => new JsonObject
+        {
+            ["type"] = "bar", ["name"] = kv.Key, ["x"] = Strings(categories), ["y"] = Numbers(kv.Value),
+        });
+        return Figure(title, traces, "", yTitle, barmode: "group");
     }
 
     /// <summary>A heatmap of <paramref name="z"/>[row][column] with labelled axes.</summary>
@@ -103,13 +127,30 @@ public static class Charts
     {
         if (z.Count != rows.Count || z.Any(r => r.Count != columns.Count))
             throw new ArgumentException($"z must be {rows.Count} rows × {columns.Count} columns.", nameof(z));
-        var chart = PlotlyChart.Heatmap<double, string, string, string>(zData: z.Select(r => (IEnumerable<double>)r), X: new Optional<IEnumerable<string>>(columns, true), Y: new Optional<IEnumerable<string>>(rows, true));
-        return new ChartView(Style(chart, title, "", ""), title);
+        var trace = new JsonObject
+        {
+            ["type"] = "heatmap", ["z"] = new JsonArray(z.Select(r => (JsonNode?)Numbers(r)).ToArray()),
+            ["x"] = Strings(columns), ["y"] = Strings(rows),
+        };
+        return Figure(title, new[] { trace }, "", "");
     }
 
-    static GenericChart Style(GenericChart chart, string title, string xTitle, string yTitle) =>
-        Plotly.NET.Chart.withTitle(title, null).Invoke(chart)
-            .WithXAxisStyle<double, double, string>(TitleText: xTitle)
-            .WithYAxisStyle<double, double, string>(TitleText: yTitle)
-            .WithSize(720, 420);
+    static ChartView Figure(string title, IEnumerable<JsonObject> traces, string xTitle, string yTitle, string? barmode = null)
+    {
+        var layout = new JsonObject
+        {
+            ["title"] = new JsonObject { ["text"] = title },
+            ["xaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = xTitle } },
+            ["yaxis"] = new JsonObject { ["title"] = new JsonObject { ["text"] = yTitle } },
+            ["width"] = 720, ["height"] = 420,
+        };
+        if (barmode is not null) layout["barmode"] = barmode;
+        return new ChartView(new JsonObject { ["data"] = new JsonArray(traces.Select(t => (JsonNode?)t).ToArray()), ["layout"] = layout }, title);
+    }
+
+    // JSON has no NaN or infinity: plotly.js draws a missing point (a gap) for null.
+    static JsonArray Numbers(IEnumerable<double> values) =>
+        new(values.Select(v => double.IsFinite(v) ? JsonValue.Create(v) : null).Select(v => (JsonNode?)v).ToArray());
+
+    static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 }

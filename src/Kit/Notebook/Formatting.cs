@@ -26,6 +26,8 @@ public interface IRichView
     byte[]? ToPng();
     /// <summary>A short plain-text rendering.</summary>
     string ToPlainText();
+    /// <summary>The view's title (names its file in reports and exported apps); null when it has none.</summary>
+    string? Title => null;
 }
 
 /// <summary>The formatter source every kit view names in its attribute.</summary>

@@ -2,7 +2,6 @@
 // the same offline HTML as the kit's ChartView. The kernel's Formatter is found by name and called by
 // reflection, so the kit carries no dependency on it; outside a kernel this does nothing.
 using System.Reflection;
-using Plotly.NET;
 
 namespace Kit.Notebook;
 
@@ -23,8 +22,12 @@ public static class KernelFormatters
             p[0].ParameterType == typeof(Type) && p[1].ParameterType == typeof(Action<object, TextWriter>) && p[2].ParameterType == typeof(string));
         if (register is null) return false;
         _done = true;
-        Action<object, TextWriter> html = (value, writer) => writer.Write(new ChartView((GenericChart)value, "chart").ToHtml());
-        register.Invoke(null, new object[] { typeof(GenericChart), html, "text/html" });
+        // Named, not typeof(GenericChart): resolving the type needs nothing of FSharp.Core, and a kernel whose
+        // FSharp.Core is too old for Plotly.NET still registers (its users' own Plotly.NET calls fail there anyway).
+        var chartType = Type.GetType("Plotly.NET.GenericChart, Plotly.NET");
+        if (chartType is null) return false;
+        Action<object, TextWriter> html = (value, writer) => writer.Write(PlotlyNetCharts.ToChartView((Plotly.NET.GenericChart)value).ToHtml());
+        register.Invoke(null, new object[] { chartType, html, "text/html" });
         return true;
     }
 }

@@ -38,16 +38,17 @@ public sealed class TrainingProgress
     TimeSpan? _last;
 
     /// <summary>
-    /// Starts a progress display of <paramref name="total"/> steps. The terminal line goes to standard
-    /// error unless <paramref name="terminal"/> is given; <paramref name="showInNotebook"/> adds the bar.
+    /// Starts a progress display of <paramref name="total"/> steps. <paramref name="showInNotebook"/> shows a bar that
+    /// updates in place when a notebook runs the code; otherwise (or when <paramref name="terminal"/> is given) each update
+    /// is a line on standard error. A notebook gets no lines: a kernel turns them into one output per update.
     /// </summary>
     public TrainingProgress(long total, string label = "train", double updateSeconds = 0.5, bool showInNotebook = true, TextWriter? terminal = null)
     {
         if (total <= 0) throw new ArgumentOutOfRangeException(nameof(total), total, "expected a positive number of steps");
         Total = total; Label = label; _every = TimeSpan.FromSeconds(updateSeconds);
-        _terminal = terminal ?? Console.Error;
         Latest = new ProgressView(label, 0, total, 0, new Dictionary<string, double>());
         if (showInNotebook && (Display.Sink is not null || Display.InKernel)) _handle = Display.Show(Latest);
+        _terminal = terminal ?? (_handle is null ? Console.Error : null);
     }
 
     public long Total { get; }

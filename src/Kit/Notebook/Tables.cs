@@ -11,9 +11,13 @@ namespace Kit.Notebook;
 [TypeFormatterSource(typeof(KitFormatterSource), PreferredMimeTypes = new[] { "text/html" })]
 public sealed class ResultTable : IRichView
 {
-    public ResultTable(DataFrame frame, string title, string? note = null)
+    public ResultTable(DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null)
     {
         Frame = frame; Title = title; Note = note;
+        MeasuredColumns = (measured ?? Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in MeasuredColumns)
+            if (!frame.Columns.Any(c => c.Name == name))
+                throw new ArgumentException($"measured column '{name}' is not a column of table '{title}' (its columns: {string.Join(", ", frame.Columns.Select(c => c.Name))}).", nameof(measured));
     }
 
     /// <summary>The data.</summary>
@@ -22,15 +26,20 @@ public sealed class ResultTable : IRichView
     public string Title { get; }
     /// <summary>An optional line under the table (e.g. the paper's figure for comparison).</summary>
     public string? Note { get; }
+    /// <summary>
+    /// Columns holding wall-clock measurements (seconds, items/s, share of the matmul peak): they change from run to run
+    /// and machine to machine, so a comparison of two runs at the same seed skips them; every other cell must agree.
+    /// </summary>
+    public IReadOnlySet<string> MeasuredColumns { get; }
 
     /// <summary>Builds a table from rows of values; <paramref name="columns"/> name them.</summary>
-    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows, string? note = null)
+    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows, string? note = null, IEnumerable<string>? measured = null)
     {
         var data = rows.ToList();
         foreach (var (row, i) in data.Select((r, i) => (r, i)))
             if (row.Count != columns.Count) throw new ArgumentException($"row {i} has {row.Count} values for {columns.Count} columns.", nameof(rows));
         var frame = new DataFrame(columns.Select((name, c) => Column(name, data.Select(r => r[c]).ToList())));
-        return new ResultTable(frame, title, note);
+        return new ResultTable(frame, title, note, measured);
     }
 
     /// <summary>The number in <paramref name="column"/> of the row whose first column reads <paramref name="rowKey"/>.</summary>
@@ -70,7 +79,8 @@ public sealed class ResultTable : IRichView
     {
         var sb = new StringBuilder();
         sb.Append($"<div><b>{ImageGrid.Escape(Title)}</b><table style=\"border-collapse: collapse\"><thead><tr>");
-        foreach (var n in Names) sb.Append($"<th style=\"border-bottom: 1px solid #888; padding: 2px 8px; text-align: right\">{ImageGrid.Escape(n)}</th>");
+        foreach (var n in Names)
+            sb.Append($"<th{(MeasuredColumns.Contains(n) ? " data-kit-measured=\"true\"" : "")} style=\"border-bottom: 1px solid #888; padding: 2px 8px; text-align: right\">{ImageGrid.Escape(n)}</th>");
         sb.Append("</tr></thead><tbody>");
         foreach (var row in Rows())
         {
@@ -126,5 +136,5 @@ public sealed class ResultTable : IRichView
 public static class Tables
 {
     /// <summary>Wraps a DataFrame for rich display: <c>frame.AsTable("PSNR by codebook size")</c>.</summary>
-    public static ResultTable AsTable(this DataFrame frame, string title, string? note = null) => new(frame, title, note);
+    public static ResultTable AsTable(this DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null) => new(frame, title, note, measured);
 }

@@ -28,6 +28,6 @@ public sealed class TrainingLog
         var columns = new[] { "step", "loss", "lr", "seconds" }.Concat(names).ToList();
         return ResultTable.FromRows(title, columns, Rows.Select(r =>
             (IReadOnlyList<object?>)new object?[] { r.Step, r.Loss, r.LearningRate, r.Seconds }
-                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n, out var v) ? v : null))).ToList()));
+                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n, out var v) ? v : null))).ToList()), measured: new[] { "seconds" });
     }
 }

@@ -5,5 +5,9 @@
 // StartupHook and live in no namespace.
 internal static class StartupHook
 {
-    public static void Initialize() => Kit.Core.Native.TorchNativeLoader.EnsureLoadable();
+    public static void Initialize()
+    {
+        Kit.Core.Allocator.Tune();
+        Kit.Core.Native.TorchNativeLoader.EnsureLoadable();
+    }
 }

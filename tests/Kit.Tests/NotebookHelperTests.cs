@@ -61,6 +61,69 @@ public class NotebookHelperTests
     }
 
     [Fact]
+    public void TheKitsChartsAreTheFiguresPlotlyNetDraws()
+    {
+        // The same line and bars built by the kit's JSON writer and by Plotly.NET: the traces plotly.js receives agree.
+        var x = new[] { 1.0, 2.0, 3.0 };
+        var y = new[] { 0.5, 0.25, 0.125 };
+        var kitLine = Charts.Line("loss", new Dictionary<string, (IReadOnlyList<double>, IReadOnlyList<double>)> { ["run"] = (x, y) }).Figure;
+        var netLine = Plotly.NET.CSharp.Chart.Line<double, double, string>(x: x, y: y, Name: "run").ToChartView().Figure;
+        // Numbers are compared as numbers: the two writers spell 1.0 as "1.0" and "1".
+        static string Same(System.Text.Json.Nodes.JsonNode node) => node is System.Text.Json.Nodes.JsonArray a
+            ? string.Join(",", a.Select(v => v is System.Text.Json.Nodes.JsonValue n && n.TryGetValue(out double d) ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : v!.ToJsonString()))
+            : node.ToJsonString();
+        foreach (var key in new[] { "type", "mode", "name", "x", "y" })
+            Assert.Equal(Same(netLine["data"]![0]![key]!), Same(kitLine["data"]![0]![key]!));
+        var categories = new[] { "VQ", "LFQ" };
+        var kitBars = Charts.Bar("usage", categories, new Dictionary<string, IReadOnlyList<double>> { ["usage"] = new[] { 0.2, 0.9 } }).Figure;
+        var netBars = Plotly.NET.CSharp.Chart.Column<double, string, string>(values: new[] { 0.2, 0.9 },
+            Keys: new Plotly.NET.CSharp.Optional<IEnumerable<string>>(categories, true), Name: "usage").ToChartView().Figure;
+        foreach (var key in new[] { "type", "name", "x", "y" })
+            Assert.Equal(Same(netBars["data"]![0]![key]!), Same(kitBars["data"]![0]![key]!));
+    }
+
+    [Fact]
+    public void ChartsRenderWhereFSharpCoreCannotLoad()
+    {
+        // The .NET Interactive kernel ships an FSharp.Core older than Plotly.NET needs. In a load context that cannot load
+        // FSharp.Core at all, the kit's chart still renders, while a chart built with Plotly.NET fails (the case is real).
+        var context = new NoFSharpCore();
+        try
+        {
+            var kit = context.LoadFromAssemblyName(new System.Reflection.AssemblyName("Kit"));
+            var charts = kit.GetType("Kit.Notebook.Charts")!;
+            var line = charts.GetMethods().Single(m => m.Name == "Line" && m.GetParameters()[1].ParameterType == typeof(IReadOnlyList<double>));
+            var view = line.Invoke(null, new object[] { "loss", new double[] { 3, 2, 1 }, "value", "step", "value" })!;
+            var html = (string)view.GetType().GetMethod("ToStandaloneHtml")!.Invoke(view, new object?[] { null })!;
+            Assert.Contains("Plotly.newPlot", html);
+            Assert.Contains("\"y\":[3,2,1]", html);
+            Assert.True(html.Length > 1_000_000, "plotly.js itself is read from Plotly.NET's assembly without running its code");
+            var failure = Assert.ThrowsAny<Exception>(() =>
+            {
+                var plotly = context.LoadFromAssemblyName(new System.Reflection.AssemblyName("Plotly.NET.CSharp"));
+                var netLine = plotly.GetType("Plotly.NET.CSharp.Chart")!.GetMethods().First(m => m.Name == "Line" && m.IsGenericMethodDefinition && m.GetGenericArguments().Length == 3)
+                    .MakeGenericMethod(typeof(double), typeof(double), typeof(string));
+                var args = netLine.GetParameters().Select(p => p.Name is "x" or "y" ? (object)new double[] { 1, 2 } : p.ParameterType.IsValueType ? Activator.CreateInstance(p.ParameterType) : null).ToArray();
+                netLine.Invoke(null, args);
+            });
+            Assert.Contains("FSharp.Core", failure.ToString());
+        }
+        finally { context.Unload(); }
+    }
+
+    sealed class NoFSharpCore : System.Runtime.Loader.AssemblyLoadContext
+    {
+        public NoFSharpCore() : base("no FSharp.Core", isCollectible: true) { }
+
+        protected override System.Reflection.Assembly? Load(System.Reflection.AssemblyName name)
+        {
+            if (name.Name == "FSharp.Core") throw new FileNotFoundException("FSharp.Core cannot be loaded in this context (as in a kernel whose FSharp.Core is too old).");
+            var path = Path.Combine(AppContext.BaseDirectory, name.Name + ".dll");
+            return name.Name is "Kit" or "Plotly.NET" or "Plotly.NET.CSharp" && File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        }
+    }
+
+    [Fact]
     public void ProgressLineShowsRateEtaAndMetrics()
     {
         var view = new ProgressView("train", 50, 200, 10, new Dictionary<string, double> { ["loss"] = 0.12345678 });

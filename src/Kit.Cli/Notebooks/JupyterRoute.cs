@@ -1,5 +1,5 @@
-// A notebook run as a Jupyter user runs it: the real `dotnet-interactive` tool (pinned in .config/dotnet-tools.json)
-// registered as a Jupyter kernel, executed by Debian's jupyter-nbconvert, the kit resolved from the local feed through
+// A notebook run as a Jupyter user runs it: the real `dotnet-interactive` tool (pinned in .config/dotnet-tools.json,
+// started by the path of its entry assembly, so the kernel finds it whatever folder the notebook is in) registered as a Jupyter kernel, executed by Debian's jupyter-nbconvert, the kit resolved from the local feed through
 // notebooks/nuget.config. The kernelspec is written to a folder of this run's own (JUPYTER_PATH), never into the user's
 // Jupyter folders, and it passes --http-local-only, so the kernel's HTTP server listens on loopback only. The scale is
 // set through KIT_SCALE, which every notebook's parameters cell reads, so the notebook itself is not edited.
@@ -28,14 +28,13 @@ public static class JupyterRoute
     {
         if (Which("jupyter-nbconvert") is null)
             throw new InvalidOperationException($"Jupyter's nbconvert is not installed (no jupyter-nbconvert on PATH); install it with: {InstallCommand}");
-        var (code, output) = LocalFeed.Run("dotnet", repositoryRoot, "tool", "restore");
-        if (code != 0) throw new InvalidOperationException($"`dotnet tool restore` failed (exit {code}); the dotnet-interactive tool is pinned in .config/dotnet-tools.json:\n{output}");
+        var tool = InteractiveTool.Restore(repositoryRoot);
         LocalFeed.Pack(repositoryRoot, feed, log);
         var jupyterPath = Directory.CreateTempSubdirectory("kit-jupyter-").FullName;
         var spec = Directory.CreateDirectory(Path.Combine(jupyterPath, "kernels", KernelName)).FullName;
         var kernel = new JsonObject
         {
-            ["argv"] = new JsonArray("dotnet", "tool", "run", "dotnet-interactive", "--", "jupyter", "--default-kernel", "csharp", "--http-local-only", "{connection_file}"),
+            ["argv"] = new JsonArray("dotnet", tool, "jupyter", "--default-kernel", "csharp", "--http-local-only", "{connection_file}"),
             ["display_name"] = ".NET (C#) — the kit's pinned dotnet-interactive",
             ["language"] = "C#",
         };

@@ -22,6 +22,8 @@ public static class LocalFeed
         if (code != 0) throw new InvalidOperationException($"dotnet pack failed (exit {code}):\n{output}");
         var package = Path.Combine(feed, $"Kit.0.1.0-{suffix}.nupkg");
         if (!File.Exists(package)) package = Directory.GetFiles(feed, "Kit.*.nupkg").OrderBy(File.GetLastWriteTimeUtc).Last();
+        // Older packs are never read again (the kernel takes the newest): keep the last three.
+        foreach (var old in Directory.GetFiles(feed, "Kit.*.nupkg").OrderByDescending(File.GetLastWriteTimeUtc).Skip(3)) File.Delete(old);
         log.WriteLine($"kit: packed {package}");
         return package;
     }

@@ -1,5 +1,5 @@
 // Runs when the kit's assembly is first used — before any kit code touches TorchSharp — so that the
-// native-library fix is in place without the user calling anything.
+// native-library fix and the allocator tuning are in place without the user calling anything.
 using System.Runtime.CompilerServices;
 using Kit.Core.Native;
 
@@ -11,6 +11,7 @@ static class KitModule
     [ModuleInitializer]
     internal static void Initialize()
     {
+        Allocator.Tune();
         TorchNativeLoader.EnsureLoadable();
         try { Kit.Notebook.KernelFormatters.TryRegister(); }
         catch (Exception) { /* a kernel whose Formatter API differs keeps its own chart display */ }

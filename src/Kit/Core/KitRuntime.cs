@@ -8,7 +8,7 @@ namespace Kit.Core;
 /// <summary>What the kit runs on: device, threads, native-library status, matmul peak.</summary>
 public static class KitRuntime
 {
-    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, data availability.</summary>
+    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder, data availability.</summary>
     public static string Describe()
     {
         var native = TorchNativeLoader.Report;
@@ -17,7 +17,10 @@ public static class KitRuntime
             $"Kit {typeof(KitRuntime).Assembly.GetName().Version} on TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, .NET {Environment.Version}",
             Devices.Describe(),
             $"native library: {native.Note}" + (native.Loaded is not null && native.Loaded != native.Original ? $" (loaded {native.Loaded})" : ""),
+            $"allocator: {Allocator.Describe()}",
+            $"cache: {KitPaths.CacheRoot} (trained artifacts; KIT_CACHE moves it)",
             $"Fashion-MNIST: {(Kit.Data.FashionMnist.Locate() is string d ? d : "not installed (" + Kit.Data.FashionMnist.InstallCommand + ")")}",
+            $"WordNet: {(File.Exists(Path.Combine(Kit.Language.TextCorpus.WordNetDirectory, "data.noun")) ? Kit.Language.TextCorpus.WordNetDirectory : "not installed (sudo apt-get install wordnet-base)")}",
         });
     }
 

@@ -1,0 +1,130 @@
+// Multi-head scaled dot-product attention (Vaswani et al. 2017), the one attention module of the kit: self-attention
+// (the GPT, the ViT backbone, LexVLA's adapter, LaVIT's merger) and cross-attention (LaVIT's merger and feature decoder),
+// causal or not, with a key padding mask and an explicit mask, through TorchSharp's fused
+// scaled_dot_product_attention. A query that may see no key at all (LaVIT: an image whose every patch was kept has no
+// dropped token to attend to) gets a zero output, explicitly; softmax over nothing would be NaN, and the released
+// LaVIT code's eps trick silently gives uniform weights instead.
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Kit.Core;
+
+/// <summary>Which keys each query may attend to. All members optional; together they are and-ed.</summary>
+/// <param name="Causal">Query i sees key j only when j ≤ i (+ <paramref name="Past"/> cached keys before the queries).</param>
+/// <param name="KeyPadding">[B, S] true for real keys; false keys are never attended to.</param>
+/// <param name="Allowed">[B, 1 or H, T, S] true where query t may see key s.</param>
+/// <param name="Past">Keys that precede the first query (a KV cache); only used with <paramref name="Causal"/>.</param>
+public readonly record struct AttentionMask(bool Causal = false, Tensor? KeyPadding = null, Tensor? Allowed = null, long Past = 0)
+{
+    /// <summary>No restriction: every query sees every key.</summary>
+    public static AttentionMask None => default;
+
+    /// <summary>True when nothing is masked beyond (at most) the plain causal pattern, so the fused kernel needs no mask.</summary>
+    internal bool Plain => KeyPadding is null && Allowed is null && (!Causal || Past == 0);
+
+    /// <summary>The boolean mask [B, 1|H, T, S] for <paramref name="t"/> queries and <paramref name="s"/> keys.</summary>
+    public Tensor Build(long b, long t, long s, Device device)
+    {
+        Tensor mask = ones(b, 1, t, s, dtype: @bool, device: device);
+        if (Causal) mask = mask.logical_and(ones(t, s, dtype: @bool, device: device).tril(Past).unsqueeze(0).unsqueeze(0));
+        if (KeyPadding is { } keys) mask = mask.logical_and(keys.to(@bool).reshape(keys.shape[0], 1, 1, s));
+        if (Allowed is { } allowed) mask = mask.logical_and(allowed.to(@bool));
+        return mask;
+    }
+}
+
+/// <summary>
+/// Multi-head attention. Self-attention projects queries, keys and values with one fused weight (<c>qkv</c>, as GPT-2 and
+/// nanoGPT name it); cross-attention projects queries from the input (<c>q</c>) and keys and values from the context
+/// (<c>kv</c>); both end in <c>proj</c>.
+/// </summary>
+public sealed class MultiHeadAttention : nn.Module
+{
+    readonly Linear? qkv, q, kv;
+    readonly Linear proj;
+    readonly Dropout dropout;
+
+    /// <param name="dim">Width of the queries (and of the output).</param>
+    /// <param name="heads">Heads; must divide <paramref name="dim"/>.</param>
+    /// <param name="contextDim">Width of the keys' and values' source for cross-attention; null = self-attention.</param>
+    /// <param name="bias">Biases on the projections (the GPT has none, ViTs do).</param>
+    /// <param name="dropout">Dropout on the output.</param>
+    public MultiHeadAttention(int dim, int heads, int? contextDim = null, bool bias = false, double dropout = 0) : base(nameof(MultiHeadAttention))
+    {
+        if (heads < 1 || dim % heads != 0) throw new ArgumentException($"heads={heads} must divide dim={dim}.", nameof(heads));
+        Dim = dim; Heads = heads; ContextDim = contextDim;
+        if (contextDim is int c) { q = nn.Linear(dim, dim, hasBias: bias); kv = nn.Linear(c, 2L * dim, hasBias: bias); }
+        else qkv = nn.Linear(dim, 3L * dim, hasBias: bias);
+        proj = nn.Linear(dim, dim, hasBias: bias);
+        this.dropout = nn.Dropout(dropout);
+        RegisterComponents();
+    }
+
+    public int Dim { get; }
+    public int Heads { get; }
+    /// <summary>The context width of cross-attention; null for self-attention.</summary>
+    public int? ContextDim { get; }
+
+    /// <summary>
+    /// Attention of <paramref name="x"/> [B, T, Dim] over itself, or over <paramref name="context"/> [B, S, ContextDim].
+    /// <paramref name="rotate"/> transforms the stacked queries and keys [2, B, H, T, hd] (rotary positions);
+    /// <paramref name="extend"/> may prepend cached keys and values [B, H, ·, hd] to this call's (a KV cache).
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor? context = null, AttentionMask mask = default,
+        Func<Tensor, Tensor>? rotate = null, Func<Tensor, Tensor, (Tensor K, Tensor V)>? extend = null)
+    {
+        var (queries, keys, values) = Project(x, context, rotate);
+        if (extend is not null) (keys, values) = extend(keys, values);
+        long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
+        Tensor y;
+        if (mask.Plain) y = F.scaled_dot_product_attention(queries, keys, values, is_casual: mask.Causal);
+        else
+        {
+            var allowed = mask.Build(b, t, s, x.device);
+            // Queries with no key to see: let them see every key, then zero their output.
+            var seesSome = allowed.any(-1, keepdim: true);                           // [B, 1|H, T, 1]
+            y = F.scaled_dot_product_attention(queries, keys, values, allowed.logical_or(seesSome.logical_not()));
+            y = y * seesSome.to(y.dtype);
+        }
+        return dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, Dim)));
+    }
+
+    /// <summary>The attention weights [B, H, T, S] the same call would use (rows that see no key are zero), for pictures.</summary>
+    public Tensor Weights(Tensor x, Tensor? context = null, AttentionMask mask = default, Func<Tensor, Tensor>? rotate = null)
+    {
+        var (queries, keys, _) = Project(x, context, rotate);
+        long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
+        var scores = queries.matmul(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
+        var allowed = mask.Build(b, t, s, x.device);
+        var weights = scores.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1);
+        return weights.nan_to_num(0.0); // a row with no allowed key: all -inf, softmax NaN → 0
+    }
+
+    (Tensor Q, Tensor K, Tensor V) Project(Tensor x, Tensor? context, Func<Tensor, Tensor>? rotate)
+    {
+        if (x.dim() != 3 || x.shape[2] != Dim) throw new ArgumentException($"x must be [B, T, {Dim}]; got [{string.Join(", ", x.shape)}].", nameof(x));
+        long b = x.shape[0], t = x.shape[1], hd = Dim / Heads;
+        Tensor qk, v;
+        if (qkv is not null)
+        {
+            if (context is not null) throw new ArgumentException("a self-attention module was given a context; build it with contextDim for cross-attention.", nameof(context));
+            var parts = qkv.call(x).reshape(b, t, 3, Heads, hd).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
+            qk = parts.narrow(0, 0, 2);
+            v = parts[2];
+        }
+        else
+        {
+            if (context is null || context.dim() != 3 || context.shape[0] != b || context.shape[2] != ContextDim)
+                throw new ArgumentException($"cross-attention needs a context [{b}, S, {ContextDim}]; got {(context is null ? "none" : $"[{string.Join(", ", context.shape)}]")}.", nameof(context));
+            long s = context.shape[1];
+            var queries = q!.call(x).reshape(b, t, Heads, hd).transpose(1, 2);
+            var pair = kv!.call(context).reshape(b, s, 2, Heads, hd).permute(2, 0, 3, 1, 4); // [2, B, H, S, hd]
+            if (rotate is not null) throw new ArgumentException("rotary positions apply to self-attention only.", nameof(rotate));
+            return (queries, pair[0], pair[1]);
+        }
+        if (rotate is not null) qk = rotate(qk);
+        return (qk[0], qk[1], v);
+    }
+}

@@ -50,7 +50,7 @@ public static class Bench
             new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 4, Aggregation: StackAggregation.CumulativeSum, CodebookSize: 256),
         };
         using var data = new ShapesDataset(512, Split.Train).Batch(0, 512);
-        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", TokenizerSweep.TokenizerFor(RunScale.Default)) })
+        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", Recipes.Tokenizer(RunScale.Default)) })
             foreach (var spec in specs)
             {
                 var c = spec.RequiredDim is int d ? config with { LatentDim = d, PreQuantNorm = spec.Kind == QuantizerKind.Lfq } : config;
@@ -117,7 +117,7 @@ public static class Bench
     /// <summary>Working set over many training steps of the notebooks' tokenizer: it must stay flat.</summary>
     static ResultTable Memory(int steps)
     {
-        var config = TokenizerSweep.TokenizerFor(RunScale.Default);
+        var config = Recipes.Tokenizer(RunScale.Default);
         using var model = new ImageTokenizer(config, new VectorQuantizer(config.LatentDim, 256, kmeansInit: true, deadCodeThreshold: 2));
         var optimizer = optim.AdamW(model.parameters(), 1e-3);
         using var data = new ShapesDataset(256, Split.Train).Batch(0, 256);

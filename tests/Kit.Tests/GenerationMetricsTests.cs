@@ -111,10 +111,10 @@ public class GenerationMetricsTests
     [Fact]
     public void GuidanceIsTheBestScoringScaleAndTheSmallestOnATie()
     {
-        Assert.Equal(6.0, UnifiedLlmExperiment.BestGuidance(new[] { (1.0, 0.10), (3.0, 0.12), (6.0, 0.16) }));
-        Assert.Equal(1.0, UnifiedLlmExperiment.BestGuidance(new[] { (1.0, 0.20), (3.0, 0.12), (6.0, 0.16) }));
+        Assert.Equal(6.0, UnifiedEvaluation.BestGuidance(new[] { (1.0, 0.10), (3.0, 0.12), (6.0, 0.16) }));
+        Assert.Equal(1.0, UnifiedEvaluation.BestGuidance(new[] { (1.0, 0.20), (3.0, 0.12), (6.0, 0.16) }));
         // Listed out of order, 3 and 6 tie for the best: 3, the smaller.
-        Assert.Equal(3.0, UnifiedLlmExperiment.BestGuidance(new[] { (6.0, 0.15), (1.0, 0.05), (3.0, 0.15) }));
-        Assert.Throws<ArgumentException>(() => UnifiedLlmExperiment.BestGuidance(Array.Empty<(double, double)>()));
+        Assert.Equal(3.0, UnifiedEvaluation.BestGuidance(new[] { (6.0, 0.15), (1.0, 0.05), (3.0, 0.15) }));
+        Assert.Throws<ArgumentException>(() => UnifiedEvaluation.BestGuidance(Array.Empty<(double, double)>()));
     }
 }

@@ -1,6 +1,7 @@
 using Kit.Core;
 using Kit.Data;
 using Kit.Language;
+using Kit.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -11,7 +12,11 @@ public class LanguageTests
 {
     static readonly string[] Corpus = { "a large red circle", "a small blue square left of a large green star", "what colour is the star? green", "is there a cross? no" };
 
-    static UnifiedVocabulary Vocabulary(int codebook = 16, int codesPerImage = 4) => new(TextTokenizer.Fit(Corpus), codebook, codesPerImage);
+    static UnifiedVocabulary Vocabulary(int codebook = 16) => new(TextTokenizer.Fit(Corpus), codebook);
+
+    // A model over v's ids, which marks v's [IMG] … [/IMG] spans as its visual positions.
+    static UnifiedModelConfig ModelOver(UnifiedVocabulary v, GptConfig gpt, VisualInterface visual = VisualInterface.Tokens, int featureDim = 0, int imagePositions = 0) =>
+        UnifiedModelConfig.For(v, gpt, visual, featureDim, imagePositions);
 
     static Gpt TinyGpt(int vocab, bool rope = true, CodeFactorization? factorization = null, int context = 48, int? visualCodesFrom = null)
     {
@@ -60,20 +65,20 @@ public class LanguageTests
     public void KvCacheGenerationEqualsFullRecomputation(bool factorized, bool imagePositions)
     {
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 6);
+        var v = Vocabulary(codebook: 16);
         var config = TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, visualCodesFrom: imagePositions ? v.CodeOffset : null).Config;
-        var gpt = new UnifiedModel(new UnifiedModelConfig(config, ImagePositions: imagePositions ? v.CodesPerImage : 0));
+        var gpt = new UnifiedModel(ModelOver(v, config, imagePositions: imagePositions ? 6 : 0));
         var prompts = new[] { new[] { v[SpecialToken.Bos], 1, 2, v[SpecialToken.Img] }, new[] { v[SpecialToken.Bos], 3, v[SpecialToken.Img] } };
         var options = new SamplingOptions(Temperature: 1.0, Seed: 11);
-        var cached = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: true);
-        var full = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, startInsideImage: true, stopAfterImage: true), useCache: false);
+        var cached = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, 6, 6, startInsideImage: true, stopAfterImage: true), useCache: true);
+        var full = Generation.Generate(gpt, prompts, 10, options, new DecodingConstraint(v, 2, 6, 6, startInsideImage: true, stopAfterImage: true), useCache: false);
         Assert.Equal(cached, full);
         Assert.All(cached, row => Assert.Equal(7, row.Length)); // 6 codes + [/IMG]
         // Captioning: the image sits in the (left-padded) prompt, and the text after it is generated.
         var image = new[] { v[SpecialToken.Bos], v[SpecialToken.Img] }.Concat(Enumerable.Range(0, 6).Select(i => v.CodeId(i * 2))).Append(v[SpecialToken.EndImg]).Append(v[SpecialToken.Caption]).ToArray();
         var captionPrompts = new[] { image, new[] { v[SpecialToken.Bos], 5, 7 }.Concat(image.Skip(1)).ToArray(), new[] { v[SpecialToken.Bos], 2 } };
-        var captionCached = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3), useCache: true);
-        var captionFull = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3), useCache: false);
+        var captionCached = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3, 6, 6), useCache: true);
+        var captionFull = Generation.Generate(gpt, captionPrompts, 6, options, new DecodingConstraint(v, 3, 6, 6), useCache: false);
         Assert.Equal(captionCached, captionFull);
     }
 
@@ -81,18 +86,18 @@ public class LanguageTests
     public void CaptionedImagesMakeSequencesWithTheirOwnCaption()
     {
         using var scope = NewDisposeScope();
-        var v = new UnifiedVocabulary(TextTokenizer.Fit(new[] { "a photo of a sneaker", "a photo of a bag" }), 16, 4);
-        var corpus = VisualCorpus.Captioned(new[] { "a photo of a sneaker", "a photo of a bag" }, tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 }));
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(new[] { "a photo of a sneaker", "a photo of a bag" }), 16);
+        var corpus = VisualCorpus.Captioned(new[] { "a photo of a sneaker", "a photo of a bag" }, VisualCodes.Fixed(tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 })));
         Assert.Equal(2, corpus.Count);
-        var sequences = new UnifiedSequences(v, corpus, Array.Empty<string>(), new SequenceMix(1, 1, 0, 0, UnconditionalRate: 0));
+        var sequences = new UnifiedSequences(v, corpus, Array.Empty<string>(), SequenceMix.Standard(1, 1, 0, 0, unconditionalRate: 0));
         int[] Image(params int[] codes) => new[] { v[SpecialToken.Img] }.Concat(codes.Select(c => v.CodeId(c))).Append(v[SpecialToken.EndImg]).ToArray();
         var bag = v.EncodeText("a photo of a bag");
         var expected = new[] { v[SpecialToken.Bos] }.Concat(bag).Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Eos]).ToArray();
-        Assert.Equal(expected, sequences.Build(SequenceTask.TextToImage, 1, new KitRandom(1)));
+        Assert.Equal(expected, sequences.Build(SequenceTasks.TextToImage, 1, new KitRandom(1)));
         expected = new[] { v[SpecialToken.Bos] }.Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Caption]).Concat(bag).Append(v[SpecialToken.Eos]).ToArray();
-        Assert.Equal(expected, sequences.Build(SequenceTask.ImageToText, 1, new KitRandom(1)));
+        Assert.Equal(expected, sequences.Build(SequenceTasks.ImageToText, 1, new KitRandom(1)));
         // Questions come from scenes: a captions-only corpus refuses a mix that asks for VQA.
-        var e = Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, corpus, Array.Empty<string>(), new SequenceMix(1, 0, 1, 0)));
+        var e = Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, corpus, Array.Empty<string>(), SequenceMix.Standard(1, 0, 1, 0)));
         Assert.Contains("Vqa", e.Message);
     }
 
@@ -100,11 +105,11 @@ public class LanguageTests
     public void ImagePositionsCountEachImageFromZero()
     {
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 4);
-        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, visualCodesFrom: v.CodeOffset).Config, ImagePositions: 4));
+        var v = Vocabulary(codebook: 16);
+        var model = new UnifiedModel(ModelOver(v, TinyGpt(v.Count, visualCodesFrom: v.CodeOffset).Config, imagePositions: 4));
         var marked = tensor(new[] { false, true, true, false, true, true, true, true, false, true }, new long[] { 1, 10 });
         var index = model.ImageIndex(marked).data<long>().ToArray();
-        long[] expected = { 0, 1, 2, 3, 0, 1, 2 }; // the seven marked positions: a 4-position image, then the next one from 0
+        long[] expected = { 0, 1, 0, 1, 2, 3, 0 }; // the marked runs: a 2-code image, a 4-code image, then the next one from 0
         Assert.Equal(expected, Enumerable.Range(0, 10).Where(i => marked[0, i].item<bool>()).Select(i => index[i]).ToArray());
         // Only marked positions move, and two positions at the same place in their images move alike.
         var tokens = randint(v.CodeOffset, new long[] { 1, 10 });
@@ -112,7 +117,7 @@ public class LanguageTests
         var delta = (model.Inputs(tokens, marked, null) - model.Gpt.Embed(tokens))[0];
         var moved = delta.abs().sum(-1).gt(1e-7).data<bool>().ToArray();
         Assert.Equal(marked[0].data<bool>().ToArray(), moved);
-        Assert.True(delta[1].allclose(delta[6]) && delta[2].allclose(delta[7]) && delta[4].allclose(delta[9]) && !delta[1].allclose(delta[2]));
+        Assert.True(delta[1].allclose(delta[4]) && delta[2].allclose(delta[5]) && delta[1].allclose(delta[9]) && !delta[1].allclose(delta[2]));
         Assert.Throws<ArgumentException>(() => new UnifiedModelConfig(TinyGpt(v.Count).Config, ImagePositions: 4).Validate());
     }
 
@@ -151,6 +156,7 @@ public class LanguageTests
         Assert.Equal(v.TextCount + Enum.GetValues<SpecialToken>().Length + 32, v.Count);
         Assert.Equal("[IMG]", v.Describe(v[SpecialToken.Img]));
         Assert.Equal("visual code 31", v.Describe(v.Count - 1));
+        Assert.StartsWith("[unknown]", v.Text.Display(0).Replace("text ", ""));
         Assert.Throws<ArgumentOutOfRangeException>(() => v.KindOf(v.Count));
     }
 
@@ -177,12 +183,12 @@ public class LanguageTests
         // Ids are fitted on the corpus; every caption, question and answer of other scenes must still encode to known
         // ids (an answer encoded at the start of a text once became the unknown id: BPE splits "blue" and " blue" apart).
         var corpus = TextCorpus.Build(new TextCorpusConfig(Scenes: 400, WordNetLines: 0, HeldOutScenes: 20));
-        var v = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), 16, 4);
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), 16);
         var scenes = Enumerable.Range(0, 64).Select(i => new ShapesDataset(64, Split.Test, new ShapesOptions(Seed: 5))[i].Scene).ToList();
-        var images = new VisualCorpus(scenes, zeros(64, 4, dtype: int64));
-        var sequences = new UnifiedSequences(v, images, corpus.Train, new SequenceMix());
+        var images = new VisualCorpus(scenes, VisualCodes.Fixed(zeros(64, 4, dtype: int64)));
+        var sequences = new UnifiedSequences(v, images, corpus.Train, SequenceMix.Standard());
         var rng = KitRandom.For(0, 1);
-        foreach (var task in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText, SequenceTask.Vqa })
+        foreach (var task in new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText, SequenceTasks.Vqa })
             for (int i = 0; i < scenes.Count; i++)
             {
                 var ids = sequences.Build(task, i, rng);
@@ -195,10 +201,11 @@ public class LanguageTests
     {
         // An untrained model with a flat distribution would put codes anywhere; the constraint must not let it.
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 5);
-        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, context: 64).Config));
+        var v = Vocabulary(codebook: 16);
+        const int codesPerImage = 5;
+        var model = new UnifiedModel(ModelOver(v, TinyGpt(v.Count, context: 64).Config));
         var prompts = Enumerable.Range(0, 6).Select(i => new[] { v[SpecialToken.Bos], 1 + i }).ToList();
-        var generated = Generation.Generate(model, prompts, 40, new SamplingOptions(Temperature: 3, Seed: 5), new DecodingConstraint(v, prompts.Count));
+        var generated = Generation.Generate(model, prompts, 40, new SamplingOptions(Temperature: 3, Seed: 5), new DecodingConstraint(v, prompts.Count, codesPerImage, codesPerImage));
         int blocks = 0;
         foreach (var row in generated)
         {
@@ -208,7 +215,7 @@ public class LanguageTests
                 Assert.False(row[i] == v[SpecialToken.EndImg], "[/IMG] outside a block");
                 Assert.False(kind == TokenKind.VisualCode, "a visual code outside a block");
                 if (row[i] != v[SpecialToken.Img]) continue;
-                int end = i + 1 + v.CodesPerImage;
+                int end = i + 1 + codesPerImage;
                 if (end >= row.Length) break; // ran out of tokens inside the block
                 for (int k = i + 1; k < end; k++) Assert.Equal(TokenKind.VisualCode, v.KindOf(row[k]));
                 Assert.Equal(v[SpecialToken.EndImg], row[end]);
@@ -311,11 +318,11 @@ public class LanguageTests
     public void ATinyModelOverfitsBothOrders(bool factorized, bool perModality)
     {
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var v = Vocabulary(codebook: 16);
         var scenes = new ShapesDataset(4, Split.Train).Batch(0, 4).Scenes!;
-        var codes = tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0 }, new long[] { 4, 4 });
-        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), new SequenceMix(1, 1, 0, 0, 0));
-        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, context: 64,
+        var codes = VisualCodes.Fixed(tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0 }, new long[] { 4, 4 }));
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), SequenceMix.Standard(1, 1, 0, 0, 0));
+        var model = new UnifiedModel(ModelOver(v, TinyGpt(v.Count, factorization: factorized ? v.Factorized(new[] { 2, 2 }) : null, context: 64,
             visualCodesFrom: perModality ? v.CodeOffset : null).Config));
         var optimizer = optim.AdamW(model.parameters(), 3e-3);
         
@@ -323,7 +330,7 @@ public class LanguageTests
         var rows = new List<int[]>();
         var tasks = new List<SequenceTask>();
         for (int i = 0; i < 4; i++)
-            foreach (var task in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText })
+            foreach (var task in new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText })
             {
                 rows.Add(sequences.Build(task, i, KitRandom.For(0, i)));
                 tasks.Add(task);
@@ -342,7 +349,7 @@ public class LanguageTests
         // Floor: with four pairs the first caption word after [BOS] and the first code after [BOS] [IMG] are
         // 1-of-4 guesses (about 0.1 nats per token on average); an untrained model starts near ln(V) ≈ 4.
         Assert.True(last < 0.3, $"loss after 200 steps: {last}");
-        foreach (var order in new[] { SequenceTask.TextToImage, SequenceTask.ImageToText })
+        foreach (var order in new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText })
         {
             var picked = Enumerable.Range(0, 8).Where(i => tasks[i] == order).ToList();
             using var one = sequences.Pack(picked.Select(i => rows[i]).ToList(), picked.Select(i => (long)(i / 2)).ToArray(), picked.Select(i => tasks[i]).ToArray());
@@ -355,10 +362,10 @@ public class LanguageTests
     public void ImageTargetsAreWeightedByWhetherTheRowAsksForTheImage()
     {
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var v = Vocabulary(codebook: 16);
         var scenes = new ShapesDataset(1, Split.Train).Batch(0, 1).Scenes!;
-        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, tensor(new long[] { 1, 2, 3, 4 }, new long[] { 1, 4 })), Corpus, new SequenceMix());
-        var tasks = new[] { SequenceTask.TextToImage, SequenceTask.ImageToText, SequenceTask.Vqa, SequenceTask.Text };
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, VisualCodes.Fixed(tensor(new long[] { 1, 2, 3, 4 }, new long[] { 1, 4 }))), Corpus, SequenceMix.Standard());
+        var tasks = new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText, SequenceTasks.Vqa, SequenceTasks.Text };
         var rows = tasks.Select(t => sequences.Build(t, 0, KitRandom.For(0, 0))).ToList();
         using var batch = sequences.Pack(rows, new long[] { 0, 0, 0, -1 }, tasks, imageLossWeight: 0.5, givenImageLossWeight: 0.125);
         var weights = batch.Weights.data<float>().ToArray();
@@ -370,7 +377,7 @@ public class LanguageTests
             {
                 float expected = i + 1 >= rows[row].Length ? 0f
                     : rows[row][i + 1] < v.CodeOffset ? 1f
-                    : tasks[row] == SequenceTask.TextToImage ? 0.5f : 0.125f;
+                    : tasks[row] == SequenceTasks.TextToImage ? 0.5f : 0.125f;
                 Assert.Equal(expected, weights[row * t + i]);
             }
         }
@@ -387,13 +394,13 @@ public class LanguageTests
     public void ContinuousInterfacesTakeFeaturesAtImagePositions()
     {
         using var scope = NewDisposeScope();
-        var v = Vocabulary(codebook: 16, codesPerImage: 4);
+        var v = Vocabulary(codebook: 16);
         var scenes = new ShapesDataset(2, Split.Train).Batch(0, 2).Scenes!;
-        var codes = tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 });
-        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), new SequenceMix(0, 1, 0, 0, 0));
-        var model = new UnifiedModel(new UnifiedModelConfig(TinyGpt(v.Count).Config, VisualInterface.Regression, FeatureDim: 3));
-        using var batch = sequences.Pack(new[] { sequences.Build(SequenceTask.ImageToText, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTask.ImageToText, 1, KitRandom.For(0, 0)) },
-            new long[] { 0, 1 }, new[] { SequenceTask.ImageToText, SequenceTask.ImageToText });
+        var codes = VisualCodes.Fixed(tensor(new long[] { 1, 2, 3, 4, 5, 6, 7, 8 }, new long[] { 2, 4 }));
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, codes), Array.Empty<string>(), SequenceMix.Standard(0, 1, 0, 0, 0));
+        var model = new UnifiedModel(ModelOver(v, TinyGpt(v.Count).Config, VisualInterface.Regression, 3));
+        using var batch = sequences.Pack(new[] { sequences.Build(SequenceTasks.ImageToText, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTasks.ImageToText, 1, KitRandom.For(0, 0)) },
+            new long[] { 0, 1 }, new[] { SequenceTasks.ImageToText, SequenceTasks.ImageToText });
         var features = randn(2, 4, 3);
         var a = model.Inputs(batch.Tokens, batch.VisualInput, features);
         var b = model.Inputs(batch.Tokens, batch.VisualInput, features + 1);
@@ -408,9 +415,9 @@ public class LanguageTests
         var predicted = model.PredictFeature(hidden).masked_select(batch.VisualTarget.unsqueeze(-1)).reshape(2, 4, 3);
         Assert.Equal((predicted - features).square().mean().item<float>(), loss.Image.item<float>(), 5);
         // A given image weighing 0 drops out: a text → image row beside it scores what it scores alone.
-        var rows = new[] { sequences.Build(SequenceTask.TextToImage, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTask.ImageToText, 1, KitRandom.For(0, 0)) };
-        using var mixed = sequences.Pack(rows, new long[] { 0, 1 }, new[] { SequenceTask.TextToImage, SequenceTask.ImageToText }, imageLossWeight: 0.5, givenImageLossWeight: 0);
-        using var alone = sequences.Pack(rows.Take(1).ToList(), new long[] { 0 }, new[] { SequenceTask.TextToImage });
+        var rows = new[] { sequences.Build(SequenceTasks.TextToImage, 0, KitRandom.For(0, 0)), sequences.Build(SequenceTasks.ImageToText, 1, KitRandom.For(0, 0)) };
+        using var mixed = sequences.Pack(rows, new long[] { 0, 1 }, new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText }, imageLossWeight: 0.5, givenImageLossWeight: 0);
+        using var alone = sequences.Pack(rows.Take(1).ToList(), new long[] { 0 }, new[] { SequenceTasks.TextToImage });
         Assert.Equal(model.Loss(alone, features.narrow(0, 0, 1)).Image.item<float>(), model.Loss(mixed, features).Image.item<float>(), 5);
         var patches = VisualFeatures.Patches(arange(2 * 3 * 8 * 8, dtype: float32).reshape(2, 3, 8, 8), 4);
         Assert.Equal(new long[] { 2, 4, 48 }, patches.shape);

@@ -18,7 +18,7 @@ public class QuantizerTests
         using var vq = new VectorQuantizer(6, 37, distance: distance);
         using var z = randn(200, 6);
         var found = vq.Nearest(z).data<long>().ToArray();
-        var codes = vq.Codebook;
+        var codes = vq.Codes;
         for (int m = 0; m < 200; m++)
         {
             var x = Row(z, m);
@@ -132,15 +132,15 @@ public class QuantizerTests
         using (no_grad())
         {
             var init = tensor(new float[] { 1, 0, -1, 0 }, new long[] { 2, 2 });
-            vq.state_dict()["embed"].copy_(init);
-            vq.state_dict()["embed_sum"].copy_(init);
+            vq.state_dict()["codebook.embed"].copy_(init);
+            vq.state_dict()["codebook.embed_sum"].copy_(init);
         }
         vq.train();
         using var z = tensor(new float[] { 1, 0, 1, 0.2f, -1, 0 }, new long[] { 1, 3, 2 });
         vq.forward(z);
         // cluster sizes: 0.75·1 + 0.25·2 = 1.25 and 0.75·1 + 0.25·1 = 1; sums: 0.75·(1,0) + 0.25·(2,0.2) = (1.25, 0.05) and (−1, 0).
-        Assert.Equal(new[] { 1.25f, 1f }, vq.state_dict()["cluster_size"].data<float>().ToArray());
-        var embed = vq.state_dict()["embed"].data<float>().ToArray();
+        Assert.Equal(new[] { 1.25f, 1f }, vq.state_dict()["codebook.cluster_size"].data<float>().ToArray());
+        var embed = vq.state_dict()["codebook.embed"].data<float>().ToArray();
         Assert.Equal(1.0, embed[0], 4);
         Assert.Equal(0.05 / 1.25, embed[1], 4);
         Assert.Equal(-1.0, embed[2], 4);
@@ -153,15 +153,15 @@ public class QuantizerTests
         manual_seed(6);
         using var vq = new VectorQuantizer(4, 8, update: CodebookUpdate.Gradient);
         Assert.Single(vq.parameters());                      // the codebook is a trainable parameter ...
-        Assert.DoesNotContain("embed", vq.named_buffers().Select(b => b.name)); // ... not an EMA buffer
-        using var before = vq.Codebook.detach().clone();
+        Assert.DoesNotContain("codebook.embed", vq.named_buffers().Select(b => b.name)); // ... not an EMA buffer
+        using var before = vq.Codes.detach().clone();
         var optimizer = optim.SGD(vq.parameters(), 0.5);
         using var z = randn(1, 32, 4);
         var r = vq.forward(z);
         r.AuxLoss.backward();
         optimizer.step();
         var used = r.Indices.unique().output.data<long>().ToArray();
-        var moved = used.Select(k => (vq.Codebook[k] - before[k]).norm().item<float>()).ToList();
+        var moved = used.Select(k => (vq.Codes[k] - before[k]).norm().item<float>()).ToList();
         Assert.All(moved, m => Assert.True(m > 0, "every used code moves towards its features"));
         Assert.True(r.Parts.ContainsKey("codebook"));
     }
@@ -263,10 +263,10 @@ public class QuantizerTests
         vq.train();
         using var z = randn(1, 64, 3) * 0.01 + 5; // far from every random code: most codes go unused
         vq.forward(z);
-        var sizes = vq.state_dict()["cluster_size"];
+        var sizes = vq.state_dict()["codebook.cluster_size"];
         Assert.True(sizes.ge(0.8 - 1e-6).all().item<bool>());
         // every code that was replaced now sits on one of the batch's features
-        var codebook = vq.Codebook;
+        var codebook = vq.Codes;
         int onBatch = Enumerable.Range(0, 50).Count(k => (z.reshape(-1, 3) - codebook[k]).pow(2).sum(1).min().item<float>() < 1e-8);
         Assert.True(onBatch >= 45, $"only {onBatch} of 50 codes moved onto batch features");
     }
@@ -340,5 +340,74 @@ public class QuantizerTests
         Assert.Contains("expects [B, 8, H, W]", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new LookupFreeQuantizer(31));
         Assert.Throws<ArgumentException>(() => new ResidualQuantizer(10, 3, StackAggregation.Concat, d => new VectorQuantizer(d, 8)));
+    }
+}
+
+public sealed class CodebookTests
+{
+    static Dictionary<string, float[]> State(nn.Module m) => m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.data<float>().ToArray());
+
+    [Fact]
+    public void AMaskedPositionChangesNeitherTheCodebookNorItsStatisticsNorTheUsage()
+    {
+        // The same EMA quantizer twice: once given only the kept rows, once given every row with the others masked out.
+        // Every buffer and the usage counts must come out bitwise equal, whatever the masked rows hold.
+        manual_seed(11);
+        var features = randn(1, 6, 4);
+        var mask = tensor(new[] { true, false, true, true, false, true }).unsqueeze(0);
+        var masked = features.clone();
+        masked[0, 1] = masked[0, 1] * 50 + 3; // a dropped token far from everything
+        var keptRows = features.index_select(1, tensor(new long[] { 0, 2, 3, 5 }));
+        manual_seed(12);
+        using var alone = new VectorQuantizer(4, 8, kmeansInit: true, deadCodeThreshold: 0.5);
+        manual_seed(12);
+        using var withMask = new VectorQuantizer(4, 8, kmeansInit: true, deadCodeThreshold: 0.5);
+        alone.train(); withMask.train();
+        for (int step = 0; step < 3; step++)
+        {
+            manual_seed(100 + step); var a = alone.forward(keptRows);
+            manual_seed(100 + step); var b = withMask.Quantize(masked, mask);
+            Assert.Equal(a.Indices.data<long>().ToArray(), b.Indices.index_select(1, tensor(new long[] { 0, 2, 3, 5 })).data<long>().ToArray());
+            Assert.Equal(new long[] { -1, -1 }, b.Indices.index_select(1, tensor(new long[] { 1, 4 })).data<long>().ToArray());
+            Assert.Equal(a.AuxLoss.item<float>(), b.AuxLoss.item<float>());
+            Assert.True(b.Quantized[0, 1].eq(masked[0, 1]).all().item<bool>(), "a masked position passes through unchanged");
+        }
+        var (sa, sb) = (State(alone), State(withMask));
+        foreach (var name in sa.Keys) Assert.Equal(sa[name], sb[name]);
+        Assert.Equal(alone.Usage.Counts(), withMask.Usage.Counts());
+    }
+
+    [Fact]
+    public void AnExternalCodebookReadsTheTablesCurrentRowsAndAFrozenOneNeverWritesIt()
+    {
+        using var table = nn.Parameter(tensor(new float[] { 1, 0, 0, 1, -1, 0, 0, -1 }, new long[] { 4, 2 }));
+        using var vq = new VectorQuantizer(2, new ExternalCodebook(() => table));
+        var z = tensor(new float[] { 0.9f, 0.1f, 0.2f, 0.8f }, new long[] { 1, 2, 2 });
+        Assert.Equal(new long[] { 0, 1 }, vq.forward(z).Indices.data<long>().ToArray());
+        using (no_grad()) table[2] = tensor(new float[] { 0.2f, 0.8f }); // the table changes under the codebook ...
+        Assert.Equal(new long[] { 0, 2 }, vq.forward(z).Indices.data<long>().ToArray()); // ... and so does the quantization
+
+        var before = table.detach().clone();
+        vq.train();
+        var input = z.clone().requires_grad_();
+        var r = vq.forward(input);
+        (r.Quantized.square().sum() + r.AuxLoss).backward();
+        Assert.True(table.grad is null || table.grad.abs().sum().item<float>() == 0, "a frozen table gets no gradient");
+        Assert.True(input.grad!.abs().sum().item<float>() > 0, "the encoder still does");
+        Assert.True(table.eq(before).all().item<bool>());
+        Assert.Throws<ArgumentException>(() => new VectorQuantizer(2, new ExternalCodebook(() => table), kmeansInit: true));
+    }
+
+    [Fact]
+    public void ATrainableExternalCodebookPassesTheCodebookLossToTheTable()
+    {
+        using var table = nn.Parameter(tensor(new float[] { 1, 0, 0, 1 }, new long[] { 2, 2 }));
+        using var vq = new VectorQuantizer(2, new ExternalCodebook(() => table, trainable: true));
+        vq.train();
+        var r = vq.forward(tensor(new float[] { 0.5f, 0.1f }, new long[] { 1, 1, 2 }));
+        r.AuxLoss.backward();
+        var grad = table.grad!.data<float>().ToArray();
+        // d/d e0 of mean((e0 − z)²) over 2 entries = (e0 − z): (1 − 0.5, 0 − 0.1); row 1 was not chosen.
+        Assert.Equal(new[] { 0.5f, -0.1f, 0f, 0f }, grad.Select(g => (float)Math.Round(g, 5)).ToArray());
     }
 }

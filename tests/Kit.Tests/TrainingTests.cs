@@ -74,7 +74,7 @@ public sealed class TrainingTests : TempDirectoryTest
         try
         {
             int trained = 0;
-            (TinyModel, bool) Get(object config) => ArtifactCache.GetOrTrain("tiny", config, () => new TinyModel(3), m =>
+            (TinyModel, bool) Get(object config) => ArtifactCache.GetOrTrain("tiny", config, 1, () => new TinyModel(3), m =>
             {
                 trained++;
                 using (no_grad()) m.state_dict()["counts"].fill_(trained);
@@ -101,7 +101,7 @@ public sealed class TrainingTests : TempDirectoryTest
                 Environment.SetEnvironmentVariable("KIT_CACHE", System.IO.Path.Combine(Dir, cache));
                 manual_seed(seed);
                 rand(drawsBefore).Dispose();
-                var (model, loaded) = ArtifactCache.GetOrTrain("rng", new TinyConfig(3, "rng", 0.1), () => new TinyModel(3), m =>
+                var (model, loaded) = ArtifactCache.GetOrTrain("rng", new TinyConfig(3, "rng", 0.1), 1, () => new TinyModel(3), m =>
                 {
                     using (no_grad()) foreach (var p in m.parameters()) p.add_(rand(p.shape));
                 });
@@ -285,5 +285,59 @@ public class TokenizerFlopTests
                        + 2 * hw * 8 * 8 * 9      // res0
                        + hw * 3 * 8 * 9;         // conv_out 8→3
         Assert.Equal(encoder + decoder, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 8, 8)));
+    }
+}
+
+public sealed class ParameterGroupTests
+{
+    static float[] Values(nn.Module m) => m.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
+
+    [Fact]
+    public void TheAlternatingScheduleStepsOnlyTheScheduledGroup()
+    {
+        manual_seed(3);
+        using var first = new TinyModel(3);
+        using var second = new TinyModel(3);
+        var both = nn.Sequential(("first", first), ("second", second));
+        var groups = new[] { new ParameterGroup("first", first.parameters().ToList()), new ParameterGroup("second", second.parameters().ToList(), LearningRate: 0.05) };
+        var trainer = new Trainer(both, new TrainerOptions(6, 0.01, ShowProgress: false, LogEvery: 1), groups, StepSchedules.Alternate(2, "first", "second"));
+        var x = randn(8, 3);
+        var seen = new List<(float[] First, float[] Second)> { (Values(first), Values(second)) };
+        int step = 0;
+        trainer.Run(s =>
+        {
+            // Both models are in the loss every step: only the schedule decides which of them moves.
+            if (s != ++step) throw new InvalidOperationException("steps out of order");
+            if (s > 1) seen.Add((Values(first), Values(second)));
+            return new StepResult((first.forward(x) + second.forward(x)).square().mean());
+        });
+        seen.Add((Values(first), Values(second)));
+        // Steps 1–2 move only the first group, 3–4 only the second, 5–6 the first again.
+        for (int s = 1; s <= 6; s++)
+        {
+            var (before, after) = (seen[s - 1], seen[s]);
+            bool firstStepped = (s - 1) / 2 % 2 == 0;
+            Assert.Equal(firstStepped, !before.First.SequenceEqual(after.First));
+            Assert.Equal(firstStepped, before.Second.SequenceEqual(after.Second)); // bitwise unchanged when not scheduled
+        }
+    }
+
+    [Fact]
+    public void EachGroupMinimisesItsOwnLoss()
+    {
+        // a's loss pulls a(x) to 0, b's own loss pulls b(x) to 1; were b stepped on the shared loss, it would go to 0 too.
+        manual_seed(4);
+        using var a = new TinyModel(4);
+        using var b = new TinyModel(4);
+        var model = nn.Sequential(("a", a), ("b", b));
+        var groups = new[] { new ParameterGroup("a", a.parameters().ToList()), new ParameterGroup("b", b.parameters().ToList()) };
+        var trainer = new Trainer(model, new TrainerOptions(150, 0.02, ShowProgress: false, GradientClip: 0), groups);
+        var x = randn(16, 3);
+        trainer.Run(_ => new StepResult(a.forward(x).square().mean() + b.forward(x).square().mean(),
+            GroupLosses: new Dictionary<string, Tensor> { ["b"] = (b.forward(x) - 1).square().mean() }));
+        using var noGrad = no_grad();
+        Assert.True(a.forward(x).abs().mean().item<float>() < 0.1, "a follows the step's loss");
+        Assert.True((b.forward(x) - 1).abs().mean().item<float>() < 0.1, "b follows its own loss, not the step's");
+        Assert.Throws<ArgumentException>(() => new Trainer(model, new TrainerOptions(1), new[] { groups[0], groups[0] }));
     }
 }

@@ -1,8 +1,10 @@
-// `kit reproduce`: the executed notebooks plus report.md — every table (Markdown in the report, CSV beside it) and
-// every figure (PNG image grids, HTML charts sharing one local plotly.js). The report is rewritten after each notebook,
-// so a run that is interrupted still has one, saying where it stopped.
+// `kit reproduce`: the executed notebooks plus report.md — first a summary of every claim of every notebook (holds,
+// does not hold, not expected at this scale), then per notebook every table (Markdown in the report, CSV beside it),
+// its claims (claims/<notebook>.csv) and every figure (PNG image grids, HTML charts sharing one local plotly.js). The
+// report is rewritten after each notebook, so a run that is interrupted still has one, saying where it stopped.
 using System.Globalization;
 using System.Text;
+using Kit.Evaluation;
 using Kit.Notebook;
 
 namespace Kit.Cli.Notebooks;
@@ -38,8 +40,23 @@ public sealed class ReportWriter
         foreach (var r in results)
             md.Append($"| [{System.IO.Path.GetFileName(r.Notebook)}]({System.IO.Path.GetFileName(r.ExecutedPath)}) | {(r.Succeeded ? "ok" : "**failed**")} | {r.Seconds:0}s |\n");
         if (interruptedDuring is not null) md.Append($"| {interruptedDuring} | **interrupted** | |\n");
+        Summary(md, results);
         foreach (var r in results) Notebook(md, r);
         Kit.Core.AtomicFile.WriteAllText(Path, md.ToString());
+    }
+
+    // Every claim of every notebook in one table; "not expected at this scale" is told apart from "does not hold".
+    static void Summary(StringBuilder md, IReadOnlyList<NotebookRunResult> results)
+    {
+        var claims = results.SelectMany(r => r.Artifacts.Select(a => a.View).OfType<ClaimsTable>()
+            .SelectMany(t => t.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(r.Notebook), Claim: c)))).ToList();
+        if (claims.Count == 0) return;
+        int Count(Verdict v) => claims.Count(c => c.Claim.Verdict == v);
+        md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, {Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
+        md.Append("| notebook | claim | paper | this run | verdict |\n|---|---|---|---|---|\n");
+        static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+        foreach (var (notebook, claim) in claims)
+            md.Append($"| {notebook} | {Cell(claim.Finding)} | {Cell(claim.PaperFigure)} | {Cell(claim.ThisRun)} | {(claim.Verdict == Verdict.DoesNotHold ? "**does not hold**" : claim.VerdictText)} |\n");
     }
 
     void Notebook(StringBuilder md, NotebookRunResult r)
@@ -55,6 +72,10 @@ public sealed class ReportWriter
             bool fresh = _written.Add(name);
             switch (artifact.View)
             {
+                case ClaimsTable claims:
+                    if (fresh) claims.Table.SaveCsv(System.IO.Path.Combine(_runDirectory, "claims", stem + ".csv"));
+                    md.Append(claims.Table.ToMarkdown()).Append($"\n[CSV](claims/{stem}.csv)\n\n");
+                    break;
                 case ResultTable table:
                     if (fresh) table.SaveCsv(System.IO.Path.Combine(_runDirectory, "tables", name + ".csv"));
                     md.Append(table.ToMarkdown()).Append($"\n[CSV](tables/{name}.csv)\n\n");

@@ -26,7 +26,7 @@ public static class Gumbel
         if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "expected τ > 0");
         var soft = F.softmax((logits + Noise(logits.shape, logits.device, generator)) / temperature, dim);
         if (!hard) return soft;
-        var oneHot = zeros_like(soft).scatter_(dim, soft.argmax(dim, keepdim: true), 1.0);
+        var oneHot = zeros_like(soft).scatter_(dim, soft.argmax(dim, keepdim: true), ones_like(soft));
         return oneHot - soft.detach() + soft;
     }
 }

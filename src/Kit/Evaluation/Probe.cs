@@ -14,10 +14,9 @@ namespace Kit.Evaluation;
 /// <summary>What the probe learns to read.</summary>
 public enum ProbeTask { ShapesCells, FashionClasses }
 
-/// <summary>Probe architecture and training; part of the cache key (<paramref name="Architecture"/> changes with the network, so a
-/// probe cached before a change is never loaded into the new shape).</summary>
+/// <summary>Probe architecture and training; the cache key.</summary>
 public sealed record ProbeConfig(ProbeTask Task = ProbeTask.ShapesCells, int ImageChannels = 3, int Resolution = 32, int Width = 32,
-    int FeatureDim = 128, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, int TrainImages = 8192, long Seed = 0, int Architecture = 2);
+    int FeatureDim = 128, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, int TrainImages = 8192, long Seed = 0);
 
 /// <summary>
 /// A small CNN with a feature extractor (patch features and a pooled vector) and task heads. Images are resized to
@@ -131,7 +130,8 @@ public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
     public static ProbeNetwork Trained(ProbeConfig config, Device? device = null)
     {
         device ??= Devices.Default;
-        var (probe, _) = ArtifactCache.GetOrTrain("probe", config, () => new ProbeNetwork(config).to(device), p => Train(p, device));
+        // Version: bump when the network or its training changes, so a probe cached before is never loaded into the new shape.
+        var (probe, _) = ArtifactCache.GetOrTrain("probe", config, version: 1, () => new ProbeNetwork(config).to(device), p => Train(p, device));
         foreach (var parameter in probe.parameters()) parameter.requires_grad = false; // frozen
         return probe;
     }

@@ -22,13 +22,13 @@ public sealed record ClassConditionalConfig(ProbeConfig Probe, TokenizerConfig T
 {
     /// <summary>The experiment at <paramref name="scale"/>; the default fits about three minutes of a 2-core CPU.</summary>
     public static ClassConditionalConfig For(RunScale scale, long seed = 0) => new(
-        Probe: new ProbeConfig(Task: ProbeTask.FashionClasses, Steps: scale.Pick(100, 300, 1500), TrainImages: scale.Pick(2048, 8192, 54_000), Seed: seed),
-        Tokenizer: TokenizerSweep.TokenizerFor(scale),
+        Probe: new ProbeConfig(Task: ProbeTask.FashionClasses, Steps: scale.Pick(10, 100, 300, 1500), TrainImages: scale.Pick(64, 2048, 8192, 54_000), Seed: seed),
+        Tokenizer: Recipes.Tokenizer(scale),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
-        TokenizerTraining: TokenizerSweep.TrainingFor(scale, seed) with { Steps = scale.Pick(120, 300, 1500), Data = TokenizerData.FashionMnist },
-        Model: new GptConfig(VocabSize: 2, ContextLength: 80, Layers: 2, Heads: 4, Dim: scale.Pick(96, 128, 256)),
-        Training: new LanguageTrainingConfig(Steps: scale.Pick(100, 400, 3000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
-        TrainImages: scale.Pick(2048, 8192, 54_000), SamplesPerClass: scale.Pick(4, 20, 100), Seed: seed);
+        TokenizerTraining: Recipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 120, 300, 1500), Data = TokenizerData.FashionMnist },
+        Model: new GptConfig(VocabSize: 2, ContextLength: 80, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
+        Training: new LanguageTrainingConfig(Steps: scale.Pick(4, 100, 400, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
+        TrainImages: scale.Pick(64, 2048, 8192, 54_000), SamplesPerClass: scale.Pick(1, 4, 20, 100), Seed: seed);
 }
 
 /// <summary>
@@ -58,8 +58,6 @@ public sealed record ClassConditionalResult(TokenizerRun Tokenizer, double Probe
 /// <summary>Runs the class-conditional experiment.</summary>
 public static class ClassConditionalExperiment
 {
-    sealed record PriorKey(ClassConditionalConfig Config, TokenizerTraining.RunKey Tokenizer, int TextIds, int Format);
-
     /// <summary>Trains (or loads) the probe, tokenizer and prior, samples every class and judges the samples.</summary>
     public static ClassConditionalResult Run(ClassConditionalConfig config, Device? device = null)
     {
@@ -68,21 +66,15 @@ public static class ClassConditionalExperiment
         var tokenizer = TokenizerTraining.Run(config.Tokenizer, config.Quantizer, config.TokenizerTraining, probe, device);
         var classes = FashionMnist.ClassNames.Count;
         var captions = Enumerable.Range(0, classes).Select(FashionMnist.Caption).ToList();
-        int side = tokenizer.Tokenizer.CodeMapSize(32);
-        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(captions), (int)tokenizer.Tokenizer.Quantizer.CodebookSize, side * side * tokenizer.Tokenizer.Quantizer.IndicesPerPosition);
+        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(captions), (int)tokenizer.Tokenizer.CodebookSize);
 
         using var train = TokenizerTraining.Images(config.TokenizerTraining, Split.Train, config.TrainImages);
-        using var codes = UnifiedLlmExperiment.EncodeAll(tokenizer.Tokenizer, train.Images, device);
-        var sequences = new UnifiedSequences(vocabulary, VisualCorpus.Captioned(train.Captions, codes), Array.Empty<string>(), new SequenceMix(TextToImage: 1, ImageToText: 0, Vqa: 0, Text: 0));
-        double seconds = double.NaN;
-        var (model, _) = ArtifactCache.GetOrTrain("class-prior", new PriorKey(config, tokenizer.Key, vocabulary.TextCount, UnifiedSequences.Format),
-            () => new UnifiedModel(new UnifiedModelConfig(config.Model with { VocabSize = vocabulary.Count })).to(device),
-            m =>
-            {
-                var clock = Stopwatch.StartNew();
-                LanguageTraining.Train(m, sequences, config.Training, label: "class-conditional prior");
-                seconds = clock.Elapsed.TotalSeconds;
-            });
+        using var codes = tokenizer.Tokenizer.EncodeAll(train.Images, device);
+        var sequences = new UnifiedSequences(vocabulary, VisualCorpus.Captioned(train.Captions, codes), Array.Empty<string>(), SequenceMix.TextToImageOnly);
+        var prior = UnifiedTraining.Train("class-conditional prior", UnifiedModelConfig.For(vocabulary, config.Model with { VocabSize = vocabulary.Count }), sequences,
+            config.Training, new { Tokenizer = tokenizer.Key, config.TrainImages, TextIds = vocabulary.TextCount }, device: device);
+        var model = prior.Model;
+        double seconds = prior.Seconds;
 
         var requested = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat(c, config.SamplesPerClass)).ToList();
         var pipeline = new UnifiedPipeline(model, vocabulary, tokenizer.Tokenizer);
@@ -94,7 +86,7 @@ public static class ClassConditionalExperiment
 
         using var test = TokenizerTraining.Images(config.TokenizerTraining, Split.Test, requested.Count);
         var (real, reconstructed) = ProbeOnTest(probe, tokenizer.Tokenizer, test, device);
-        double fd = UnifiedLlmExperiment.ProbeFrechet(probe, samples, test.Images);
+        double fd = UnifiedEvaluation.ProbeFrechet(probe, samples, test.Images);
         // The result keeps the tokenizer and the samples; the prior and the classifier end here.
         model.Dispose();
         probe.Dispose();

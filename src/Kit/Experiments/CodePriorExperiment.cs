@@ -21,53 +21,62 @@ public sealed record CodePriorConfig(GptConfig Model, LanguageTrainingConfig Tra
 {
     /// <summary>The priors at <paramref name="scale"/>.</summary>
     public static CodePriorConfig For(RunScale scale, long seed = 0) => new(
-        new GptConfig(VocabSize: 2, ContextLength: 96, Layers: 2, Heads: 4, Dim: scale.Pick(96, 128, 256)),
-        new LanguageTrainingConfig(Steps: scale.Pick(100, 300, 3000), BatchSize: 32, LearningRate: 2e-3, Seed: seed),
-        TrainImages: scale.Pick(2048, 4096, 20_000), TestImages: scale.Pick(32, 64, 256), Seed: seed);
+        new GptConfig(VocabSize: 2, ContextLength: 96, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
+        new LanguageTrainingConfig(Steps: scale.Pick(4, 100, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
+        TrainImages: scale.Pick(64, 2048, 4096, 20_000), TestImages: scale.Pick(4, 32, 64, 256), Seed: seed);
+}
+
+/// <summary>One prior's scores: text → image on held-out prompts beside its shuffled-prompt chance, FD, the prior's size.</summary>
+public sealed record CodePriorResult(CodePriorEntry Entry, long EmbeddingRows, CompositionalScore TextToImage, CompositionalScore Chance, double FrechetDistance);
+
+/// <summary>Every prior's scores and their table.</summary>
+public sealed record CodePriorResults(IReadOnlyList<CodePriorResult> Results, ResultTable Table)
+{
+    /// <summary>The scores of <paramref name="entry"/>'s prior (picked by the entry itself, not its name).</summary>
+    public CodePriorResult Of(CodePriorEntry entry) =>
+        Results.FirstOrDefault(r => ReferenceEquals(r.Entry, entry)) ?? throw new ArgumentException($"no prior was trained for '{entry.Name}'.", nameof(entry));
 }
 
 /// <summary>AR priors over each tokenizer's codes.</summary>
 public static class CodePriorExperiment
 {
-    // Format: UnifiedSequences.Format, so priors trained on prompts phrased another way are never loaded.
-    sealed record PriorKey(CodePriorConfig Config, TokenizerTraining.RunKey Tokenizer, int[]? FactorGroups, int TextIds, int Format);
-
     /// <summary>Trains (or loads) one prior per entry and tabulates FD, compositional accuracy (with chance) and the prior's size.</summary>
-    public static ResultTable Run(IEnumerable<CodePriorEntry> entries, CodePriorConfig config, ProbeNetwork probe, Device? device = null)
+    public static CodePriorResults Run(IEnumerable<CodePriorEntry> entries, CodePriorConfig config, ProbeNetwork probe, Device? device = null)
     {
         device ??= Devices.Default;
         using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: config.Seed + 7)).Batch(0, config.TrainImages);
         using var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: config.Seed + 11)).Batch(0, config.TestImages);
         var captions = train.Scenes!.SelectMany(s => Enumerable.Range(0, ShapesScene.CaptionTemplates).Select(s.Caption)).Concat(test.Scenes!.Select(s => s.Caption(0))).ToList();
         var text = TextTokenizer.Fit(captions);
-        var rows = new List<IReadOnlyList<object?>>();
+        var results = new List<CodePriorResult>();
         foreach (var entry in entries)
         {
             Console.WriteLine($"— prior on {entry.Name}");
             var tokenizer = entry.Run.Tokenizer;
-            int side = tokenizer.CodeMapSize(32);
-            var vocabulary = new UnifiedVocabulary(text, (int)tokenizer.Quantizer.CodebookSize, side * side * tokenizer.Quantizer.IndicesPerPosition);
+            var vocabulary = new UnifiedVocabulary(text, (int)tokenizer.CodebookSize);
             var gpt = config.Model with { VocabSize = vocabulary.Count, Factorization = entry.FactorGroups is null ? null : vocabulary.Factorized(entry.FactorGroups) };
-            var codes = UnifiedLlmExperiment.EncodeAll(tokenizer, train.Images, device);
-            var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(), new SequenceMix(TextToImage: 1, ImageToText: 0, Vqa: 0, Text: 0));
-            var (model, _) = ArtifactCache.GetOrTrain("code-prior", new PriorKey(config, entry.Run.Key, entry.FactorGroups, text.Count, UnifiedSequences.Format),
-                () => new UnifiedModel(new UnifiedModelConfig(gpt)).to(device),
-                m => LanguageTraining.Train(m, sequences, config.Training, label: $"prior on {entry.Name}"));
+            using var codes = tokenizer.EncodeAll(train.Images, device);
+            var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(), SequenceMix.TextToImageOnly);
+            var model = UnifiedTraining.Train($"prior on {entry.Name}", UnifiedModelConfig.For(vocabulary, gpt), sequences, config.Training,
+                new { Tokenizer = entry.Run.Key, entry.FactorGroups, config.TrainImages, TextIds = text.Count }, device: device).Model;
             var pipeline = new UnifiedPipeline(model, vocabulary, tokenizer);
-            var generated = UnifiedLlmExperiment.GenerateFor(pipeline, test.Scenes!, new SamplingOptions(Temperature: config.Temperature, Guidance: config.Guidance, Seed: config.Seed));
+            var generated = UnifiedEvaluation.GenerateFor(pipeline, test.Scenes!, new SamplingOptions(Temperature: config.Temperature, Guidance: config.Guidance, Seed: config.Seed));
             var score = GenerationMetrics.Compositional(probe, generated, test.Scenes!);
             var chance = GenerationMetrics.ShuffledChance(probe, generated, test.Scenes!);
-            double fd = UnifiedLlmExperiment.ProbeFrechet(probe, generated, test.Images);
+            double fd = UnifiedEvaluation.ProbeFrechet(probe, generated, test.Images);
             long embeddingRows = entry.FactorGroups is null ? vocabulary.Count : vocabulary.CodeOffset + entry.FactorGroups.Sum(b => 1L << b);
-            rows.Add(new object?[] { entry.Name, tokenizer.Quantizer.CodebookSize, entry.FactorGroups is null ? "flat" : string.Join(" × ", entry.FactorGroups.Select(b => $"2^{b}")),
-                embeddingRows, entry.Run.Metrics.Psnr, fd, 100 * score.ObjectAccuracy, 100 * chance.ObjectAccuracy, 100 * score.SceneAccuracy });
-            codes.Dispose();
+            results.Add(new CodePriorResult(entry, embeddingRows, score, chance, fd));
             generated.Dispose();
             model.Dispose();
         }
-        return ResultTable.FromRows("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", new[]
+        var table = ResultTable.FromRows("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", new[]
         {
             "tokenizer", "vocabulary", "prior head", "embedding rows", "recon PSNR dB", "FD (probe)", "T2I objects %", "chance %", "T2I scenes %",
-        }, rows, note: "Paper (MAGVIT-v2 Fig. 1, ImageNet): VQ generation worsens beyond 2^14 codes while LFQ keeps improving to 2^18. Chance: the same images scored against shuffled prompts.");
+        }, results.Select(r => (IReadOnlyList<object?>)new object?[]
+        {
+            r.Entry.Name, r.Entry.Run.Tokenizer.CodebookSize, r.Entry.FactorGroups is null ? "flat" : string.Join(" × ", r.Entry.FactorGroups.Select(b => $"2^{b}")),
+            r.EmbeddingRows, r.Entry.Run.Metrics.Psnr, r.FrechetDistance, 100 * r.TextToImage.ObjectAccuracy, 100 * r.Chance.ObjectAccuracy, 100 * r.TextToImage.SceneAccuracy,
+        }), note: "Paper (MAGVIT-v2 Fig. 1, ImageNet): VQ generation worsens beyond 2^14 codes while LFQ keeps improving to 2^18. Chance: the same images scored against shuffled prompts.");
+        return new CodePriorResults(results, table);
     }
 }

@@ -15,21 +15,19 @@ namespace Kit.Experiments;
 public sealed record SweepEntry(string Name, QuantizerSpec Quantizer, TokenizerConfig? Tokenizer = null);
 
 /// <summary>The trained variants and their table.</summary>
-public sealed record SweepResult(ResultTable Table, IReadOnlyList<(SweepEntry Entry, TokenizerRun Run)> Runs);
+public sealed record SweepResult(ResultTable Table, IReadOnlyList<(SweepEntry Entry, TokenizerRun Run)> Runs)
+{
+    /// <summary>The run of <paramref name="entry"/> (the entry itself, not its name, picks it: a renamed variant cannot pick another).</summary>
+    public TokenizerRun Of(SweepEntry entry) =>
+        Runs.FirstOrDefault(r => ReferenceEquals(r.Entry, entry)).Run ?? throw new ArgumentException($"entry '{entry.Name}' is not part of this sweep.", nameof(entry));
+
+    /// <summary>The metrics of <paramref name="entry"/>'s run.</summary>
+    public TokenizerMetrics Metrics(SweepEntry entry) => Of(entry).Metrics;
+}
 
 /// <summary>Trains and measures tokenizer variants.</summary>
 public static class TokenizerSweep
 {
-    /// <summary>The notebooks' tokenizer at each scale: 16 channels on a CPU (quick, default), 32 on a GPU (full).</summary>
-    public static TokenizerConfig TokenizerFor(RunScale scale) => new(Channels: scale.Pick(16, 16, 32), LatentDim: 16);
-
-    /// <summary>Training length and data at each scale.</summary>
-    public static TokenizerTrainingConfig TrainingFor(RunScale scale, long seed = 0) => new(
-        Steps: scale.Pick(120, 400, 3000), TrainImages: scale.Pick(2048, 8192, 20_000), EvalImages: scale.Pick(256, 512, 1024), Seed: seed);
-
-    /// <summary>The probe every notebook shares (trained once, then cached).</summary>
-    public static ProbeConfig ProbeFor(RunScale scale, long seed = 0) => new(Steps: scale.Pick(300, 800, 1500), TrainImages: scale.Pick(4096, 8192, 20_000), Seed: seed);
-
     /// <summary>Trains (or loads) every entry and tabulates PSNR, SSIM, rFD, codebook usage, perplexity and cost.</summary>
     public static SweepResult Run(string title, IEnumerable<SweepEntry> entries, TokenizerConfig tokenizer, TokenizerTrainingConfig training,
         ProbeNetwork probe, string? note = null, Device? device = null)
@@ -74,11 +72,11 @@ public static class TokenizerSweep
         var series = new Dictionary<string, (IReadOnlyList<double>, IReadOnlyList<double>)>();
         foreach (var (entry, run) in sweep.Runs)
         {
-            if (run.Tokenizer.Quantizer.CodebookSize > (1 << 16) || run.Tokenizer.Quantizer.IndicesPerPosition > 1 || run.Tokenizer.Quantizer is TwoLevelQuantizer) continue;
             var device = run.Tokenizer.parameters().First().device;
             run.Tokenizer.Quantizer.ResetUsage();
             Scopes.Run(() => run.Tokenizer.Encode(batch.Images.to(device)));
-            var counts = run.Tokenizer.Quantizer.Usage.Counts().OrderByDescending(c => c).ToArray();
+            if (run.Tokenizer.Quantizer.Histogram() is not long[] histogram) continue; // stacked, two-level or too large to draw
+            var counts = histogram.OrderByDescending(c => c).ToArray();
             double total = Math.Max(1, counts.Sum());
             series[entry.Name] = (Enumerable.Range(1, counts.Length).Select(i => (double)i / counts.Length).ToList(), counts.Select(c => c / total).ToList());
         }

@@ -25,6 +25,10 @@ public static class Generation
             throw new ArgumentException($"Guidance={options.Guidance} needs one unconditional prompt per prompt.", nameof(unconditional));
         int b = prompts.Count;
         var rows = guided ? prompts.Concat(unconditional!).ToList() : prompts.ToList();
+        // A sequence that never finishes stops at the context's end (an untrained model need never say [EOS]).
+        int room = model.Gpt.Config.ContextLength - rows.Max(r => r.Length);
+        if (room < 1) throw new ArgumentException($"a prompt of {rows.Max(r => r.Length)} tokens leaves no room in the context of {model.Gpt.Config.ContextLength}.", nameof(prompts));
+        maxNewTokens = Math.Min(maxNewTokens, room);
         var device = model.parameters().First().device;
         var generator = new Generator((ulong)options.Seed, device);
         var produced = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
@@ -44,7 +48,7 @@ public static class Generation
                 {
                     // Image positions of the prompt take their features (only the prompt part can hold image positions);
                     // with discrete codes they are the code ids themselves.
-                    var visual = features is null ? model.IsVisualCode(tokens).logical_and(keyMask) : VisualPositions(tokens, keyMask, features.shape[1]);
+                    var visual = features is null ? model.VisualPositions(tokens).logical_and(keyMask) : FeaturePositions(tokens, keyMask, features.shape[1]);
                     var inputs = model.Inputs(tokens, visual, features);
                     hidden = model.Gpt.Hidden(inputs, cache, keyMask);
                 }
@@ -71,13 +75,13 @@ public static class Generation
         long t = tokens.shape[1];
         var last = tokens.narrow(1, t - 1, 1);
         if (model.Config.ImagePositions == 0) return model.Gpt.Embed(last);
-        var visual = model.IsVisualCode(tokens).logical_and(keyMask);
+        var visual = model.VisualPositions(tokens).logical_and(keyMask);
         return model.Inputs(last, visual.narrow(1, t - 1, 1), null, model.ImageIndex(visual).narrow(1, t - 1, 1));
     }
 
-    // The prompt positions fed by features: the first L real positions after each row's first visual code id are
-    // the image; callers build prompts as [BOS] [IMG] codes … so the image is the L positions after [IMG].
-    static Tensor VisualPositions(Tensor tokens, Tensor keyMask, long length)
+    // The prompt positions fed by features: callers build prompts as [BOS] [IMG] codes …, so the image is the L real
+    // positions after [IMG].
+    static Tensor FeaturePositions(Tensor tokens, Tensor keyMask, long length)
     {
         long b = tokens.shape[0], t = tokens.shape[1];
         var real = keyMask.cpu().data<bool>().ToArray(); // one copy, not one sync per element

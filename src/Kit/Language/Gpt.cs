@@ -27,8 +27,13 @@ namespace Kit.Language;
 /// decoding samples from (after [IMG] only codes are allowed, outside an image none are), and a visual position then
 /// costs the head |codes| outputs instead of the whole vocabulary. Null: one softmax over every id.
 /// </param>
+/// <param name="SharedCodeIds">
+/// The shared layout (UniCode): these text ids are also the visual codes (code k = SharedCodeIds[k]); a target inside an
+/// image block is normalised over them alone, any other target over every id. Exclusive with VisualCodesFrom.
+/// </param>
 public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layers = 4, int Heads = 4, int Dim = 256, int MlpRatio = 4,
-    bool Rope = true, bool TieEmbeddings = true, double Dropout = 0, CodeFactorization? Factorization = null, int? VisualCodesFrom = null)
+    bool Rope = true, bool TieEmbeddings = true, double Dropout = 0, CodeFactorization? Factorization = null, int? VisualCodesFrom = null,
+    int[]? SharedCodeIds = null)
 {
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public GptConfig Validate()
@@ -44,6 +49,13 @@ public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layer
             throw new ArgumentException($"VisualCodesFrom={from}: expected 1 … {VocabSize - 1}, so that both modalities have ids.", nameof(VisualCodesFrom));
         if (VisualCodesFrom is int at && Factorization is { } g && at != g.CodeOffset)
             throw new ArgumentException($"VisualCodesFrom={at} but the factorization's codes start at {g.CodeOffset}.", nameof(VisualCodesFrom));
+        if (SharedCodeIds is { } shared)
+        {
+            if (VisualCodesFrom is not null || Factorization is not null)
+                throw new ArgumentException("SharedCodeIds (codes on text ids) excludes VisualCodesFrom and Factorization (codes after the text ids).", nameof(SharedCodeIds));
+            if (shared.Length < 2 || shared.Any(i => i < 0 || i >= VocabSize) || shared.Distinct().Count() != shared.Length)
+                throw new ArgumentException($"SharedCodeIds: expected at least 2 distinct ids in 0…{VocabSize - 1}.", nameof(SharedCodeIds));
+        }
         return this;
     }
 
@@ -150,73 +162,13 @@ sealed class RotaryEmbedding : nn.Module
     }
 }
 
-/// <summary>Causal multi-head self-attention through scaled_dot_product_attention.</summary>
-sealed class CausalSelfAttention : nn.Module
-{
-    readonly Linear qkv, proj;
-    readonly Dropout dropout;
-    readonly int _heads;
-
-    public CausalSelfAttention(GptConfig c) : base(nameof(CausalSelfAttention))
-    {
-        _heads = c.Heads;
-        qkv = nn.Linear(c.Dim, 3L * c.Dim, hasBias: false);
-        proj = nn.Linear(c.Dim, c.Dim, hasBias: false);
-        dropout = nn.Dropout(c.Dropout);
-        RegisterComponents();
-    }
-
-    /// <summary>
-    /// <paramref name="attention"/> says which keys each query sees: causal (the fused kernel), all of them (one new
-    /// token after a cache with no padding), or an explicit mask.
-    /// </summary>
-    public Tensor Forward(Tensor x, (Tensor Cos, Tensor Sin)? angles, KvCache? cache, int layer, AttentionPattern attention)
-    {
-        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
-        var parts = qkv.call(x).reshape(b, t, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
-        var qk = parts.narrow(0, 0, 2);
-        if (angles is { } a) qk = RotaryEmbedding.Apply(qk, a);
-        Tensor q = qk[0], k = qk[1], v = parts[2];
-        if (cache is not null) (k, v) = cache.Append(layer, k, v);
-        var y = attention.Mask is { } mask ? F.scaled_dot_product_attention(q, k, v, mask)
-            : F.scaled_dot_product_attention(q, k, v, is_casual: attention.Causal);
-        return dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, d)));
-    }
-}
-
-/// <summary>Which keys a query attends to: Causal (fused kernel, no past), everything (Causal false, no mask), or Mask [B, 1, T, keys].</summary>
-readonly record struct AttentionPattern(bool Causal, Tensor? Mask);
-
-/// <summary>Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)).</summary>
-sealed class Block : nn.Module
-{
-    readonly LayerNorm ln_1, ln_2;
-    readonly CausalSelfAttention attn;
-    readonly Sequential mlp;
-
-    public Block(GptConfig c) : base(nameof(Block))
-    {
-        ln_1 = nn.LayerNorm(c.Dim);
-        ln_2 = nn.LayerNorm(c.Dim);
-        attn = new CausalSelfAttention(c);
-        mlp = nn.Sequential(nn.Linear(c.Dim, (long)c.MlpRatio * c.Dim), nn.GELU(), nn.Linear((long)c.MlpRatio * c.Dim, c.Dim), nn.Dropout(c.Dropout));
-        RegisterComponents();
-    }
-
-    public Tensor Forward(Tensor x, (Tensor Cos, Tensor Sin)? angles, KvCache? cache, int layer, AttentionPattern attention)
-    {
-        x = x + attn.Forward(ln_1.call(x), angles, cache, layer, attention);
-        return x + mlp.call(ln_2.call(x));
-    }
-}
-
 /// <summary>The decoder-only transformer. <see cref="Hidden"/> gives the final states, <see cref="Head"/> turns them into token predictions.</summary>
 public sealed class Gpt : nn.Module<Tensor, Tensor>
 {
     readonly TokenEmbedding wte;
     readonly Embedding? wpe;
     readonly RotaryEmbedding? rope;
-    readonly ModuleList<Block> h;
+    readonly ModuleList<TransformerBlock> h;
     readonly LayerNorm ln_f;
     readonly TokenHead head;
 
@@ -226,7 +178,7 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         wte = new TokenEmbedding(config);
         wpe = config.Rope ? null : nn.Embedding(config.ContextLength, config.Dim);
         rope = config.Rope ? new RotaryEmbedding(config.Dim / config.Heads, config.ContextLength) : null;
-        h = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new Block(config)).ToArray());
+        h = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new TransformerBlock(config.Dim, config.Heads, config.MlpRatio, dropout: config.Dropout)).ToArray());
         ln_f = nn.LayerNorm(config.Dim);
         head = new TokenHead(config, config.TieEmbeddings ? wte.FlatWeight : null);
         RegisterComponents();
@@ -237,6 +189,13 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
 
     /// <summary>The token head (flat or factorized): losses and sampling.</summary>
     public TokenHead Head => head;
+
+    /// <summary>
+    /// The token embedding table [ids, Dim] (wte), read-only: the model's own parameter, which a caller may read and
+    /// differentiate through but not replace. UniCode's visual codebook reads its rows (an <c>ExternalCodebook</c> over
+    /// <c>() => gpt.TokenEmbeddings</c>); the quantizers never reference the language model themselves.
+    /// </summary>
+    public Tensor TokenEmbeddings => wte.Table;
 
     /// <summary>Token embeddings [B, T, Dim] of ids [B, T].</summary>
     public Tensor Embed(Tensor tokens)
@@ -262,12 +221,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"sequence of {past + t} positions exceeds ContextLength={Config.ContextLength}.", nameof(embeddings));
         var device = embeddings.device;
         Tensor positions;
-        AttentionPattern attention;
+        AttentionMask attention;
         if (keyMask is null && cache?.KeyMask is null)
         {
             positions = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
             // No padding: the fused causal kernel without a past; one new token sees every cached key, so no mask at all.
-            attention = past == 0 ? new(true, null) : t == 1 ? new(false, null) : new(false, CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t));
+            attention = past == 0 ? new(Causal: true) : t == 1 ? AttentionMask.None : new(Allowed: CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t));
         }
         else
         {
@@ -280,12 +239,17 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
             var allKeys = cache?.KeyMask ?? keyMask;
             // Position = number of real tokens before this one, so left padding does not shift a sequence.
             positions = (allKeys.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, t);
-            attention = new(false, CausalMask(allKeys, past, t));
+            attention = new(Allowed: CausalMask(allKeys, past, t));
         }
         var x = embeddings;
         if (wpe is not null) x = x + wpe.call(positions);
         var angles = rope?.At(positions);
-        for (int i = 0; i < Config.Layers; i++) x = h[i].Forward(x, angles, cache, i, attention);
+        Func<Tensor, Tensor>? rotate = angles is { } a ? qk => RotaryEmbedding.Apply(qk, a) : null;
+        for (int i = 0; i < Config.Layers; i++)
+        {
+            int layer = i;
+            x = h[i].Forward(x, attention, rotate, cache is null ? null : (k, v) => cache.Append(layer, k, v));
+        }
         return ln_f.call(x);
     }
 

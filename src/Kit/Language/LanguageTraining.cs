@@ -1,7 +1,6 @@
 // Training the unified model with the kit's one trainer loop: batches drawn from UnifiedSequences by step
 // number (so a resumed run sees the same batches), next-token loss on both modalities, and held-out text
 // perplexity — the number the UniCode ablations watch for damage to the language ability.
-using System.Text.Json.Serialization;
 using Kit.Core;
 using Kit.Training;
 using static TorchSharp.torch;
@@ -20,8 +19,7 @@ namespace Kit.Language;
 /// (null: <paramref name="ImageLossWeight"/>).
 /// </param>
 public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05, double ImageLossWeight = 1.0, long Seed = 0,
-    // Left out of the artifact-cache key while unset, so models trained before the setting existed keep their keys.
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? GivenImageLossWeight = null);
+    double? GivenImageLossWeight = null);
 
 /// <summary>Training loop and perplexity for the unified model.</summary>
 public static class LanguageTraining
@@ -42,8 +40,9 @@ public static class LanguageTraining
             var rows = batch.Images.Where(i => i >= 0).ToArray();
             var picked = onDevice is null || rows.Length == 0 ? null : onDevice.index_select(0, tensor(rows, device: device));
             var loss = model.Loss(batch, picked);
+            var positions = tensor((float)batch.Tokens.shape[1]); // the padded length: what a step computes
             batch.Dispose();
-            return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach() });
+            return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach(), ["positions"] = positions });
         });
     }
 
@@ -60,8 +59,8 @@ public static class LanguageTraining
             int n = Math.Min(batchSize, lines.Count - start);
             Scopes.Run(() =>
             {
-                var rows = Enumerable.Range(start, n).Select(i => sequences.Build(SequenceTask.Text, i, KitRandom.For(0, i))).ToList();
-                using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTask.Text, n).ToArray());
+                var rows = Enumerable.Range(start, n).Select(i => sequences.Build(SequenceTasks.Text, i, KitRandom.For(0, i))).ToList();
+                using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTasks.Text, n).ToArray());
                 // The model's own text loss is the weighted mean over this batch; weight it back by the batch's target count.
                 double targets = batch.Weights.sum().item<float>();
                 total += model.Loss(batch).Text.item<float>() * targets;

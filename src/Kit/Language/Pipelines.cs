@@ -1,6 +1,7 @@
-// The three things a unified model is for, as one call each: Caption(images) → text, Answer(images,
-// questions) → text, Generate(prompts) → images (codes through the tokenizer's decoder). Greedy decoding by
-// default for understanding (the answer is a fact) and sampling with guidance for generation.
+// The three things a unified model is for, as one call each: Caption(images) → text, Answer(images, questions) → text,
+// Generate(prompts) → images (codes through the visual tokenizer's decoder, as many per image as the model chooses
+// within the tokenizer's bounds). Greedy decoding by default for understanding (the answer is a fact) and sampling
+// with guidance for generation.
 using Kit.Core;
 using Kit.Tokenizers;
 using static TorchSharp.torch;
@@ -10,9 +11,6 @@ namespace Kit.Language;
 /// <summary>What the language model sees of an image under each visual interface.</summary>
 public static class VisualFeatures
 {
-    /// <summary>Codes in raster order [B, L] (stacked quantizers: depth innermost).</summary>
-    public static Tensor Codes(ImageTokenizer tokenizer, Tensor images) => tokenizer.Encode(images).reshape(images.shape[0], -1);
-
     /// <summary>The quantized code embeddings [B, L, LatentDim] (Regression interface; one code per position).</summary>
     public static Tensor Latents(ImageTokenizer tokenizer, Tensor codes, int side)
     {
@@ -30,13 +28,17 @@ public static class VisualFeatures
         return images.reshape(b, c, h / patch, patch, w / patch, patch).permute(0, 2, 4, 1, 3, 5).reshape(b, h / patch * (w / patch), c * patch * patch).contiguous();
     }
 
-    /// <summary>The features <paramref name="interface"/> feeds for <paramref name="images"/> (null for Tokens).</summary>
-    public static Tensor? For(VisualInterface @interface, ImageTokenizer tokenizer, Tensor images, Tensor codes) => @interface switch
+    /// <summary>
+    /// The features <paramref name="interface"/> feeds for <paramref name="images"/> and their <paramref name="codes"/> [B, L]
+    /// (null for Tokens). The continuous interfaces need a fixed-grid tokenizer.
+    /// </summary>
+    public static Tensor? For(VisualInterface @interface, IVisualTokenizer tokenizer, Tensor images, Tensor codes)
     {
-        VisualInterface.Regression => Latents(tokenizer, codes, tokenizer.CodeMapSize((int)images.shape[2])),
-        VisualInterface.PatchProjection => Patches(images, tokenizer.Config.DownsampleFactor),
-        _ => null,
-    };
+        if (@interface == VisualInterface.Tokens) return null;
+        if (tokenizer is not ImageTokenizer grid)
+            throw new ArgumentException($"the {@interface} interface needs a fixed-grid ImageTokenizer; {tokenizer.GetType().Name} gives each image its own number of codes.", nameof(tokenizer));
+        return @interface == VisualInterface.Regression ? Latents(grid, codes, grid.CodeMapSize((int)images.shape[2])) : Patches(images, grid.Config.DownsampleFactor);
+    }
 }
 
 /// <summary>Captioning, question answering and text-to-image generation with a trained unified model.</summary>
@@ -44,17 +46,19 @@ public sealed class UnifiedPipeline
 {
     readonly UnifiedSequences _prompts;
 
-    public UnifiedPipeline(UnifiedModel model, UnifiedVocabulary vocabulary, ImageTokenizer tokenizer)
+    public UnifiedPipeline(UnifiedModel model, UnifiedVocabulary vocabulary, IVisualTokenizer tokenizer)
     {
+        if (tokenizer.CodebookSize != vocabulary.CodebookSize)
+            throw new ArgumentException($"the tokenizer has {tokenizer.CodebookSize} codes but the vocabulary {vocabulary.CodebookSize}.", nameof(tokenizer));
         Model = model;
         Vocabulary = vocabulary;
         Tokenizer = tokenizer;
-        _prompts = new UnifiedSequences(vocabulary, null, Array.Empty<string>(), new SequenceMix(0, 0, 0, 0, 0));
+        _prompts = new UnifiedSequences(vocabulary, null, Array.Empty<string>(), new SequenceMix(Array.Empty<(SequenceTask, double)>(), 0));
     }
 
     public UnifiedModel Model { get; }
     public UnifiedVocabulary Vocabulary { get; }
-    public ImageTokenizer Tokenizer { get; }
+    public IVisualTokenizer Tokenizer { get; }
 
     Device Device => Model.parameters().First().device;
 
@@ -63,7 +67,7 @@ public sealed class UnifiedPipeline
     {
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = Rows(codes).Select(c => _prompts.CaptionPrompt(c)).ToList();
+        var prompts = codes.Rows().Select(c => _prompts.CaptionPrompt(c)).ToList();
         return Text(prompts, features, options, maxTokens);
     }
 
@@ -73,32 +77,37 @@ public sealed class UnifiedPipeline
         if (questions.Count != images.shape[0]) throw new ArgumentException($"{questions.Count} questions for {images.shape[0]} images.", nameof(questions));
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = Rows(codes).Select((c, i) => _prompts.QuestionPrompt(c, questions[i])).ToList();
+        var prompts = codes.Rows().Select((c, i) => _prompts.QuestionPrompt(c, questions[i])).ToList();
         return Text(prompts, features, options, maxTokens);
     }
 
-    /// <summary>Images [B, C, H, W] for text prompts, and their codes [B, L] (the regression interface decodes its features directly; codes are then −1).</summary>
-    public (Tensor Images, Tensor Codes) Generate(IReadOnlyList<string> prompts, SamplingOptions? options = null)
+    /// <summary>
+    /// Images [B, C, H, W] for text prompts and the codes generated for them (each prompt's own number; the regression
+    /// interface decodes its features directly, and its codes are then −1).
+    /// </summary>
+    public (Tensor Images, VisualCodes Codes) Generate(IReadOnlyList<string> prompts, SamplingOptions? options = null)
     {
         options ??= new SamplingOptions(Guidance: 3.0);
         var conditional = prompts.Select(p => _prompts.TextToImagePrompt(p)).ToList();
         var unconditional = prompts.Select(_ => _prompts.TextToImagePrompt("")).ToList();
-        int side = (int)Math.Round(Math.Sqrt(Vocabulary.CodesPerImage / Tokenizer.Quantizer.IndicesPerPosition));
         using var scope = NewDisposeScope();
         if (Model.Config.Visual == VisualInterface.Regression)
         {
-            var features = Generation.GenerateFeatures(Model, conditional, Vocabulary.CodesPerImage, unconditional, options.Guidance);
+            var grid = Tokenizer as ImageTokenizer ?? throw new InvalidOperationException("the Regression interface needs a fixed-grid ImageTokenizer.");
+            int side = grid.CodeMapSize(grid.ImageSize);
+            var features = Generation.GenerateFeatures(Model, conditional, grid.CodesPerImage, unconditional, options.Guidance);
             var latents = features.transpose(1, 2).reshape(prompts.Count, -1, side, side);
-            return (Tokenizer.DecodeLatents(latents).clamp(-1, 1).MoveToOuterDisposeScope(), full(prompts.Count, Vocabulary.CodesPerImage, -1L).MoveToOuterDisposeScope());
+            var none = VisualCodes.Fixed(full(prompts.Count, grid.CodesPerImage, -1L));
+            return (grid.DecodeLatents(latents).clamp(-1, 1).MoveToOuterDisposeScope(), none with { Codes = none.Codes.MoveToOuterDisposeScope() });
         }
         if (Model.Config.Visual != VisualInterface.Tokens) throw new InvalidOperationException($"the {Model.Config.Visual} interface cannot generate images.");
-        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, stopAfterImage: true, startInsideImage: true);
-        var generated = Generation.Generate(Model, conditional, Vocabulary.CodesPerImage + 1, options, constraint, unconditional);
-        var codes = tensor(generated.SelectMany(g => g.Take(Vocabulary.CodesPerImage).Select(id => (long)Vocabulary.CodeOf(id))).ToArray(),
-            new long[] { prompts.Count, Vocabulary.CodesPerImage });
-        var shape = Tokenizer.Quantizer.IndicesPerPosition > 1 ? new long[] { prompts.Count, side, side, Tokenizer.Quantizer.IndicesPerPosition } : new long[] { prompts.Count, side, side };
-        var images = Tokenizer.Decode(codes.reshape(shape).to(Device)).clamp(-1, 1);
-        return (images.MoveToOuterDisposeScope(), codes.MoveToOuterDisposeScope());
+        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage, stopAfterImage: true, startInsideImage: true);
+        var generated = Generation.Generate(Model, conditional, Tokenizer.MaxCodesPerImage + 1, options, constraint, unconditional);
+        var close = Vocabulary[SpecialToken.EndImg];
+        var rows = generated.Select(g => g.TakeWhile(id => id != close).Select(id => (long)Vocabulary.CodeOf(id)).ToArray()).ToList();
+        var codes = VisualCodes.FromRows(rows);
+        var images = Tokenizer.DecodeTokens(codes).clamp(-1, 1);
+        return (images.MoveToOuterDisposeScope(), codes with { Codes = codes.Codes.MoveToOuterDisposeScope() });
     }
 
     /// <summary>
@@ -109,19 +118,16 @@ public sealed class UnifiedPipeline
         Scopes.InChunks(prompts.Count, chunk, (start, n) =>
             Generate(Enumerable.Range((int)start, (int)n).Select(i => prompts[i]).ToList(), options with { Seed = options.Seed + start }).Images);
 
-    (Tensor Codes, Tensor? Features) Look(Tensor images)
+    (VisualCodes Codes, Tensor? Features) Look(Tensor images)
     {
         images = images.to(Device);
-        var codes = VisualFeatures.Codes(Tokenizer, images);
-        return (codes, VisualFeatures.For(Model.Config.Visual, Tokenizer, images, codes));
+        var codes = Tokenizer.EncodeTokens(images);
+        return (codes, VisualFeatures.For(Model.Config.Visual, Tokenizer, images, codes.Codes));
     }
-
-    // One copy of all codes to the CPU, then split by row (not a device round trip per row).
-    static IEnumerable<long[]> Rows(Tensor codes) => codes.cpu().data<long>().ToArray().Chunk((int)codes.shape[1]);
 
     string[] Text(List<int[]> prompts, Tensor? features, SamplingOptions? options, int maxTokens)
     {
-        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, allowImages: false);
+        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage, allowImages: false);
         var generated = Generation.Generate(Model, prompts, maxTokens, options ?? new SamplingOptions(Greedy: true), constraint, promptFeatures: features);
         return generated.Select(g => Vocabulary.DecodeText(g).Trim()).ToArray();
     }

@@ -63,32 +63,52 @@ public static class Sampling
 }
 
 /// <summary>
-/// Per-sequence state of constrained decoding. Outside an image: anything but visual codes, [/IMG], [PAD] and
-/// [BOS] (and no [IMG] when images are not allowed); after [IMG]: visual codes until there are CodesPerImage of
-/// them, then only [/IMG]. A sequence is finished at [EOS], or at [/IMG] when <see cref="StopAfterImage"/>.
+/// Per-sequence state of constrained decoding. Outside an image: anything but visual codes, [/IMG], [PAD] and [BOS] (and
+/// no [IMG] when images are not allowed; in the shared layout the code ids are words there, so they stay allowed as
+/// text). After [IMG]: visual codes only until the image has <see cref="MinCodes"/>, then codes or [/IMG] until it has
+/// <see cref="MaxCodes"/>, then only [/IMG] (equal bounds: exactly that many, a fixed grid). A sequence is finished at
+/// [EOS], or at [/IMG] when <see cref="StopAfterImage"/>.
 /// </summary>
 public sealed class DecodingConstraint
 {
     readonly UnifiedVocabulary _vocabulary;
     readonly int[] _codesSoFar;   // −1: outside an image block
     readonly bool[] _finished;
-    readonly Tensor _outside, _codes, _close, _eosOnly;
+    readonly Tensor _outside, _codes, _codesOrClose, _close, _eosOnly;
 
-    public DecodingConstraint(UnifiedVocabulary vocabulary, int batch, bool allowImages = true, bool stopAfterImage = false, bool startInsideImage = false, Device? device = null)
+    /// <param name="vocabulary">The ids.</param>
+    /// <param name="batch">Sequences decoded together.</param>
+    /// <param name="minCodes">The fewest codes an image block may hold.</param>
+    /// <param name="maxCodes">The most codes an image block may hold.</param>
+    /// <param name="allowImages">Whether a sequence may open an image block.</param>
+    /// <param name="stopAfterImage">Finish a sequence at its [/IMG].</param>
+    /// <param name="startInsideImage">The prompts end in [IMG]: decoding starts inside an image block.</param>
+    /// <param name="device">Where the masks live.</param>
+    public DecodingConstraint(UnifiedVocabulary vocabulary, int batch, int minCodes, int maxCodes, bool allowImages = true, bool stopAfterImage = false,
+        bool startInsideImage = false, Device? device = null)
     {
+        if (minCodes < 1 || maxCodes < minCodes)
+            throw new ArgumentException($"minCodes={minCodes}, maxCodes={maxCodes}: expected 1 ≤ minCodes ≤ maxCodes.", nameof(minCodes));
         _vocabulary = vocabulary;
+        MinCodes = minCodes; MaxCodes = maxCodes;
         StopAfterImage = stopAfterImage;
         _codesSoFar = Enumerable.Repeat(startInsideImage ? 0 : -1, batch).ToArray();
         _finished = new bool[batch];
-        _codes = vocabulary.KindMask(TokenKind.VisualCode, device);
+        _codes = vocabulary.CodeMask(device);
         _outside = vocabulary.KindMask(TokenKind.Text, device);
         foreach (var special in new[] { SpecialToken.Eos, SpecialToken.Caption, SpecialToken.Question, SpecialToken.Answer }.Concat(allowImages ? new[] { SpecialToken.Img } : Array.Empty<SpecialToken>()))
             _outside[vocabulary[special]] = true;
         _close = zeros(vocabulary.Count, dtype: @bool, device: device);
         _close[vocabulary[SpecialToken.EndImg]] = true;
+        _codesOrClose = _codes.logical_or(_close);
         _eosOnly = zeros(vocabulary.Count, dtype: @bool, device: device);
         _eosOnly[vocabulary[SpecialToken.Eos]] = true;
     }
+
+    /// <summary>The fewest codes an image block holds.</summary>
+    public int MinCodes { get; }
+    /// <summary>The most codes an image block holds.</summary>
+    public int MaxCodes { get; }
 
     /// <summary>Whether a sequence ends at its [/IMG].</summary>
     public bool StopAfterImage { get; }
@@ -106,23 +126,25 @@ public sealed class DecodingConstraint
     public Tensor Allowed() => stack(Enumerable.Range(0, _finished.Length).Select(row =>
         _finished[row] ? _eosOnly
         : _codesSoFar[row] < 0 ? _outside
-        : _codesSoFar[row] < _vocabulary.CodesPerImage ? _codes
+        : _codesSoFar[row] < MinCodes ? _codes
+        : _codesSoFar[row] < MaxCodes ? _codesOrClose
         : _close).ToArray());
 
     /// <summary>Advances every sequence by the ids just chosen [B].</summary>
     public void Advance(long[] chosen)
     {
+        int open = _vocabulary[SpecialToken.Img], close = _vocabulary[SpecialToken.EndImg], eos = _vocabulary[SpecialToken.Eos];
         for (int row = 0; row < chosen.Length; row++)
         {
             if (_finished[row]) continue;
             int id = (int)chosen[row];
             if (_codesSoFar[row] >= 0)
             {
-                if (_codesSoFar[row] < _vocabulary.CodesPerImage) _codesSoFar[row]++;
-                else { _codesSoFar[row] = -1; if (StopAfterImage) _finished[row] = true; }
+                if (id == close) { _codesSoFar[row] = -1; if (StopAfterImage) _finished[row] = true; }
+                else _codesSoFar[row]++;
             }
-            else if (id == _vocabulary[SpecialToken.Img]) _codesSoFar[row] = 0;
-            else if (id == _vocabulary[SpecialToken.Eos]) _finished[row] = true;
+            else if (id == open) _codesSoFar[row] = 0;
+            else if (id == eos) _finished[row] = true;
         }
     }
 }

@@ -70,6 +70,44 @@ public sealed class TextTokenizer
     /// <summary>The text of one compact id (e.g. " red").</summary>
     public string TokenText(int id) => Decode(new[] { id });
 
+    /// <summary>
+    /// One id as a table shows it: its text in quotes (<c>" red"</c>); its bytes when they are no text on their own (a
+    /// byte-level BPE piece of a longer character: <c>bytes E2 80</c>); <c>[unknown]</c> for id 0, the token the corpus never had.
+    /// </summary>
+    public string Display(int id)
+    {
+        if (id == Unknown) return "[unknown] (any token the corpus never had)";
+        var text = TokenText(id);
+        if (!text.Contains('\uFFFD')) return $"\"{text}\"";
+        var bytes = TokenBytes(Encoding).GetValueOrDefault(_original[id]);
+        return bytes is null ? $"\"{text}\"" : "bytes " + string.Join(" ", bytes.Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    static readonly Dictionary<string, Dictionary<int, byte[]>> TokenBytesCache = new();
+
+    // The BPE's own table, BPE id → bytes, read from the tiktoken file the encoding's data package carries ("base64 rank" lines).
+    static Dictionary<int, byte[]> TokenBytes(string encoding)
+    {
+        lock (TokenBytesCache)
+        {
+            if (TokenBytesCache.TryGetValue(encoding, out var cached)) return cached;
+            var table = new Dictionary<int, byte[]>();
+            var assembly = new[] { "Microsoft.ML.Tokenizers.Data.O200kBase", "Microsoft.ML.Tokenizers.Data.Cl100kBase" }
+                .Select(name => { try { return System.Reflection.Assembly.Load(name); } catch (IOException) { return null; } })
+                .FirstOrDefault(a => a is not null && a.GetManifestResourceNames().Contains($"{encoding}.tiktoken.deflate"));
+            if (assembly?.GetManifestResourceStream($"{encoding}.tiktoken.deflate") is { } stream)
+            {
+                using var reader = new StreamReader(new System.IO.Compression.DeflateStream(stream, System.IO.Compression.CompressionMode.Decompress));
+                for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+                {
+                    int space = line.IndexOf(' ');
+                    if (space > 0 && int.TryParse(line.AsSpan(space + 1), out int rank)) table[rank] = Convert.FromBase64String(line[..space]);
+                }
+            }
+            return TokenBytesCache[encoding] = table;
+        }
+    }
+
     /// <summary>The BPE id behind a compact id (−1 for <see cref="Unknown"/>).</summary>
     public int BpeId(int id) => _original[id];
 }

@@ -41,6 +41,9 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     /// <summary>The flat table's weight (for a tied head); null when factorized, where tying does not apply.</summary>
     internal Parameter? FlatWeight => _factorization is null ? weight_table.weight : null;
 
+    /// <summary>The embedding table of the ids it embeds directly [ids, Dim] (factorized: the non-visual ids).</summary>
+    internal Parameter Table => weight_table.weight!;
+
     public override Tensor forward(Tensor ids)
     {
         if (_factorization is not { } f) return weight_table.call(ids);
@@ -66,6 +69,7 @@ public sealed class TokenHead : nn.Module
         Factorization = c.Factorization;
         VocabSize = c.VocabSize;
         VisualCodesFrom = c.VisualCodesFrom;
+        SharedCodeIds = c.SharedCodeIds;
         if (Factorization is { } f)
         {
             @base = nn.Linear(c.Dim, f.CodeOffset + 1, hasBias: false); // + 1: "the next token is a visual code"
@@ -84,6 +88,12 @@ public sealed class TokenHead : nn.Module
 
     /// <summary>First visual code id when each modality has its own softmax (<see cref="GptConfig.VisualCodesFrom"/>), else null.</summary>
     public int? VisualCodesFrom { get; }
+
+    /// <summary>The text ids that are also visual codes (the shared layout, <see cref="GptConfig.SharedCodeIds"/>), else null.</summary>
+    public IReadOnlyList<int>? SharedCodeIds { get; }
+
+    /// <summary>True when each modality has its own softmax (offset or shared layout).</summary>
+    public bool PerModality => VisualCodesFrom is not null || SharedCodeIds is not null;
 
     Tensor FlatWeight => _tiedWeight?.Invoke() ?? flat!.weight!;
 
@@ -133,13 +143,17 @@ public sealed class TokenHead : nn.Module
     /// <paramref name="weights"/> [B, T] and one softmax per modality, positions of weight 0 (padding, a given image's
     /// codes) skip the head and get loss 0: they are a large share of a unified batch and would be multiplied by 0 anyway.
     /// </summary>
-    public Tensor TokenLosses(Tensor hidden, Tensor targets, Tensor? weights = null)
+    /// <remarks>
+    /// <paramref name="visualTargets"/> [B, T] marks the targets that lie inside an image block; it is required in the shared
+    /// layout, where a code's id is also a word's, and defaults to "id ≥ the first code id" in the offset layout.
+    /// </remarks>
+    public Tensor TokenLosses(Tensor hidden, Tensor targets, Tensor? weights = null, Tensor? visualTargets = null)
     {
         if (targets.lt(0).logical_or(targets.ge(VocabSize)).any().item<bool>()) // one sync for both bounds
             throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
         if (weights is not null && !weights.shape.SequenceEqual(targets.shape))
             throw new ArgumentException($"weights [{string.Join(", ", weights.shape)}] must have the targets' shape [{string.Join(", ", targets.shape)}].", nameof(weights));
-        if (VisualCodesFrom is int from) return ModalityLosses(hidden, targets, from, weights);
+        if (PerModality) return ModalityLosses(hidden, targets, weights, visualTargets);
         var parts = Parts(hidden);
         var shape = targets.shape;
         Tensor CrossEntropy(Tensor logits, Tensor y) => PerRowCrossEntropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1)).reshape(shape);
@@ -156,11 +170,16 @@ public sealed class TokenHead : nn.Module
     // Each target against its own modality: the rows with a visual target go through the code head(s) alone, the
     // others through the non-visual ids alone, so a visual position never pays for the text vocabulary; rows of
     // weight 0 go through neither.
-    Tensor ModalityLosses(Tensor hidden, Tensor targets, int from, Tensor? weights)
+    // In the shared layout a visual target is a text id: its code is its place among SharedCodeIds, and the other targets
+    // are normalised over every id (the code ids are words there).
+    Tensor ModalityLosses(Tensor hidden, Tensor targets, Tensor? weights, Tensor? visualTargets)
     {
         var h = hidden.reshape(-1, hidden.shape[^1]);
         var y = targets.reshape(-1);
-        var isCode = y.ge(from);
+        if (SharedCodeIds is not null && visualTargets is null)
+            throw new ArgumentException("the shared layout needs the visual-target mask: a code's id is also a word's.", nameof(visualTargets));
+        var isCode = visualTargets?.reshape(-1).to(@bool) ?? y.ge(VisualCodesFrom!.Value);
+        int from = VisualCodesFrom ?? VocabSize;
         var counted = weights?.reshape(-1).ne(0);
         Tensor RowsWhere(Tensor mask) => (counted is null ? mask : mask.logical_and(counted)).nonzero().squeeze(1);
         var codeRows = RowsWhere(isCode);
@@ -173,7 +192,15 @@ public sealed class TokenHead : nn.Module
             var hc = h.index_select(0, codeRows);
             var yc = y.index_select(0, codeRows);
             Tensor codeLoss;
-            if (Factorization is not { } f) codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
+            if (SharedCodeIds is { } shared)
+            {
+                var ids = tensor(shared.Select(i => (long)i).ToArray(), device: hidden.device);
+                var codeOf = full(VocabSize, -1L, device: hidden.device).index_copy(0, ids, arange(shared.Count, device: hidden.device));
+                var labels = codeOf.index_select(0, yc);
+                if (labels.lt(0).any().item<bool>()) throw new ArgumentException("a visual target is not one of the shared code ids.", nameof(targets));
+                codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.index_select(0, ids)), labels);
+            }
+            else if (Factorization is not { } f) codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
             else
             {
                 var subs = f.Split(yc);

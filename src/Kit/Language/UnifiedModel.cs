@@ -14,14 +14,23 @@ namespace Kit.Language;
 public enum VisualInterface { Tokens, Regression, PatchProjection }
 
 /// <summary>A unified model: the GPT, its visual interface and the width of continuous visual features (0 for Tokens).</summary>
+/// <param name="Gpt">The language model.</param>
+/// <param name="Visual">How images enter and leave it.</param>
+/// <param name="FeatureDim">Width of the continuous visual features (Regression, PatchProjection); 0 for Tokens.</param>
 /// <param name="ImagePositions">
-/// Positions of one image (h×w) for a learned embedding of where a visual position lies in its image, added to its
-/// input (DALL·E's row/column embeddings, as one table); 0 = none. In unified sequences an image starts after a caption
-/// of any length, so the sequence position alone does not say which row and column a code is at. Needs
-/// <see cref="GptConfig.VisualCodesFrom"/> to tell generated codes from text.
+/// The most codes one image holds, for a learned embedding of where a visual position lies in its image (its k-th code),
+/// added to its input (DALL·E's row/column embeddings, as one table); 0 = none. In unified sequences an image starts after
+/// a caption of any length, so the sequence position alone does not say which code of the image a position holds.
 /// </param>
-public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0, int ImagePositions = 0)
+/// <param name="ImageOpen">The [IMG] id: positions inside [IMG] … [/IMG] spans are visual, whatever their ids (−1: the model sees no images).</param>
+/// <param name="ImageClose">The [/IMG] id.</param>
+public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0, int ImagePositions = 0,
+    int ImageOpen = -1, int ImageClose = -1)
 {
+    /// <summary>A model over <paramref name="vocabulary"/>'s ids: its [IMG] and [/IMG] mark the visual spans.</summary>
+    public static UnifiedModelConfig For(UnifiedVocabulary vocabulary, GptConfig gpt, VisualInterface visual = VisualInterface.Tokens, int featureDim = 0, int imagePositions = 0) =>
+        new(gpt, visual, featureDim, imagePositions, vocabulary[SpecialToken.Img], vocabulary[SpecialToken.EndImg]);
+
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public UnifiedModelConfig Validate()
     {
@@ -29,8 +38,10 @@ public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = 
         if (Visual != VisualInterface.Tokens && FeatureDim < 1)
             throw new ArgumentException($"FeatureDim={FeatureDim}: the {Visual} interface needs the width of its visual features.", nameof(FeatureDim));
         if (ImagePositions < 0) throw new ArgumentException($"ImagePositions={ImagePositions}: expected ≥ 0 (0 = no image position embedding).", nameof(ImagePositions));
-        if (ImagePositions > 0 && Gpt.VisualCodesFrom is null)
-            throw new ArgumentException($"ImagePositions={ImagePositions} needs Gpt.VisualCodesFrom, to tell visual codes from text.", nameof(ImagePositions));
+        if (ImagePositions > 0 && ImageOpen < 0)
+            throw new ArgumentException($"ImagePositions={ImagePositions} needs ImageOpen and ImageClose, to find the images in a sequence.", nameof(ImagePositions));
+        if ((ImageOpen < 0) != (ImageClose < 0) || ImageOpen >= Gpt.VocabSize || ImageClose >= Gpt.VocabSize || (ImageOpen >= 0 && ImageOpen == ImageClose))
+            throw new ArgumentException($"ImageOpen={ImageOpen}, ImageClose={ImageClose}: expected two distinct ids below {Gpt.VocabSize}, or both −1.", nameof(ImageOpen));
         return this;
     }
 }
@@ -63,24 +74,19 @@ public sealed class UnifiedModel : nn.Module
 
     public UnifiedModelConfig Config { get; }
 
-    /// <summary>
-    /// Version of <see cref="Loss"/>, part of every cached unified model's key: it changes whenever the same batch would
-    /// train differently (2: the regression loss weighs visual targets like the token loss, so a given image can weigh 0).
-    /// </summary>
-    public const int LossFormat = 2;
-
     /// <summary>The language model.</summary>
     public Gpt Gpt => gpt;
 
-    /// <summary>Which ids are visual codes [B, T] (all false when the GPT does not mark where codes start).</summary>
-    public Tensor IsVisualCode(Tensor tokens) => Config.Gpt.VisualCodesFrom is int from ? tokens.ge(from) : zeros_like(tokens, dtype: @bool);
+    /// <summary>Which positions of <paramref name="tokens"/> [B, T] are visual: inside [IMG] … [/IMG] spans (all false when the model sees no images).</summary>
+    public Tensor VisualPositions(Tensor tokens) =>
+        Config.ImageOpen >= 0 ? UnifiedVocabulary.VisualSpans(tokens, Config.ImageOpen, Config.ImageClose) : zeros_like(tokens, dtype: @bool);
 
     /// <summary>
-    /// Where each marked position lies in its image [B, T]: the k-th marked position of a row is at k (mod h×w, so a
-    /// second image in a row starts again at 0); unmarked positions get some index that nothing reads.
+    /// Where each marked position lies in its image [B, T]: the k-th visual position after an [IMG] is at k (a second image
+    /// starts again at 0), clamped to the table; unmarked positions get 0, which nothing reads.
     /// </summary>
     public Tensor ImageIndex(Tensor visualInput) =>
-        Config.ImagePositions == 0 ? zeros_like(visualInput, dtype: int64) : (visualInput.to(int64).cumsum(1) - 1).clamp_min(0).remainder(Config.ImagePositions);
+        Config.ImagePositions == 0 ? zeros_like(visualInput, dtype: int64) : UnifiedVocabulary.PlaceInImage(visualInput).clamp_max(Config.ImagePositions - 1);
 
     /// <summary>
     /// Input embeddings [B, T, Dim]: token embeddings, with the positions marked in <paramref name="visualInput"/>
@@ -132,7 +138,7 @@ public sealed class UnifiedModel : nn.Module
         var weights = batch.Weights.to(device);
         var textWeights = weights * visualTarget.logical_not().to(float32);
         // Only the token interface scores visual targets with the head; the others skip them there, as every interface skips padding.
-        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device), Config.Visual == VisualInterface.Tokens ? weights : textWeights);
+        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device), Config.Visual == VisualInterface.Tokens ? weights : textWeights, visualTarget);
         var text = (perToken * textWeights).sum() / textWeights.sum().clamp_min(1);
         Tensor image;
         switch (Config.Visual)

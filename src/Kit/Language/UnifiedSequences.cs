@@ -1,42 +1,19 @@
-// Training sequences over the unified vocabulary (LaVIT §3.2: [IMG] and [/IMG] wrap the raster-order visual
-// tokens; pairs are fed in both orders so one next-token objective teaches generation and understanding):
-//   text → image   [BOS] caption [IMG] v1 … vL [/IMG] [EOS]     (caption dropped at the CFG rate: unconditional)
-//   image → text   [BOS] [IMG] v1 … vL [/IMG] [CAP] caption [EOS]
-//   VQA            [BOS] [IMG] v1 … vL [/IMG] [Q] question [A] answer [EOS]
-//   text           [BOS] line [EOS]                               (keeps the language ability)
+// Training sequences over the unified vocabulary, built by the mix's tasks (SequenceTasks: text → image, image → text,
+// VQA, text; UniCode's decompression), padded into batches whose visual positions are those inside [IMG] … [/IMG]
+// spans, whatever the ids (the shared layout gives codes text ids). An image takes as many codes as its tokenizer gave it.
 using Kit.Core;
 using Kit.Data;
+using Kit.Tokenizers;
 using static TorchSharp.torch;
 
 namespace Kit.Language;
 
-/// <summary>Kinds of training sequence.</summary>
-public enum SequenceTask { TextToImage, ImageToText, Vqa, Text }
-
-/// <summary>How often each kind of sequence is drawn (relative weights), and the unconditional rate for guidance.</summary>
-public sealed record SequenceMix(double TextToImage = 1, double ImageToText = 1, double Vqa = 1, double Text = 0.25, double UnconditionalRate = 0.1)
-{
-    /// <summary>Text only (pretraining).</summary>
-    public static SequenceMix TextOnly => new(0, 0, 0, 1, 0);
-
-    /// <summary>Understanding only (captioning and VQA; for input-only visual interfaces).</summary>
-    public static SequenceMix UnderstandingOnly => new(0, 1, 1, 0.25, 0);
-
-    internal SequenceTask Draw(KitRandom rng)
-    {
-        double[] w = { TextToImage, ImageToText, Vqa, Text };
-        double total = w.Sum(), u = rng.NextDouble() * total;
-        for (int i = 0; i < w.Length; i++) { if (u < w[i]) return (SequenceTask)i; u -= w[i]; }
-        return SequenceTask.Text;
-    }
-}
-
 /// <summary>
-/// Images as the language model sees them: their scenes, their codes [N, L] and, for continuous interfaces, features [N, L, F].
-/// Images without scenes (Fashion-MNIST) come with one fixed caption each instead (<see cref="Captioned"/>): they make text → image and
-/// image → text sequences, not VQA.
+/// Images as the language model sees them: their scenes, their codes (any number per image) and, for continuous
+/// interfaces, features [N, L, F]. Images without scenes (Fashion-MNIST) come with one fixed caption each instead
+/// (<see cref="Captioned"/>): they make text → image and image → text sequences, not VQA.
 /// </summary>
-public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, Tensor Codes, Tensor? Features = null)
+public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes Codes, Tensor? Features = null)
 {
     /// <summary>One caption per image when the corpus has no scenes; null for Shapes.</summary>
     public IReadOnlyList<string>? Captions { get; private init; }
@@ -45,7 +22,7 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, Tensor Code
     public int Count => Captions?.Count ?? Scenes.Count;
 
     /// <summary>Images described by one caption each ("a photo of a sneaker").</summary>
-    public static VisualCorpus Captioned(IReadOnlyList<string> captions, Tensor codes) =>
+    public static VisualCorpus Captioned(IReadOnlyList<string> captions, VisualCodes codes) =>
         new(Array.Empty<ShapesScene>(), codes) { Captions = captions };
 
     /// <summary>The caption of image <paramref name="image"/>: its own, or its scene's in a phrasing drawn with <paramref name="rng"/>.</summary>
@@ -54,7 +31,7 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, Tensor Code
 
 /// <summary>
 /// A padded batch. Targets are the next tokens; Weights (0 at padding) weight the cross-entropy per target;
-/// VisualInput / VisualTarget mark positions whose input / target is a visual token; Images names the
+/// VisualInput / VisualTarget mark positions whose input / target lies inside an image block; Images names the
 /// corpus image of each row (−1: none).
 /// </summary>
 public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights, Tensor VisualInput, Tensor VisualTarget, long[] Images, SequenceTask[] Tasks) : IDisposable
@@ -62,51 +39,56 @@ public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights
     public void Dispose() { Tokens.Dispose(); Targets.Dispose(); Weights.Dispose(); VisualInput.Dispose(); VisualTarget.Dispose(); }
 }
 
-/// <summary>Builds the sequences above from a visual corpus and text lines.</summary>
+/// <summary>Builds sequences from a visual corpus and text lines by the tasks of a mix.</summary>
 public sealed class UnifiedSequences
 {
-    readonly UnifiedVocabulary _v;
-    readonly VisualCorpus? _images;
-    readonly IReadOnlyList<string> _text;
-    readonly long[]? _codes;
+    readonly long[][]? _codes;
     readonly Dictionary<string, int[]> _encoded = new();
 
     public UnifiedSequences(UnifiedVocabulary vocabulary, VisualCorpus? images, IReadOnlyList<string> textLines, SequenceMix mix)
     {
-        _v = vocabulary;
-        _images = images;
-        _text = textLines;
+        Vocabulary = vocabulary;
+        Images = images;
+        TextLines = textLines;
         Mix = mix;
         if (images is not null)
         {
-            if (images.Codes.dim() != 2 || images.Codes.shape[0] != images.Count || images.Codes.shape[1] != vocabulary.CodesPerImage)
-                throw new ArgumentException($"codes must be [{images.Count}, {vocabulary.CodesPerImage}]; got [{string.Join(", ", images.Codes.shape)}].", nameof(images));
-            _codes = images.Codes.cpu().data<long>().ToArray();
+            if (images.Codes.Count != images.Count)
+                throw new ArgumentException($"{images.Codes.Count} rows of codes for {images.Count} images.", nameof(images));
+            _codes = images.Codes.Rows();
+            foreach (var row in _codes)
+                foreach (var code in row)
+                    if (code < 0 || code >= vocabulary.CodebookSize)
+                        throw new ArgumentException($"visual code {code} is outside the vocabulary's {vocabulary.CodebookSize} codes.", nameof(images));
         }
-        else if (mix.TextToImage + mix.ImageToText + mix.Vqa > 0)
-            throw new ArgumentException("the mix asks for image sequences but no images were given.", nameof(images));
-        if (images?.Captions is not null && mix.Vqa > 0)
-            throw new ArgumentException($"Vqa={mix.Vqa}: questions come from scenes, and these images have captions only.", nameof(mix));
-        if (mix.Text > 0 && textLines.Count == 0) throw new ArgumentException("the mix asks for text sequences but there are no text lines.", nameof(textLines));
+        else if (mix.NeedsImages)
+            throw new ArgumentException($"the mix ({mix.Key}) asks for image sequences but no images were given.", nameof(images));
+        if (mix.Tasks.Any(t => t.Weight > 0 && !t.Task.DrawsImages) && textLines.Count == 0)
+            throw new ArgumentException("the mix asks for text sequences but there are no text lines.", nameof(textLines));
+        foreach (var (task, weight) in mix.Tasks) if (weight > 0) task.Check(this);
     }
 
-    /// <summary>
-    /// Version of the sequence layout, part of every cached model's key: it changes whenever the same scenes would become
-    /// different ids (2: answers encoded after a space, as the corpus shows them).
-    /// </summary>
-    public const int Format = 2;
-
-    /// <summary>The task weights.</summary>
+    /// <summary>The vocabulary the ids come from.</summary>
+    public UnifiedVocabulary Vocabulary { get; }
+    /// <summary>The images (null: text only).</summary>
+    public VisualCorpus? Images { get; }
+    /// <summary>The text lines.</summary>
+    public IReadOnlyList<string> TextLines { get; }
+    /// <summary>The tasks and their weights.</summary>
     public SequenceMix Mix { get; }
 
-    int[] Text(string s) { if (!_encoded.TryGetValue(s, out var ids)) _encoded[s] = ids = _v.EncodeText(s); return ids; }
+    /// <summary>Text ids of <paramref name="text"/> (cached: captions and questions repeat).</summary>
+    public int[] Encode(string text) { if (!_encoded.TryGetValue(text, out var ids)) _encoded[text] = ids = Vocabulary.EncodeText(text); return ids; }
 
-    IEnumerable<int> Image(int image)
-    {
-        yield return _v[SpecialToken.Img];
-        for (int i = 0; i < _v.CodesPerImage; i++) yield return _v.CodeOffset + (int)_codes![image * _v.CodesPerImage + i];
-        yield return _v[SpecialToken.EndImg];
-    }
+    /// <summary>The codes of corpus image <paramref name="image"/>.</summary>
+    public IReadOnlyList<long> CodesOf(int image) => _codes![image];
+
+    /// <summary>[IMG] codes [/IMG] of corpus image <paramref name="image"/>.</summary>
+    public IEnumerable<int> ImageBlock(int image) => ImageBlock(_codes![image]);
+
+    /// <summary>[IMG] codes [/IMG] of <paramref name="codes"/>.</summary>
+    public IEnumerable<int> ImageBlock(IEnumerable<long> codes) =>
+        codes.Select(c => Vocabulary.CodeId(c)).Prepend(Vocabulary[SpecialToken.Img]).Append(Vocabulary[SpecialToken.EndImg]);
 
     /// <summary>
     /// An answer as the text corpus shows it, after its question and a space (" blue"): BPE gives a word a different
@@ -115,49 +97,17 @@ public sealed class UnifiedSequences
     public static string AnswerText(string answer) => " " + answer.Trim();
 
     /// <summary>[BOS] caption [IMG] — the prompt of text-to-image generation (empty caption: unconditional).</summary>
-    public int[] TextToImagePrompt(string caption) => new[] { _v[SpecialToken.Bos] }.Concat(Text(caption)).Append(_v[SpecialToken.Img]).ToArray();
+    public int[] TextToImagePrompt(string caption) => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Encode(caption)).Append(Vocabulary[SpecialToken.Img]).ToArray();
 
     /// <summary>[BOS] [IMG] codes [/IMG] [CAP] — the prompt of captioning.</summary>
-    public int[] CaptionPrompt(IEnumerable<long> codes) => ImagePrefix(codes).Append(_v[SpecialToken.Caption]).ToArray();
+    public int[] CaptionPrompt(IEnumerable<long> codes) => ImageBlock(codes).Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Caption]).ToArray();
 
     /// <summary>[BOS] [IMG] codes [/IMG] [Q] question [A] — the prompt of visual question answering.</summary>
     public int[] QuestionPrompt(IEnumerable<long> codes, string question) =>
-        ImagePrefix(codes).Append(_v[SpecialToken.Question]).Concat(Text(question)).Append(_v[SpecialToken.Answer]).ToArray();
+        ImageBlock(codes).Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Question]).Concat(Encode(question)).Append(Vocabulary[SpecialToken.Answer]).ToArray();
 
-    IEnumerable<int> ImagePrefix(IEnumerable<long> codes) =>
-        new[] { _v[SpecialToken.Bos], _v[SpecialToken.Img] }.Concat(codes.Select(c => _v.CodeId(c))).Append(_v[SpecialToken.EndImg]);
-
-    /// <summary>One sequence of <paramref name="task"/> for corpus image <paramref name="image"/> (or text line, for Text).</summary>
-    public int[] Build(SequenceTask task, int image, KitRandom rng)
-    {
-        var ids = new List<int> { _v[SpecialToken.Bos] };
-        switch (task)
-        {
-            case SequenceTask.TextToImage:
-                if (rng.NextDouble() >= Mix.UnconditionalRate) ids.AddRange(Text(_images!.CaptionOf(image, rng)));
-                ids.AddRange(Image(image));
-                break;
-            case SequenceTask.ImageToText:
-                ids.AddRange(Image(image));
-                ids.Add(_v[SpecialToken.Caption]);
-                ids.AddRange(Text(_images!.CaptionOf(image, rng)));
-                break;
-            case SequenceTask.Vqa:
-                var questions = _images!.Scenes[image].Questions();
-                var qa = questions[rng.Next(questions.Count)];
-                ids.AddRange(Image(image));
-                ids.Add(_v[SpecialToken.Question]);
-                ids.AddRange(Text(qa.Question));
-                ids.Add(_v[SpecialToken.Answer]);
-                ids.AddRange(Text(AnswerText(qa.Answer)));
-                break;
-            default:
-                ids.AddRange(Text(_text[image]));
-                break;
-        }
-        ids.Add(_v[SpecialToken.Eos]);
-        return ids.ToArray();
-    }
+    /// <summary>One sequence of <paramref name="task"/> for item <paramref name="item"/> (a corpus image, or a text line).</summary>
+    public int[] Build(SequenceTask task, int item, KitRandom rng) => task.Build(this, item, rng);
 
     /// <summary>A batch drawn with <paramref name="rng"/>: tasks by the mix, images and lines uniformly.</summary>
     public SequenceBatch Sample(int batchSize, KitRandom rng, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
@@ -168,14 +118,14 @@ public sealed class UnifiedSequences
         for (int b = 0; b < batchSize; b++)
         {
             tasks[b] = Mix.Draw(rng);
-            int index = tasks[b] == SequenceTask.Text ? rng.Next(_text.Count) : rng.Next(_images!.Count);
-            images[b] = tasks[b] == SequenceTask.Text ? -1 : index;
+            int index = tasks[b].DrawsImages ? rng.Next(Images!.Count) : rng.Next(TextLines.Count);
+            images[b] = tasks[b].DrawsImages ? index : -1;
             sequences[b] = Build(tasks[b], index, rng);
         }
         return Pack(sequences, images, tasks, imageLossWeight, givenImageLossWeight);
     }
 
-    /// <summary>Right-pads <paramref name="sequences"/> into one batch.</summary>
+    /// <summary>Right-pads <paramref name="sequences"/> into one batch; visual positions are those inside [IMG] … [/IMG].</summary>
     public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         if (tasks.Length != sequences.Count || images.Length != sequences.Count)
@@ -183,23 +133,37 @@ public sealed class UnifiedSequences
         int b = sequences.Count, t = sequences.Max(s => s.Length) - 1; // inputs drop the last token, targets the first
         var tokens = new long[b * t]; var targets = new long[b * t]; var weights = new float[b * t];
         var visualIn = new bool[b * t]; var visualOut = new bool[b * t];
-        Array.Fill(tokens, _v[SpecialToken.Pad]); Array.Fill(targets, _v[SpecialToken.Pad]);
+        int pad = Vocabulary[SpecialToken.Pad], open = Vocabulary[SpecialToken.Img], close = Vocabulary[SpecialToken.EndImg];
+        Array.Fill(tokens, pad); Array.Fill(targets, pad);
         for (int row = 0; row < b; row++)
         {
             var s = sequences[row];
-            // Image → text and VQA rows are given their image; text → image rows are asked for it.
-            bool given = tasks[row] is SequenceTask.ImageToText or SequenceTask.Vqa;
-            float imageWeight = (float)(given ? givenImageLossWeight ?? imageLossWeight : imageLossWeight);
+            var inside = InsideImage(s, open, close);
+            float imageWeight = (float)(tasks[row].ImageIsGiven ? givenImageLossWeight ?? imageLossWeight : imageLossWeight);
             for (int i = 0; i < s.Length - 1; i++)
             {
                 int k = row * t + i;
                 tokens[k] = s[i]; targets[k] = s[i + 1];
-                visualIn[k] = s[i] >= _v.CodeOffset;
-                visualOut[k] = s[i + 1] >= _v.CodeOffset;
+                visualIn[k] = inside[i];
+                visualOut[k] = inside[i + 1];
                 weights[k] = visualOut[k] ? imageWeight : 1f;
             }
         }
         long[] shape = { b, t };
         return new SequenceBatch(tensor(tokens, shape), tensor(targets, shape), tensor(weights, shape), tensor(visualIn, shape), tensor(visualOut, shape), images, tasks);
+    }
+
+    /// <summary>Which ids of one sequence lie strictly inside an [IMG] … [/IMG] span.</summary>
+    public static bool[] InsideImage(IReadOnlyList<int> ids, int open, int close)
+    {
+        var inside = new bool[ids.Count];
+        bool within = false;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (ids[i] == open) { within = true; continue; }
+            if (ids[i] == close) { within = false; continue; }
+            inside[i] = within;
+        }
+        return inside;
     }
 }

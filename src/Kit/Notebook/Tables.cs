@@ -42,15 +42,6 @@ public sealed class ResultTable : IRichView
         return new ResultTable(frame, title, note, measured);
     }
 
-    /// <summary>The number in <paramref name="column"/> of the row whose first column reads <paramref name="rowKey"/>.</summary>
-    public double Value(string rowKey, string column)
-    {
-        var keys = Frame.Columns[0];
-        for (long i = 0; i < Frame.Rows.Count; i++)
-            if (Cell(keys[i]) == rowKey) return Convert.ToDouble(Frame.Columns[column][i], CultureInfo.InvariantCulture);
-        throw new ArgumentException($"no row '{rowKey}' in table '{Title}'.", nameof(rowKey));
-    }
-
     static DataFrameColumn Column(string name, IReadOnlyList<object?> values)
     {
         if (values.All(v => v is null or double or float or int or long))

@@ -40,7 +40,7 @@ public sealed class LookupFreeQuantizer : Quantizer
     public int Bits { get; }
     /// <summary>Annealable: the trainer's schedule may change it between steps.</summary>
     public double CommitmentWeight { get; set; }
-    /// <summary>Annealable: the trainer's schedule may change it between steps.</summary>
+    /// <summary>The entropy penalty's weight (a schedule anneals it through <see cref="Quantizer.RegularizerScale"/>).</summary>
     public double EntropyWeight { get; set; }
     public double DiversityGamma { get; set; }
     public double Temperature { get; }
@@ -64,7 +64,7 @@ public sealed class LookupFreeQuantizer : Quantizer
             var (sample, codebook) = Entropies(z);
             parts["entropy_sample"] = sample.detach();
             parts["entropy_codebook"] = codebook.detach();
-            if (EntropyWeight > 0) aux = aux + (sample - DiversityGamma * codebook) * EntropyWeight;
+            if (EntropyWeight > 0) aux = aux + (sample - DiversityGamma * codebook) * (EntropyWeight * RegularizerScale);
         }
         return new FlatQuantization(StraightThrough(z, codes), indices, aux, parts);
     }

@@ -48,18 +48,59 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     /// <summary>Positions (embeddings an LLM would read) for an h×w feature map: h·w, whatever the layers per position.</summary>
     public virtual long PositionsFor(long h, long w) => h * w;
 
+    /// <summary>Index entries an h×w feature map becomes (what a language model reads as visual tokens): h·w·layers.</summary>
+    public virtual long CodesFor(long h, long w) => h * w * IndicesPerPosition;
+
+    /// <summary>The shape of the indices of <paramref name="batch"/> h×w maps, as forward returns them and Lookup takes them.</summary>
+    public virtual long[] IndexShape(long batch, long h, long w) =>
+        IndicesPerPosition > 1 ? new[] { batch, h, w, IndicesPerPosition } : new[] { batch, h, w };
+
+    /// <summary>
+    /// A factor on the quantizer's annealable regulariser, set by a training schedule each step (LFQ: its entropy
+    /// penalty; quantizers without one ignore it). 1 = the weight the quantizer was built with.
+    /// </summary>
+    public virtual double RegularizerScale { get; set; } = 1;
+
+    /// <summary>
+    /// The code histogram of the recent window, when the quantizer keeps one histogram of at most 2^16 codes (stacked and
+    /// two-level quantizers keep one per layer, so they return null).
+    /// </summary>
+    public virtual long[]? Histogram() => CodebookSize <= (1 << 16) && IndicesPerPosition == 1 ? Usage.Counts() : null;
+
     /// <summary>Statistics of the codes seen in the recent window.</summary>
     public virtual QuantizerStats Stats() => Usage.Stats();
 
     /// <summary>Forgets the usage window (call before measuring on held-out data).</summary>
     public virtual void ResetUsage() => Usage.Reset();
 
-    public override QuantizerOutput forward(Tensor features)
+    public override QuantizerOutput forward(Tensor features) => Quantize(features);
+
+    /// <summary>
+    /// Quantizes <paramref name="features"/> where <paramref name="mask"/> ([B, N] or [B, H, W], true = quantize) allows.
+    /// Masked-out positions pass through unchanged with index −1, and change nothing: not the codebook, not its EMA
+    /// statistics, not the usage counts; the auxiliary loss is the quantized positions' alone (LaVIT quantizes only the
+    /// tokens its selector keeps).
+    /// </summary>
+    public virtual QuantizerOutput Quantize(Tensor features, Tensor? mask = null)
     {
         var (flat, restore, indexShape) = Flatten(features);
-        var r = QuantizeFlat(flat);
-        RecordUsage(r.Indices);
-        return new QuantizerOutput(restore(r.Quantized), r.Indices.reshape(IndexShape(indexShape)), r.AuxLoss, r.Parts);
+        if (mask is null)
+        {
+            var r = QuantizeFlat(flat);
+            RecordUsage(r.Indices);
+            return new QuantizerOutput(restore(r.Quantized), r.Indices.reshape(IndexShape(indexShape)), r.AuxLoss, r.Parts);
+        }
+        if (!mask.shape.SequenceEqual(indexShape))
+            throw new ArgumentException($"the mask is [{string.Join(", ", mask.shape)}]; these features need one entry per position, [{string.Join(", ", indexShape)}].", nameof(mask));
+        var keep = mask.to(@bool).reshape(-1).nonzero().reshape(-1);
+        var shape = IndexShape(new[] { flat.shape[0] });
+        if (keep.shape[0] == 0)
+            return new QuantizerOutput(features, full(IndexShape(indexShape), -1L, device: features.device), zeros(1, device: features.device).squeeze(), new Dictionary<string, Tensor>());
+        var kept = QuantizeFlat(flat.index_select(0, keep));
+        RecordUsage(kept.Indices);
+        var quantized = flat.index_copy(0, keep, kept.Quantized);
+        var indices = full(shape, -1L, device: features.device).index_copy(0, keep, kept.Indices);
+        return new QuantizerOutput(restore(quantized), indices.reshape(IndexShape(indexShape)), kept.AuxLoss, kept.Parts);
     }
 
     /// <summary>Records indices [M] (or [M, layers]) in the usage window.</summary>

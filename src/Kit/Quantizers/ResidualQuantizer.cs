@@ -92,6 +92,13 @@ public sealed class ResidualQuantizer : Quantizer
     }
 
     protected override void RecordUsage(Tensor indices) { } // each layer records its own
+    public override long[]? Histogram() => null;           // one per layer
+
+    public override double RegularizerScale
+    {
+        get => Layer(0).RegularizerScale;
+        set { foreach (var l in layers) l.RegularizerScale = value; }
+    }
 
     /// <summary>Mean of the layers' statistics.</summary>
     public override QuantizerStats Stats()

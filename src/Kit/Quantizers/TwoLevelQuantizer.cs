@@ -34,6 +34,18 @@ public sealed class TwoLevelQuantizer : Quantizer
 
     public StackAggregation Aggregation { get; }
     public override long PositionsFor(long h, long w) => h / 2 * (w / 2) + h * w;
+    public override long CodesFor(long h, long w) => PositionsFor(h, w);
+    public override long[] IndexShape(long batch, long h, long w) => new[] { batch, CodesFor(h, w) };
+    public override long[]? Histogram() => null; // one per level
+
+    public override double RegularizerScale
+    {
+        get => coarse.RegularizerScale;
+        set { coarse.RegularizerScale = value; fine.RegularizerScale = value; }
+    }
+
+    public override QuantizerOutput Quantize(Tensor features, Tensor? mask = null) =>
+        mask is null ? forward(features) : throw new ArgumentException("a two-level map quantizes every position of both levels; it takes no mask.", nameof(mask));
     public override double BitsPerPosition => 1.25 * Math.Log2(CodebookSize); // per fine position, coarse codes included
 
     public override QuantizerOutput forward(Tensor z)

@@ -20,11 +20,7 @@ public enum GradientEstimator { StraightThrough, Rotation }
 public sealed class VectorQuantizer : Quantizer
 {
     readonly nn.Module<Tensor, Tensor>? project_in, project_out;
-    readonly Tensor embed;          // [K, c]: a Parameter (gradient) or a buffer (EMA)
-    readonly Tensor cluster_size;   // [K] EMA of assignments per code (both modes: drives dead-code expiry)
-    readonly Tensor embed_sum;      // [K, c] EMA of the features assigned to each code (EMA mode)
-    readonly Tensor initted;        // scalar flag: k-means initialisation done
-    bool _initialisedChecked;
+    readonly Codebook codebook;
 
     /// <param name="dim">Feature dimension D.</param>
     /// <param name="codebookSize">Number of codes K.</param>
@@ -43,36 +39,62 @@ public sealed class VectorQuantizer : Quantizer
         CodebookUpdate update = CodebookUpdate.Ema, double decay = 0.99, double epsilon = 1e-5, double commitmentWeight = 0.25,
         bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0, GradientEstimator estimator = GradientEstimator.StraightThrough,
         double orthogonalWeight = 0)
+        : this(dim, c => OwnCodebook(codebookSize, c, distance, update, decay, epsilon, kmeansInit), codeDim, external: false, distance, commitmentWeight,
+            kmeansInit, kmeansIterations, deadCodeThreshold, estimator, orthogonalWeight, codebookSize)
+    { }
+
+    /// <summary>A vector quantizer over a given codebook (its codes' width is the lookup dimension).</summary>
+    /// <param name="dim">Feature dimension D; a projection to the codebook's width is added when they differ.</param>
+    /// <param name="codebook">The table of codes, e.g. an <see cref="ExternalCodebook"/> over a language model's embeddings.</param>
+    /// <param name="distance">L2, or cosine (features and codes l2-normalised).</param>
+    /// <param name="commitmentWeight">β in β‖z − sg(e)‖².</param>
+    /// <param name="kmeansInit">Initialise the (writable) codebook by k-means on the first training batch.</param>
+    /// <param name="kmeansIterations">Lloyd iterations of that initialisation.</param>
+    /// <param name="deadCodeThreshold">Restart codes of a writable codebook whose moving use falls below this (0 = off).</param>
+    /// <param name="estimator">Straight-through, or the rotation trick.</param>
+    /// <param name="orthogonalWeight">Weight of the orthogonality penalty on the (normalised) codebook (0 = off).</param>
+    public VectorQuantizer(int dim, Codebook codebook, CodeDistance distance = CodeDistance.L2, double commitmentWeight = 0.25,
+        bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0, GradientEstimator estimator = GradientEstimator.StraightThrough,
+        double orthogonalWeight = 0)
+        : this(dim, _ => codebook, codebook.Dim, external: true, distance, commitmentWeight, kmeansInit, kmeansIterations, deadCodeThreshold, estimator, orthogonalWeight, codebook.Size)
+    { }
+
+    // external: the codebook was built by the caller, so its width may exceed the features' (projections map between them).
+    VectorQuantizer(int dim, Func<int, Codebook> makeCodebook, int? codeDim, bool external, CodeDistance distance, double commitmentWeight,
+        bool kmeansInit, int kmeansIterations, double deadCodeThreshold, GradientEstimator estimator, double orthogonalWeight, long codebookSize)
         : base(nameof(VectorQuantizer), dim, codebookSize)
     {
         int c = codeDim ?? dim;
-        if (c <= 0 || c > dim) throw new ArgumentOutOfRangeException(nameof(codeDim), codeDim, $"expected 1..{dim} (the feature dimension)");
-        if (decay <= 0 || decay >= 1) throw new ArgumentOutOfRangeException(nameof(decay), decay, "expected 0 < decay < 1");
+        if (c <= 0 || (c > dim && !external)) throw new ArgumentOutOfRangeException(nameof(codeDim), codeDim, $"expected 1..{dim} (the feature dimension)");
         if (commitmentWeight < 0) throw new ArgumentOutOfRangeException(nameof(commitmentWeight), commitmentWeight, "expected ≥ 0");
-        CodeDim = c; Distance = distance; Update = update; Decay = decay; Epsilon = epsilon; CommitmentWeight = commitmentWeight;
+        Distance = distance; CommitmentWeight = commitmentWeight;
         KmeansInit = kmeansInit; KmeansIterations = kmeansIterations; DeadCodeThreshold = deadCodeThreshold; Estimator = estimator;
         OrthogonalWeight = orthogonalWeight;
         if (c != dim) { project_in = nn.Linear(dim, c); project_out = nn.Linear(c, dim); }
-        var init = randn(codebookSize, c);
-        if (distance == CodeDistance.Cosine) init = F.normalize(init, dim: 1);
-        // nn.Parameter takes over the handle of the tensor it wraps, so it gets a copy.
-        if (update == CodebookUpdate.Gradient) embed = nn.Parameter(init.clone());
-        else embed = init;
-        cluster_size = ones(codebookSize);
-        embed_sum = init.clone();
-        initted = tensor(kmeansInit ? 0f : 1f);
-        if (update == CodebookUpdate.Ema) register_buffer(nameof(embed), embed);
-        register_buffer(nameof(cluster_size), cluster_size);
-        register_buffer(nameof(embed_sum), embed_sum);
-        register_buffer(nameof(initted), initted);
+        codebook = makeCodebook(c);
+        if (codebook.Dim != c) throw new ArgumentException($"the codebook's codes are {codebook.Dim} wide but the lookup is {c} wide.", nameof(codeDim));
+        if (!codebook.Writable && (kmeansInit || deadCodeThreshold > 0))
+            throw new ArgumentException($"kmeansInit={kmeansInit}, deadCodeThreshold={deadCodeThreshold}: a {codebook.GetType().Name}'s table is not the quantizer's to write; use neither.", nameof(kmeansInit));
         RegisterComponents();
     }
 
-    public int CodeDim { get; }
+    // The codes of the quantizer's own codebook: N(0, 1) rows (on the unit sphere for cosine lookups), learned by gradient or EMA.
+    static Codebook OwnCodebook(int size, int c, CodeDistance distance, CodebookUpdate update, double decay, double epsilon, bool kmeansInit)
+    {
+        var init = randn(size, c);
+        if (distance == CodeDistance.Cosine) init = F.normalize(init, dim: 1);
+        return update == CodebookUpdate.Gradient
+            ? new GradientCodebook(init, decay, needsInit: kmeansInit)
+            : new EmaCodebook(init, decay, epsilon, normalise: distance == CodeDistance.Cosine, needsInit: kmeansInit);
+    }
+
+    /// <summary>The codebook component (the table and how it learns).</summary>
+    public Codebook Codebook => codebook;
+    /// <summary>Lookup dimension c.</summary>
+    public int CodeDim => codebook.Dim;
     public CodeDistance Distance { get; }
-    public CodebookUpdate Update { get; }
-    public double Decay { get; }
-    public double Epsilon { get; }
+    /// <summary>How the codebook learns: by gradient (a gradient or trainable external codebook) or by EMA.</summary>
+    public CodebookUpdate Update => codebook.LearnsByGradient ? CodebookUpdate.Gradient : CodebookUpdate.Ema;
     /// <summary>β; settable so a schedule can anneal it.</summary>
     public double CommitmentWeight { get; set; }
     public bool KmeansInit { get; }
@@ -81,11 +103,11 @@ public sealed class VectorQuantizer : Quantizer
     public GradientEstimator Estimator { get; }
     public double OrthogonalWeight { get; set; }
 
-    /// <summary>The codebook as used for lookup ([K, c], normalised for cosine distance).</summary>
-    public Tensor Codebook => Distance == CodeDistance.Cosine ? F.normalize(embed, dim: 1) : embed;
+    /// <summary>The codes as used for lookup ([K, c], normalised for cosine distance).</summary>
+    public Tensor Codes => Distance == CodeDistance.Cosine ? F.normalize(codebook.Codes(), dim: 1) : codebook.Codes();
 
     /// <summary>Index of the nearest code for each row of <paramref name="z"/> [M, c] (in the lookup space).</summary>
-    public Tensor Nearest(Tensor z) => NearestCode(Distance == CodeDistance.Cosine ? F.normalize(z, dim: 1) : z, Codebook.detach(), Distance == CodeDistance.Cosine);
+    public Tensor Nearest(Tensor z) => NearestCode(Distance == CodeDistance.Cosine ? F.normalize(z, dim: 1) : z, Codes.detach(), Distance == CodeDistance.Cosine);
 
     /// <summary>
     /// Index of the nearest row of <paramref name="codes"/> for each row of <paramref name="x"/>: largest dot product
@@ -99,22 +121,19 @@ public sealed class VectorQuantizer : Quantizer
     {
         var z = project_in is null ? features : project_in.call(features);
         if (Distance == CodeDistance.Cosine) z = F.normalize(z, dim: 1);
-        if (training && KmeansInit && !_initialisedChecked)
-        {
-            if (initted.item<float>() == 0) InitialiseByKmeans(z.detach()); // one sync, once: after this the flag is known
-            _initialisedChecked = true;
-        }
-        var codebook = Codebook; // normalised once per step for cosine codes
-        var indices = NearestCode(z.detach(), codebook.detach(), Distance == CodeDistance.Cosine);
-        var codes = codebook.index_select(0, indices);
+        if (training && KmeansInit && !codebook.Initialised)
+            using (no_grad()) codebook.Initialise(Kmeans(z.detach(), (int)CodebookSize, KmeansIterations, Distance == CodeDistance.Cosine));
+        var codes = Codes; // normalised once per step for cosine codes
+        var indices = NearestCode(z.detach(), codes.detach(), Distance == CodeDistance.Cosine);
+        var chosen = codes.index_select(0, indices);
         var parts = new Dictionary<string, Tensor>();
 
-        var commitment = F.mse_loss(z, codes.detach());
+        var commitment = F.mse_loss(z, chosen.detach());
         var aux = commitment * CommitmentWeight;
         parts["commitment"] = commitment.detach();
-        if (Update == CodebookUpdate.Gradient)
+        if (codebook.LearnsByGradient)
         {
-            var codebookLoss = F.mse_loss(codes, z.detach()); // moves the codes; β belongs on the other term
+            var codebookLoss = F.mse_loss(chosen, z.detach()); // moves the codes; β belongs on the other term
             aux = aux + codebookLoss;
             parts["codebook"] = codebookLoss.detach();
         }
@@ -124,16 +143,20 @@ public sealed class VectorQuantizer : Quantizer
             aux = aux + orthogonal * OrthogonalWeight;
             parts["orthogonal"] = orthogonal.detach();
         }
-        if (training) UpdateStatistics(z.detach(), indices);
+        if (training && codebook.Writable)
+        {
+            codebook.Observe(z.detach(), indices);
+            if (DeadCodeThreshold > 0) codebook.RestartDead(z.detach(), DeadCodeThreshold);
+        }
 
-        var quantized = Estimator == GradientEstimator.Rotation ? RotationTrick(z, codes.detach()) : StraightThrough(z, codes.detach());
+        var quantized = Estimator == GradientEstimator.Rotation ? RotationTrick(z, chosen.detach()) : StraightThrough(z, chosen.detach());
         if (project_out is not null) quantized = project_out.call(quantized);
         return new FlatQuantization(quantized, indices, aux, parts);
     }
 
     protected override Tensor LookupFlat(Tensor indices)
     {
-        var codes = Codebook.index_select(0, indices);
+        var codes = Codes.index_select(0, indices);
         return project_out is null ? codes : project_out.call(codes);
     }
 
@@ -155,51 +178,11 @@ public sealed class VectorQuantizer : Quantizer
 
     Tensor OrthogonalPenalty()
     {
-        var e = F.normalize(embed, dim: 1);
+        var e = F.normalize(codebook.Codes(), dim: 1);
         if (e.shape[0] > 512) e = e.index_select(0, randperm(e.shape[0], device: e.device)[..512]);
         var gram = e.matmul(e.t());
         var identity = eye(gram.shape[0], device: gram.device);
         return (gram - identity).pow(2).sum() / (gram.shape[0] * gram.shape[0]);
-    }
-
-    void UpdateStatistics(Tensor z, Tensor indices)
-    {
-        using var noGrad = no_grad();
-        var counts = bincount(indices, minlength: CodebookSize).to(z.dtype);
-        cluster_size.mul_(Decay).add_(counts, alpha: 1 - Decay);
-        if (Update == CodebookUpdate.Ema)
-        {
-            var sums = zeros_like(embed_sum).index_add_(0, indices, z, 1);
-            embed_sum.mul_(Decay).add_(sums, alpha: 1 - Decay);
-            // Laplace smoothing keeps an unused code's size above zero, so its division is defined.
-            var n = cluster_size.sum();
-            var smoothed = (cluster_size + Epsilon) / (n + CodebookSize * Epsilon) * n;
-            var updated = embed_sum / smoothed.unsqueeze(1);
-            embed.copy_(Distance == CodeDistance.Cosine ? F.normalize(updated, dim: 1) : updated);
-        }
-        if (DeadCodeThreshold > 0) ExpireDeadCodes(z);
-    }
-
-    void ExpireDeadCodes(Tensor z)
-    {
-        var dead = cluster_size.lt(DeadCodeThreshold).nonzero().reshape(-1);
-        long count = dead.shape[0];
-        if (count == 0) return;
-        var pick = randint(z.shape[0], new[] { count }, device: z.device);
-        var replacement = z.index_select(0, pick);
-        embed.index_copy_(0, dead, replacement);
-        cluster_size.index_fill_(0, dead, DeadCodeThreshold);
-        embed_sum.index_copy_(0, dead, replacement * DeadCodeThreshold);
-    }
-
-    void InitialiseByKmeans(Tensor z)
-    {
-        using var noGrad = no_grad();
-        var centroids = Kmeans(z, (int)CodebookSize, KmeansIterations, Distance == CodeDistance.Cosine);
-        embed.copy_(centroids);
-        embed_sum.copy_(centroids);
-        cluster_size.fill_(1);
-        initted.fill_(1);
     }
 
     /// <summary>Lloyd's k-means from <paramref name="k"/> random rows of <paramref name="x"/> (with replacement when there are fewer rows).</summary>

@@ -86,17 +86,23 @@ public sealed class ConvDecoder : nn.Module<Tensor, Tensor>
 public sealed record TokenizerOutput(Tensor Reconstruction, QuantizerOutput Quantization);
 
 /// <summary>Encoder → quantizer → decoder.</summary>
-public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>
+public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>, IVisualTokenizer
 {
     readonly ConvEncoder encoder;
     readonly Quantizer quantizer;
     readonly ConvDecoder decoder;
 
-    public ImageTokenizer(TokenizerConfig config, Quantizer quantizer) : base(nameof(ImageTokenizer))
+    /// <param name="config">Encoder and decoder shape.</param>
+    /// <param name="quantizer">Any quantizer taking LatentDim features.</param>
+    /// <param name="imageSize">The image side it tokenizes (the number of codes per image follows from it).</param>
+    public ImageTokenizer(TokenizerConfig config, Quantizer quantizer, int imageSize = 32) : base(nameof(ImageTokenizer))
     {
         if (quantizer.Dim != config.LatentDim)
             throw new ArgumentException($"the quantizer takes {quantizer.Dim} features but LatentDim={config.LatentDim}; make them equal.", nameof(quantizer));
+        if (imageSize < config.DownsampleFactor || imageSize % config.DownsampleFactor != 0)
+            throw new ArgumentException($"imageSize={imageSize} must be a multiple of the downsampling factor {config.DownsampleFactor}.", nameof(imageSize));
         Config = config;
+        ImageSize = imageSize;
         encoder = new ConvEncoder(config);
         this.quantizer = quantizer;
         decoder = new ConvDecoder(config);
@@ -105,6 +111,26 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>
 
     public TokenizerConfig Config { get; }
     public Quantizer Quantizer => quantizer;
+    /// <summary>The image side it tokenizes.</summary>
+    public int ImageSize { get; }
+    public long CodebookSize => quantizer.CodebookSize;
+    /// <summary>Codes per image: every image takes the same number.</summary>
+    public int CodesPerImage => (int)quantizer.CodesFor(CodeMapSize(ImageSize), CodeMapSize(ImageSize));
+    int IVisualTokenizer.MinCodesPerImage => CodesPerImage;
+    int IVisualTokenizer.MaxCodesPerImage => CodesPerImage;
+
+    /// <summary>Codes in raster order (stacked quantizers: layers innermost), CodesPerImage per image.</summary>
+    public VisualCodes EncodeTokens(Tensor images) => VisualCodes.Fixed(Encode(images).reshape(images.shape[0], -1));
+
+    /// <summary>Images decoded from codes of CodesPerImage each.</summary>
+    public Tensor DecodeTokens(VisualCodes codes)
+    {
+        if (codes.Lengths.Any(n => n != CodesPerImage))
+            throw new ArgumentException($"this tokenizer decodes {CodesPerImage} codes per image; got lengths {string.Join(", ", codes.Lengths.Distinct())}.", nameof(codes));
+        int side = CodeMapSize(ImageSize);
+        var device = parameters().First().device;
+        return Decode(codes.Codes.narrow(1, 0, CodesPerImage).reshape(quantizer.IndexShape(codes.Count, side, side)).to(device));
+    }
 
     public override TokenizerOutput forward(Tensor images)
     {

@@ -2,7 +2,6 @@
 // auxiliary loss, optionally VQGAN's perceptual loss (on the frozen probe's features) and a patch
 // discriminator (hinge loss) from a start step; then PSNR, SSIM, codebook usage, perplexity, rFD, bits.
 using System.Diagnostics;
-using System.Text.Json.Serialization;
 using Kit.Core;
 using Kit.Data;
 using Kit.Evaluation;
@@ -26,9 +25,7 @@ namespace Kit.Tokenizers;
 public sealed record TokenizerTrainingConfig(int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, bool L1 = false,
     double PerceptualWeight = 0, double AdversarialWeight = 0, int DiscriminatorStart = 0, int Resolution = 32, int TrainImages = 8192,
     int EvalImages = 512, ShapesBackground Background = ShapesBackground.Plain, long Seed = 0, int EntropyAnnealSteps = 0, double EntropyFinalFraction = 0.1,
-    double GradientClip = 1.0,
-    // Left out of the artifact-cache key while Shapes, so tokenizers trained before the setting existed keep their keys.
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] TokenizerData Data = TokenizerData.Shapes)
+    double GradientClip = 1.0, TokenizerData Data = TokenizerData.Shapes)
 {
     /// <summary>The factor on the LFQ entropy weight at <paramref name="step"/>: 1 → EntropyFinalFraction over EntropyAnnealSteps.</summary>
     public double EntropyFactor(int step) => EntropyAnnealSteps <= 0 ? 1 : 1 - (1 - EntropyFinalFraction) * Math.Min(1.0, step / (double)EntropyAnnealSteps);
@@ -76,8 +73,9 @@ public static class TokenizerTraining
         var key = new RunKey(tokenizer, quantizer, training, tokenizer.Multipliers);
         TrainingLog log = new();
         double seconds = 0;
-        var (model, loaded) = ArtifactCache.GetOrTrain("tokenizer", key,
-            () => new ImageTokenizer(tokenizer, quantizer.Build(tokenizer.LatentDim)).to(device),
+        // Version: bump when the tokenizer's networks, its losses or how its codebook learns change.
+        var (model, loaded) = ArtifactCache.GetOrTrain("tokenizer", key, version: 1,
+            () => new ImageTokenizer(tokenizer, quantizer.Build(tokenizer.LatentDim), training.Resolution).to(device),
             m =>
             {
                 var clock = Stopwatch.StartNew();
@@ -110,15 +108,18 @@ public static class TokenizerTraining
         using var data = Images(t, Split.Train, t.TrainImages);
         var images = data.Images.to(device);
         PatchDiscriminator? discriminator = t.AdversarialWeight > 0 ? new PatchDiscriminator(model.Config.ImageChannels).to(device) : null;
-        var discriminatorOptimizer = discriminator is null ? null : optim.AdamW(discriminator.parameters(), t.LearningRate, beta1: 0.5);
+        // With a discriminator, two groups: the tokenizer steps on its loss, then the discriminator on its hinge loss
+        // (from DiscriminatorStart on), each with its own AdamW.
+        var groups = new List<ParameterGroup> { new("tokenizer", model.parameters().ToList()) };
+        if (discriminator is not null) groups.Add(new ParameterGroup("discriminator", discriminator.parameters().ToList(), Beta1: 0.5));
+        var tokenizerOnly = new[] { "tokenizer" };
+        var both = groups.Select(g => g.Name).ToArray();
         var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100), GradientClip: t.GradientClip,
-            Label: $"tokenizer {model.Quantizer.GetType().Name}"));
+            Label: $"tokenizer {model.Quantizer.GetType().Name}"), groups, step => discriminator is not null && step >= t.DiscriminatorStart ? both : tokenizerOnly);
         long n = images.shape[0];
-        var lfq = model.Quantizer as LookupFreeQuantizer;
-        double entropyWeight = lfq?.EntropyWeight ?? 0;
         var log = trainer.Run(step =>
         {
-            if (lfq is not null) lfq.EntropyWeight = entropyWeight * t.EntropyFactor(step);
+            model.Quantizer.RegularizerScale = t.EntropyFactor(step);
             var rng = KitRandom.For(t.Seed, step);
             var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
             var x = images.index_select(0, index);
@@ -133,20 +134,14 @@ public static class TokenizerTraining
                 loss = loss + perceptual * t.PerceptualWeight;
                 metrics["perceptual"] = perceptual.detach();
             }
-            if (discriminator is not null && step >= t.DiscriminatorStart)
-            {
-                // Hinge loss: the discriminator learns real > 1, fake < −1; the generator raises D(fake).
-                var dLoss = F.relu(1 - discriminator.call(x)).mean() + F.relu(1 + discriminator.call(output.Reconstruction.detach())).mean();
-                discriminatorOptimizer!.zero_grad();
-                dLoss.backward();
-                discriminatorOptimizer.step();
-                var adversarial = -discriminator.call(output.Reconstruction).mean();
-                loss = loss + adversarial * t.AdversarialWeight;
-                metrics["discriminator"] = dLoss.detach();
-            }
-            return new StepResult(loss, metrics);
+            if (discriminator is null || step < t.DiscriminatorStart) return new StepResult(loss, metrics);
+            // Hinge loss: the discriminator learns real > 1, fake < −1; the generator raises D(fake).
+            var adversarial = -discriminator.call(output.Reconstruction).mean();
+            var dLoss = F.relu(1 - discriminator.call(x)).mean() + F.relu(1 + discriminator.call(output.Reconstruction.detach())).mean();
+            metrics["discriminator"] = dLoss.detach();
+            return new StepResult(loss + adversarial * t.AdversarialWeight, metrics, new Dictionary<string, Tensor> { ["discriminator"] = dLoss });
         });
-        if (lfq is not null) lfq.EntropyWeight = entropyWeight;
+        model.Quantizer.RegularizerScale = 1;
         discriminator?.Dispose();
         return log;
     }
@@ -167,7 +162,7 @@ public static class TokenizerTraining
         var stats = model.Quantizer.Stats();
         long side = model.CodeMapSize(t.Resolution);
         long positions = model.Quantizer.PositionsFor(side, side);
-        long codes = model.Quantizer is TwoLevelQuantizer ? positions : side * side * model.Quantizer.IndicesPerPosition;
+        long codes = model.Quantizer.CodesFor(side, side);
         double rfd = ImageMetrics.FrechetDistance(probe.Features(real), probe.Features(recon));
         return new TokenizerMetrics(ImageMetrics.Psnr(recon, real), ImageMetrics.Ssim(recon, real), stats.Usage, stats.Perplexity, stats.DeadShare,
             rfd, codes * Math.Log2(model.Quantizer.CodebookSize), codes, positions, 0, double.NaN);

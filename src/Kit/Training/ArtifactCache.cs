@@ -1,5 +1,8 @@
-// Trained artifacts (tokenizers, probes) are trained once and then loaded: a notebook that needs a trained
-// model asks the cache, keyed by the model's kind and its full config (any change trains anew).
+// Trained artifacts (tokenizers, probes, language models, backbones) are trained once and then loaded: a notebook that
+// needs a trained model asks the cache with the model's kind, a key (everything that decides what is trained: configs,
+// data, the upstream artifacts' keys) and a version. The version lives at the cache call, next to the code it
+// describes: bump it when the same key would now train or store something different (a new loss, a reshaped network),
+// and every artifact cached under the old version is trained anew instead of being loaded into the wrong shape.
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -17,17 +20,18 @@ public static class ArtifactCache
     /// <summary>Folder of the cached artifacts.</summary>
     public static string Directory => Path.Combine(KitPaths.CacheRoot, "artifacts");
 
-    /// <summary>The file an artifact of <paramref name="kind"/> with <paramref name="config"/> lives in.</summary>
-    public static string PathFor(string kind, object config)
+    /// <summary>The file an artifact of <paramref name="kind"/> with <paramref name="key"/> at <paramref name="version"/> lives in.</summary>
+    public static string PathFor(string kind, object key, int version)
     {
-        var key = $"{kind}\n{config.GetType().FullName}\n{JsonSerializer.Serialize(config, config.GetType(), Json)}\nformat-1";
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
+        if (version < 1) throw new ArgumentOutOfRangeException(nameof(version), version, "expected a version of 1 or more");
+        var text = $"{kind}\nv{version}\n{JsonSerializer.Serialize(key, key.GetType(), Json)}";
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant();
         var safeKind = string.Concat(kind.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '-'));
         return Path.Combine(Directory, $"{safeKind}-{hash}.safetensors");
     }
 
     /// <summary>
-    /// Builds the model with <paramref name="create"/>; loads its weights when this (kind, config) was trained
+    /// Builds the model with <paramref name="create"/>; loads its weights when this (kind, key, version) was trained
     /// before, otherwise runs <paramref name="train"/> and saves the result. Returns the model and whether it was loaded.
     /// </summary>
     /// <remarks>
@@ -35,9 +39,9 @@ public static class ArtifactCache
     /// as it was afterwards. So an artifact is the same whatever ran before it, and what runs after it draws the same
     /// numbers whether it was trained or loaded: a run with a cold cache gives the numbers of a run with a warm one.
     /// </remarks>
-    public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object config, Func<T> create, Action<T> train) where T : nn.Module
+    public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object key, int version, Func<T> create, Action<T> train) where T : nn.Module
     {
-        var path = PathFor(kind, config);
+        var path = PathFor(kind, key, version);
         using var outside = random.get_rng_state();
         random.manual_seed(KeySeed(path));
         try
@@ -57,7 +61,7 @@ public static class ArtifactCache
                 }
             }
             train(model);
-            Checkpoint.Save(path, model, config);
+            Checkpoint.Save(path, model, key);
             model.eval();
             return (model, false);
         }

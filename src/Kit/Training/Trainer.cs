@@ -1,6 +1,9 @@
 // The one training loop every model uses: AdamW, warm-up + cosine schedule, gradient clipping, metrics per
 // step, progress, periodic evaluation, atomic checkpoints with resume, and a stop with a clear message on
 // a NaN or infinite loss. Each step runs in its own dispose scope, so memory stays flat.
+// Parameters may come in groups, each with its own AdamW and settings, and a schedule says which groups step at each
+// step: a GAN's generator and discriminator (each its own loss, both every step), or UniCode's dual alternating
+// training (tokenizer phases, then language-model phases). A group that is not scheduled is left exactly as it was.
 using System.Diagnostics;
 using Kit.Core;
 using Kit.Notebook;
@@ -11,7 +14,38 @@ using static TorchSharp.torch;
 namespace Kit.Training;
 
 /// <summary>What one training step computed: the loss to minimise and metrics to log (scalar tensors).</summary>
-public sealed record StepResult(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null);
+/// <param name="Loss">The loss (of every scheduled group that has none of its own in <paramref name="GroupLosses"/>); logged and checked for NaN.</param>
+/// <param name="Metrics">Scalars to log.</param>
+/// <param name="GroupLosses">Per group, by name, the loss that group minimises this step (e.g. a discriminator's own).</param>
+public sealed record StepResult(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null, IReadOnlyDictionary<string, Tensor>? GroupLosses = null);
+
+/// <summary>Parameters trained together by one AdamW, with settings of their own (null: the run's).</summary>
+/// <param name="Name">The group's name (schedules and per-group losses use it).</param>
+/// <param name="Parameters">Its parameters.</param>
+/// <param name="LearningRate">Peak learning rate; the run's warm-up and cosine shape scale it.</param>
+/// <param name="WeightDecay">AdamW weight decay.</param>
+/// <param name="Beta1">AdamW β1 (a GAN's discriminator often takes 0.5).</param>
+/// <param name="Beta2">AdamW β2.</param>
+public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parameters, double? LearningRate = null, double? WeightDecay = null, double Beta1 = 0.9, double Beta2 = 0.999);
+
+/// <summary>Which parameter groups step at a step.</summary>
+public static class StepSchedules
+{
+    /// <summary>Every group, every step.</summary>
+    public static Func<int, IReadOnlyCollection<string>> All(IEnumerable<ParameterGroup> groups)
+    {
+        var names = groups.Select(g => g.Name).ToArray();
+        return _ => names;
+    }
+
+    /// <summary>Phases of <paramref name="phaseSteps"/> steps, one group after another in turn (steps 1…n the first, n+1…2n the second, …).</summary>
+    public static Func<int, IReadOnlyCollection<string>> Alternate(int phaseSteps, params string[] groups)
+    {
+        if (phaseSteps < 1) throw new ArgumentOutOfRangeException(nameof(phaseSteps), phaseSteps, "expected at least one step per phase");
+        if (groups.Length == 0) throw new ArgumentException("expected at least one group to alternate.", nameof(groups));
+        return step => new[] { groups[(step - 1) / phaseSteps % groups.Length] };
+    }
+}
 
 /// <summary>Settings of a training run.</summary>
 /// <param name="Steps">Total optimiser steps.</param>
@@ -42,25 +76,46 @@ public sealed class Trainer
 {
     readonly nn.Module _model;
     readonly TrainerOptions _options;
-    readonly List<Parameter> _parameters;
-    readonly OptimizerHelper _optimizer;
+    readonly IReadOnlyList<ParameterGroup> _groups;
+    readonly List<(ParameterGroup Group, List<Parameter> Parameters, OptimizerHelper Optimizer)> _optimizers;
+    readonly Func<int, IReadOnlyCollection<string>> _stepping;
     readonly LearningRateSchedule _schedule;
     long _lastGoodCheckpointStep = -1;
 
+    /// <summary>One group: <paramref name="parameters"/> (default: the model's), one AdamW with the run's settings.</summary>
     public Trainer(nn.Module model, TrainerOptions options, IEnumerable<Parameter>? parameters = null)
+        : this(model, options, new[] { new ParameterGroup("all", (parameters ?? model.parameters()).ToList()) })
+    { }
+
+    /// <summary>
+    /// Several groups, each its own AdamW; <paramref name="schedule"/> names the groups that step at step s (default: all).
+    /// Scheduled groups step in the order given, each on its own loss (StepResult.GroupLosses) or the step's loss.
+    /// </summary>
+    public Trainer(nn.Module model, TrainerOptions options, IReadOnlyList<ParameterGroup> groups, Func<int, IReadOnlyCollection<string>>? schedule = null)
     {
         if (options.Steps <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Steps, "Steps must be positive");
         if (options.CheckpointEvery > 0 && options.CheckpointPath is null)
             throw new ArgumentException("CheckpointEvery > 0 needs a CheckpointPath.", nameof(options));
+        if (groups.Count == 0) throw new ArgumentException("expected at least one parameter group.", nameof(groups));
+        if (groups.Select(g => g.Name).Distinct().Count() != groups.Count) throw new ArgumentException($"group names must differ: {string.Join(", ", groups.Select(g => g.Name))}.", nameof(groups));
         _model = model;
         _options = options;
-        _parameters = (parameters ?? model.parameters()).Where(p => p.requires_grad).ToList();
-        _optimizer = optim.AdamW(_parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        _groups = groups;
+        _optimizers = groups.Select(g =>
+        {
+            var trainable = g.Parameters.Where(p => p.requires_grad).ToList();
+            var optimizer = optim.AdamW(trainable, g.LearningRate ?? options.LearningRate, beta1: g.Beta1, beta2: g.Beta2, weight_decay: g.WeightDecay ?? options.WeightDecay);
+            return (g, trainable, (OptimizerHelper)optimizer);
+        }).ToList();
+        _stepping = schedule ?? StepSchedules.All(groups);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRateFraction);
     }
 
-    /// <summary>The optimiser (AdamW), for callers that need its state.</summary>
-    public OptimizerHelper Optimizer => _optimizer;
+    /// <summary>The first group's optimiser (AdamW), for callers that need its state.</summary>
+    public OptimizerHelper Optimizer => _optimizers[0].Optimizer;
+
+    /// <summary>Each group's optimiser, by group name.</summary>
+    public IReadOnlyDictionary<string, OptimizerHelper> Optimizers => _optimizers.ToDictionary(o => o.Group.Name, o => o.Optimizer);
 
     /// <summary>
     /// Runs steps until Options.Steps. <paramref name="step"/> gets the 1-based step number and must derive its
@@ -75,7 +130,11 @@ public sealed class Trainer
         for (int s = start + 1; s <= _options.Steps; s++)
         {
             double lr = _schedule.At(s);
-            foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+            foreach (var (group, _, optimizer) in _optimizers)
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = group.LearningRate is double peak ? lr * peak / _options.LearningRate : lr;
+            var scheduled = _stepping(s);
+            foreach (var name in scheduled)
+                if (_groups.All(g => g.Name != name)) throw new InvalidOperationException($"the schedule names group '{name}' at step {s}; the groups are {string.Join(", ", _groups.Select(g => g.Name))}.");
             bool logThis = s % _options.LogEvery == 0 || s == _options.Steps;
             var (loss, metrics) = Scopes.Step(() =>
             {
@@ -84,10 +143,16 @@ public sealed class Trainer
                 // One sync per step: a non-finite loss stops the run before it can reach the weights.
                 double value = result.Loss.item<float>();
                 if (double.IsNaN(value) || double.IsInfinity(value)) return (value, new Dictionary<string, double>());
-                _optimizer.zero_grad();
-                result.Loss.backward();
-                if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(_parameters, _options.GradientClip);
-                _optimizer.step();
+                var stepping = _optimizers.Where(o => scheduled.Contains(o.Group.Name)).ToList();
+                for (int i = 0; i < stepping.Count; i++)
+                {
+                    var (group, parameters, optimizer) = stepping[i];
+                    var groupLoss = result.GroupLosses?.GetValueOrDefault(group.Name) ?? result.Loss;
+                    optimizer.zero_grad();
+                    groupLoss.backward(retain_graph: i < stepping.Count - 1); // a later group's loss may share this graph
+                    if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
+                    optimizer.step();
+                }
                 var logged = logThis && result.Metrics is not null
                     ? result.Metrics.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>())
                     : new Dictionary<string, double>();
@@ -116,14 +181,19 @@ public sealed class Trainer
         return new TrainingRow(s, double.NaN, _schedule.At(s), values, clock.Elapsed.TotalSeconds);
     }
 
-    string OptimizerPath => _options.CheckpointPath + ".optimizer";
+    // One group keeps the single file it always had; several get one file each.
+    string OptimizerPath(int group) => _options.CheckpointPath + ".optimizer" + (_optimizers.Count == 1 ? "" : "." + _optimizers[group].Group.Name);
     string RngPath => _options.CheckpointPath + ".rng.safetensors";
 
     /// <summary>Writes model, optimiser and generator state for step <paramref name="s"/> (each file atomically).</summary>
     public void SaveCheckpoint(int s, object? config = null)
     {
         var path = _options.CheckpointPath ?? throw new InvalidOperationException("TrainerOptions.CheckpointPath is not set.");
-        AtomicFile.Write(OptimizerPath, stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true); _optimizer.save_state_dict(w); });
+        for (int g = 0; g < _optimizers.Count; g++)
+        {
+            var optimizer = _optimizers[g].Optimizer;
+            AtomicFile.Write(OptimizerPath(g), stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); });
+        }
         using (var rng = random.get_rng_state()) Safetensors.Write(RngPath, new Dictionary<string, Tensor> { ["cpu"] = rng });
         Checkpoint.Save(path, _model, config, s); // written last: its step says the other two are complete
         _lastGoodCheckpointStep = s;
@@ -132,11 +202,14 @@ public sealed class Trainer
     int TryResume()
     {
         var path = _options.CheckpointPath;
-        if (!_options.Resume || path is null || !File.Exists(path) || !File.Exists(OptimizerPath)) return 0;
+        if (!_options.Resume || path is null || !File.Exists(path) || Enumerable.Range(0, _optimizers.Count).Any(g => !File.Exists(OptimizerPath(g)))) return 0;
         var info = Checkpoint.Load(path, _model);
-        using (var stream = File.OpenRead(OptimizerPath))
-        using (var reader = new BinaryReader(stream))
-            _optimizer.load_state_dict(reader);
+        for (int g = 0; g < _optimizers.Count; g++)
+        {
+            using var stream = File.OpenRead(OptimizerPath(g));
+            using var reader = new BinaryReader(stream);
+            _optimizers[g].Optimizer.load_state_dict(reader);
+        }
         if (File.Exists(RngPath))
         {
             var (tensors, _) = Safetensors.Read(RngPath);

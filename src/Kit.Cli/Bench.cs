@@ -19,7 +19,7 @@ public static class Bench
 {
     public static int Run(string what, int steps, string? outFile)
     {
-        var known = new[] { "tokenizer", "lfq", "memory", "gpt", "all" };
+        var known = new[] { "tokenizer", "lfq", "memory", "gpt", "dynamic", "all" };
         if (!known.Contains(what)) throw new UsageException($"bench '{what}' is not a benchmark (expected {string.Join(", ", known)}).");
         var tables = new List<ResultTable>();
         Console.WriteLine(KitRuntime.Describe());
@@ -29,6 +29,7 @@ public static class Bench
         if (what is "lfq" or "all") tables.Add(LfqEntropy());
         if (what is "memory" or "all") tables.Add(Memory(Math.Max(steps * 10, 200)));
         if (what is "gpt" or "all") tables.Add(BenchGpt.Run(peak, Math.Max(steps, 5)));
+        if (what is "dynamic" or "all") tables.AddRange(BenchDynamic.Run(peak, Math.Max(steps, 5)));
         foreach (var t in tables) Console.WriteLine("\n" + t.ToPlainText());
         if (outFile is not null)
         {
@@ -50,7 +51,7 @@ public static class Bench
             new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 4, Aggregation: StackAggregation.CumulativeSum, CodebookSize: 256),
         };
         using var data = new ShapesDataset(512, Split.Train).Batch(0, 512);
-        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", Recipes.Tokenizer(RunScale.Default)) })
+        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", KitRecipes.Tokenizer(RunScale.Default)) })
             foreach (var spec in specs)
             {
                 var c = spec.RequiredDim is int d ? config with { LatentDim = d, PreQuantNorm = spec.Kind == QuantizerKind.Lfq } : config;
@@ -117,7 +118,7 @@ public static class Bench
     /// <summary>Working set over many training steps of the notebooks' tokenizer: it must stay flat.</summary>
     static ResultTable Memory(int steps)
     {
-        var config = Recipes.Tokenizer(RunScale.Default);
+        var config = KitRecipes.Tokenizer(RunScale.Default);
         using var model = new ImageTokenizer(config, new VectorQuantizer(config.LatentDim, 256, kmeansInit: true, deadCodeThreshold: 2));
         var optimizer = optim.AdamW(model.parameters(), 1e-3);
         using var data = new ShapesDataset(256, Split.Train).Batch(0, 256);

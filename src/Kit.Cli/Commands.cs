@@ -21,7 +21,7 @@ public static class Commands
           kit notebook export <notebook.ipynb> [--out <file.cs>] [--scale ...] [--param name=value]...
           kit pack [--out <feed folder>]
           kit info [--matmul]
-          kit bench [tokenizer|lfq|memory|gpt|all] [--steps N] [--out <file.md>]
+          kit bench [tokenizer|lfq|memory|gpt|dynamic|all] [--steps N] [--out <file.md>]
 
         reproduce         runs every notebook in notebooks/ headless and writes runs/<timestamp>/ with report.md
         notebook run      executes one notebook headless on the .NET Interactive C# kernel and writes the executed copy
@@ -103,7 +103,7 @@ public static class Commands
               --matmul  also measures the float32 matmul peak (2048², a few seconds)
             """,
         ["bench"] = """
-            usage: kit bench [tokenizer|lfq|memory|gpt|all] [--steps N] [--out <file.md>]
+            usage: kit bench [tokenizer|lfq|memory|gpt|dynamic|all] [--steps N] [--out <file.md>]
 
             Measures the kit's speed and memory targets on this machine; training speed is reported as a share of the
             float32 matmul peak measured in the same run. Default benchmark: all.
@@ -112,6 +112,7 @@ public static class Commands
               lfq        the LFQ entropy terms per 4,096 tokens, exact and grouped, 2^10–2^18
               memory     the working set over long training (it must stay flat)
               gpt        GPT training MFU and generation with / without the KV cache
+              dynamic    LaVIT's dynamic tokenizer training images/s and GFLOP/s; the unified LLM on dynamic vs fixed sequences
               --steps    timed steps per case. Default: 20
               --out      also writes the tables as Markdown to this file
             """,

@@ -7,6 +7,8 @@ namespace Kit.Tests;
 
 public sealed class AttentionTests
 {
+    static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
     static Tensor Param(nn.Module m, string name) => m.named_parameters().Single(p => p.name == name).parameter.detach();
 
     // softmax(QKᵀ/√d)V per head, written out with explicit loops over heads, then the output projection.
@@ -102,6 +104,35 @@ public sealed class AttentionTests
         var projBias = zeros(8); // no biases: a query that sees nothing outputs exactly zero
         Assert.True(y[0].eq(projBias.expand(3, 8)).all().item<bool>());
         Assert.True(y[1].abs().sum().item<float>() > 0);
+    }
+
+    [Fact]
+    public void KeyWeightsScaleEachKeysUnnormalisedAttention()
+    {
+        manual_seed(6);
+        using var attention = new MultiHeadAttention(8, 2, contextDim: 8);
+        var x = randn(1, 3, 8);
+        var context = randn(1, 4, 8);
+        // 0/1 weights are exactly a key padding mask.
+        var hard = tensor(new float[] { 1, 0, 1, 1 }).unsqueeze(0);
+        var masked = attention.Forward(x, context, new AttentionMask(KeyPadding: hard.gt(0.5)));
+        Assert.True(attention.Forward(x, context, new AttentionMask(KeyWeights: hard)).allclose(masked, rtol: 1e-5, atol: 1e-6));
+        // Soft weights: a_ij = w_j e^{s_ij} / Σ_k w_k e^{s_ik}, from the plain weights by hand: p_ij w_j / Σ_k p_ik w_k.
+        var w = tensor(new float[] { 0.5f, 1, 0.25f, 0 }).unsqueeze(0);
+        var plain = attention.Weights(x, context, AttentionMask.None);
+        var byHand = plain * w.reshape(1, 1, 1, 4);
+        byHand = byHand / byHand.sum(-1, keepdim: true);
+        Assert.True(attention.Weights(x, context, new AttentionMask(KeyWeights: w)).allclose(byHand, rtol: 1e-5, atol: 1e-6));
+        // A key of weight 0 changes nothing, bit for bit, however large its score; the weights still get a gradient.
+        var changed = context.clone();
+        changed[0, 3] = changed[0, 3] * 100 + 7;
+        Assert.True(Same(attention.Forward(x, changed, new AttentionMask(KeyWeights: w)), attention.Forward(x, context, new AttentionMask(KeyWeights: w))));
+        var wg = w.clone().requires_grad_();
+        attention.Forward(x, context, new AttentionMask(KeyWeights: wg)).pow(2).sum().backward();
+        Assert.True(wg.grad!.abs().sum().item<float>() > 0);
+        // All weights 0: the query sees nothing, output 0.
+        var none = attention.Forward(x, context, new AttentionMask(KeyWeights: zeros(1, 4)));
+        Assert.True(none.isfinite().all().item<bool>());
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
     [Fact]
     public void TokenizerSweepAtTinyScale()
     {
-        var kit = Recipes.Setup("tiny", seed: 1, CPU);
+        var kit = KitRecipes.Setup("tiny", seed: 1, CPU);
         var plain = new SweepEntry("VQ 16", new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 16));
         var lfq = new SweepEntry("LFQ 2^4", new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 4), kit.Tokenizer with { PreQuantNorm = true });
         var sweep = TokenizerSweep.Run("tiny sweep", new[] { plain, lfq }, kit.Tokenizer, kit.Training, kit.Probe);
@@ -46,7 +46,7 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
     [Fact]
     public void CodePriorAtTinyScale()
     {
-        var kit = Recipes.Setup("tiny", seed: 2, CPU);
+        var kit = KitRecipes.Setup("tiny", seed: 2, CPU);
         var entry = new SweepEntry("VQ 16", new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 16));
         var sweep = TokenizerSweep.Run("tiny", new[] { entry }, kit.Tokenizer, kit.Training, kit.Probe);
         var config = CodePriorConfig.For(RunScale.Tiny, 2);
@@ -110,5 +110,31 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
         Assert.Equal(2, report.Table().Frame.Rows.Count);
         var features = report.Backbone.Vit.PatchFeatures(new ShapesDataset(2).Batch(0, 2).Images);
         Assert.Equal(new long[] { 2, 64, report.Backbone.Vit.Dim }, features.shape);
+    }
+
+    [Fact]
+    public void DynamicTokenizerAtTinyScale()
+    {
+        var setup = DynamicTokenizerExperiment.Prepare(RunScale.Tiny, 6, CPU);
+        var main = DynamicTokenizerExperiment.Train(setup, setup.Config.Tokenizer);
+        var scores = DynamicTokenizerExperiment.Evaluate(setup, main, "main");
+        Assert.InRange(scores.Selection.TokensMean, 1, 64);
+        Assert.True(Finite(scores.FeatureCos) && Finite(scores.Psnr));
+        var pooledConfig = setup.Config.Tokenizer with { PooledGrid = DynamicTokenizerExperiment.SameBudgetGrid(scores.Selection.TokensMean, setup.Grid) };
+        var pooled = DynamicTokenizerExperiment.Evaluate(setup, DynamicTokenizerExperiment.Train(setup, pooledConfig), "pooled");
+        Assert.Equal(pooledConfig.PooledGrid * pooledConfig.PooledGrid, pooled.Selection.TokensMean);
+        var spread = DynamicTokenizerExperiment.Spread(setup, main.Tokenizer, Kit.Tokenizers.Dynamic.SelectionMode.Deterministic);
+        Assert.Equal(1.0, spread.SameIds);   // deterministic: the same codes every time
+        Assert.NotNull(DynamicTokenizerExperiment.RatioTable(setup, new[] { scores, pooled }));
+        Assert.Equal(setup.Backbone.Config.Vit.Layers + 1, DynamicTokenizerExperiment.Locality(setup).Frame.Rows.Count);   // one row per depth, 0..L
+        var llm = DynamicTokenizerExperiment.TrainLlm(setup, main, "llm");
+        Assert.Equal(setup.Config.Llm.TestImages, llm.Result.Scores.TextToImage!.Generated.shape[0]);
+        var speed = DynamicTokenizerExperiment.MeasureLlmSpeed(setup, main, "main", steps: 2);
+        Assert.True(speed.SecondsPerEpoch > 0);
+        Assert.Equal(1, DynamicTokenizerExperiment.BudgetTable(new[] { (scores, llm) }).Frame.Rows.Count);
+        // Again: the tokenizer comes from the cache, with the same scores.
+        var again = DynamicTokenizerExperiment.Train(setup, setup.Config.Tokenizer);
+        Assert.True(again.FromCache);
+        Assert.Equal(scores.FeatureCos, DynamicTokenizerExperiment.Evaluate(setup, again, "again").FeatureCos);
     }
 }

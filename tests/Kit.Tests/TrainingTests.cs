@@ -340,4 +340,24 @@ public sealed class ParameterGroupTests
         Assert.True((b.forward(x) - 1).abs().mean().item<float>() < 0.1, "b follows its own loss, not the step's");
         Assert.Throws<ArgumentException>(() => new Trainer(model, new TrainerOptions(1), new[] { groups[0], groups[0] }));
     }
+
+    [Fact]
+    public void GroupsThatShareOneLossStepTogetherEachAtItsOwnRate()
+    {
+        // One backward for both, then each steps: Adam's first step moves every weight by its group's rate (|m̂ / √v̂| = 1),
+        // so b's weights move 10× as far as a's. A backward per group would fail here: a's step changes in place the
+        // weights b's backward still needs.
+        manual_seed(5);
+        using var a = new TinyModel(3);
+        using var b = new TinyModel(3);
+        var model = nn.Sequential(("a", a), ("b", b));
+        var groups = new[] { new ParameterGroup("a", a.parameters().ToList(), LearningRate: 0.001), new ParameterGroup("b", b.parameters().ToList(), LearningRate: 0.01) };
+        var trainer = new Trainer(model, new TrainerOptions(1, 0.001, ShowProgress: false, GradientClip: 0, MinLearningRateFraction: 1), groups);
+        var x = randn(8, 3);
+        var (a0, b0) = (Values(a), Values(b));
+        trainer.Run(_ => new StepResult((a.forward(x) * b.forward(x)).square().mean()));
+        var (a1, b1) = (Values(a), Values(b));
+        for (int i = 0; i < a0.Length; i++) Assert.Equal(0.001, Math.Abs(a1[i] - a0[i]), 4);
+        for (int i = 0; i < b0.Length; i++) Assert.Equal(0.01, Math.Abs(b1[i] - b0[i]), 4);
+    }
 }

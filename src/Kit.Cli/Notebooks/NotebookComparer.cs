@@ -17,7 +17,7 @@ public static class NotebookComparer
 {
     static readonly Regex Table = new(@"<div><b>(?<title>.*?)</b><table[^>]*>(?<body>.*?)</table>", RegexOptions.Singleline | RegexOptions.Compiled);
     static readonly Regex Header = new(@"<th(?<attrs>[^>]*)>(?<text>.*?)</th>", RegexOptions.Singleline | RegexOptions.Compiled);
-    static readonly Regex Row = new(@"<tr>(?<cells>.*?)</tr>", RegexOptions.Singleline | RegexOptions.Compiled);
+    static readonly Regex Row = new(@"<tr(?<attrs>[^>]*)>(?<cells>.*?)</tr>", RegexOptions.Singleline | RegexOptions.Compiled);
     static readonly Regex Data = new(@"<td[^>]*>(?<text>.*?)</td>", RegexOptions.Singleline | RegexOptions.Compiled);
 
     /// <summary>The tables of an executed notebook, in the order its outputs show them.</summary>
@@ -40,7 +40,9 @@ public static class NotebookComparer
                     var body = t.Groups["body"].Value;
                     var headers = Header.Matches(body).ToList();
                     var measured = headers.Select((h, c) => (h, c)).Where(x => x.h.Groups["attrs"].Value.Contains("data-kit-measured")).Select(x => x.c).ToHashSet();
-                    var rows = Row.Matches(body).Select(r => (IReadOnlyList<string>)Data.Matches(r.Groups["cells"].Value).Select(d => Decode(d.Groups["text"].Value)).ToList())
+                    // A measured row keeps its first cell (its name) and reads as measured in the rest.
+                    var rows = Row.Matches(body).Select(r => (IReadOnlyList<string>)Data.Matches(r.Groups["cells"].Value)
+                            .Select((d, c) => c > 0 && r.Groups["attrs"].Value.Contains("data-kit-measured") ? "(measured)" : Decode(d.Groups["text"].Value)).ToList())
                         .Where(r => r.Count > 0).ToList();
                     tables.Add(new NotebookTable(i + 1, Decode(t.Groups["title"].Value), headers.Select(h => Decode(h.Groups["text"].Value)).ToList(), measured, rows));
                 }

@@ -79,7 +79,11 @@ public sealed class MaeDecoder : nn.Module
 /// <param name="FinalLoss">Mean reconstruction error of the hidden patches over the last logged steps (pixels in [−1, 1]).</param>
 /// <param name="Seconds">Pretraining time (NaN when it was loaded from the cache).</param>
 /// <param name="FashionImages">Fashion-MNIST images it saw (0 when the dataset is not installed).</param>
-public sealed record PretrainedBackbone(VisionTransformer Vit, MaeConfig Config, TrainingLog Log, double FinalLoss, double Seconds, int FashionImages);
+public sealed record PretrainedBackbone(VisionTransformer Vit, MaeConfig Config, TrainingLog Log, double FinalLoss, double Seconds, int FashionImages)
+{
+    /// <summary>What decides these weights, for the cache keys of models trained on the backbone's features.</summary>
+    public object Key => new { Config, FashionImages };
+}
 
 /// <summary>MAE pretraining.</summary>
 public static class MaskedAutoencoder

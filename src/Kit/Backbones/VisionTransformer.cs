@@ -68,15 +68,42 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IPatchBackbon
     }
 
     /// <summary>The blocks and final norm over embedded tokens [B, T, Dim] (all patches, or MAE's visible subset).</summary>
-    public Tensor Encode(Tensor tokens)
+    public Tensor Encode(Tensor tokens) => Encode(tokens, Config.Layers);
+
+    /// <summary>The first <paramref name="depth"/> blocks, then the final norm, over embedded tokens [B, T, Dim].</summary>
+    /// <param name="tokens">Embedded tokens [B, T, Dim].</param>
+    /// <param name="depth">Blocks to run, 0 (the embedding, normalised) to the backbone's layers.</param>
+    public Tensor Encode(Tensor tokens, int depth)
     {
+        if (depth < 0 || depth > Config.Layers) throw new ArgumentOutOfRangeException(nameof(depth), depth, $"expected 0..{Config.Layers} (the backbone's blocks).");
         var x = tokens;
-        foreach (var block in blocks) x = block.Forward(x);
+        for (int i = 0; i < depth; i++) x = blocks[i].Forward(x);
         return norm.call(x);
     }
+
+    /// <summary>This backbone read after its first <paramref name="depth"/> blocks, as a backbone of its own.</summary>
+    /// <param name="depth">Blocks to run, 0..layers; the full depth is the backbone itself.</param>
+    public IPatchBackbone AtDepth(int depth) =>
+        depth == Config.Layers ? this : depth >= 0 && depth < Config.Layers ? new VitAtDepth(this, depth)
+        : throw new ArgumentOutOfRangeException(nameof(depth), depth, $"expected 0..{Config.Layers} (the backbone's blocks).");
 
     /// <summary>Patch features [B, N, Dim].</summary>
     public override Tensor forward(Tensor images) => Encode(Embed(images));
 
     public Tensor PatchFeatures(Tensor images) => forward(images);
+}
+
+/// <summary>A ViT read after its first <see cref="Depth"/> blocks: a ViT's deeper features mix every patch with the
+/// whole image, so a notebook that needs patch-local features reads an earlier block of the same trained network.</summary>
+public sealed class VitAtDepth(VisionTransformer vit, int depth) : IPatchBackbone
+{
+    /// <summary>The full network.</summary>
+    public VisionTransformer Vit { get; } = vit;
+    /// <summary>Blocks run before the final norm.</summary>
+    public int Depth { get; } = depth;
+    public int GridHeight => Vit.GridHeight;
+    public int GridWidth => Vit.GridWidth;
+    public int Dim => Vit.Dim;
+    public int ImageSize => Vit.ImageSize;
+    public Tensor PatchFeatures(Tensor images) => Vit.Encode(Vit.Embed(images), Depth);
 }

@@ -3,7 +3,9 @@
 // causal or not, with a key padding mask and an explicit mask, through TorchSharp's fused
 // scaled_dot_product_attention. A query that may see no key at all (LaVIT: an image whose every patch was kept has no
 // dropped token to attend to) gets a zero output, explicitly; softmax over nothing would be NaN, and the released
-// LaVIT code's eps trick silently gives uniform weights instead.
+// LaVIT code's eps trick silently gives uniform weights instead. Keys may also carry weights in [0, 1] (a token
+// selector's straight-through keep mask, DynamicViT's attention masking): a_ij = w_j e^{s_ij} / Σ_k w_k e^{s_ik}, exact
+// masking where w is 0 or 1, with a gradient to every w_j — how a hard keep decision still learns from the loss.
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,13 +18,15 @@ namespace Kit.Core;
 /// <param name="KeyPadding">[B, S] true for real keys; false keys are never attended to.</param>
 /// <param name="Allowed">[B, 1 or H, T, S] true where query t may see key s.</param>
 /// <param name="Past">Keys that precede the first query (a KV cache); only used with <paramref name="Causal"/>.</param>
-public readonly record struct AttentionMask(bool Causal = false, Tensor? KeyPadding = null, Tensor? Allowed = null, long Past = 0)
+/// <param name="KeyWeights">[B, S] weights in [0, 1] multiplying each key's unnormalised attention (differentiable; a hard
+/// 0/1 with straight-through gradients masks exactly). Computed explicitly rather than by the fused kernel.</param>
+public readonly record struct AttentionMask(bool Causal = false, Tensor? KeyPadding = null, Tensor? Allowed = null, long Past = 0, Tensor? KeyWeights = null)
 {
     /// <summary>No restriction: every query sees every key.</summary>
     public static AttentionMask None => default;
 
     /// <summary>True when nothing is masked beyond (at most) the plain causal pattern, so the fused kernel needs no mask.</summary>
-    internal bool Plain => KeyPadding is null && Allowed is null && (!Causal || Past == 0);
+    internal bool Plain => KeyPadding is null && Allowed is null && KeyWeights is null && (!Causal || Past == 0);
 
     /// <summary>The boolean mask [B, 1|H, T, S] for <paramref name="t"/> queries and <paramref name="s"/> keys.</summary>
     public Tensor Build(long b, long t, long s, Device device)
@@ -79,16 +83,23 @@ public sealed class MultiHeadAttention : nn.Module
         if (extend is not null) (keys, values) = extend(keys, values);
         long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
         Tensor y;
+        Tensor? sees = null; // [B, 1|H, T, 1]: which queries see some key (a query that sees none adds nothing, not the projection's bias)
         if (mask.Plain) y = F.scaled_dot_product_attention(queries, keys, values, is_casual: mask.Causal);
+        else if (mask.KeyWeights is not null)
+        {
+            var weights = Weighted(queries, keys, mask, b, t, s);
+            sees = weights.sum(-1, keepdim: true).gt(0);
+            y = weights.matmul(values);
+        }
         else
         {
             var allowed = mask.Build(b, t, s, x.device);
             // Queries with no key to see: let them see every key, then zero their output.
-            var seesSome = allowed.any(-1, keepdim: true);                           // [B, 1|H, T, 1]
-            y = F.scaled_dot_product_attention(queries, keys, values, allowed.logical_or(seesSome.logical_not()));
-            y = y * seesSome.to(y.dtype);
+            sees = allowed.any(-1, keepdim: true);
+            y = F.scaled_dot_product_attention(queries, keys, values, allowed.logical_or(sees.logical_not())) * sees.to(queries.dtype);
         }
-        return dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, Dim)));
+        var output = dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, Dim)));
+        return sees is null ? output : output * sees.any(1).to(output.dtype);    // [B, T, 1]
     }
 
     /// <summary>The attention weights [B, H, T, S] the same call would use (rows that see no key are zero), for pictures.</summary>
@@ -96,10 +107,27 @@ public sealed class MultiHeadAttention : nn.Module
     {
         var (queries, keys, _) = Project(x, context, rotate);
         long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
+        if (mask.KeyWeights is not null) return Weighted(queries, keys, mask, b, t, s);
         var scores = queries.matmul(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
         var allowed = mask.Build(b, t, s, x.device);
         var weights = scores.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1);
         return weights.nan_to_num(0.0); // a row with no allowed key: all -inf, softmax NaN → 0
+    }
+
+    // a_ij = w_j e^{s_ij − m_i} / Σ_k w_k e^{s_ik − m_i}, m_i the largest score among the allowed keys of non-zero weight
+    // (so a key of weight 0 changes nothing, bit for bit, whatever its score); a weight-0 key's exponent is capped at 0,
+    // which keeps its product finite and still gives its weight a gradient. A row whose weights sum to 0 is 0.
+    Tensor Weighted(Tensor queries, Tensor keys, AttentionMask mask, long b, long t, long s)
+    {
+        var scores = queries.matmul(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
+        var allowed = mask.Build(b, t, s, queries.device);
+        var w = mask.KeyWeights!.reshape(b, 1, 1, s).to(scores.dtype);
+        var counted = allowed.logical_and(w.gt(0));
+        var top = scores.masked_fill(counted.logical_not(), float.NegativeInfinity).amax(new long[] { -1 }, keepdim: true).detach();
+        var shift = (scores - where(top.isinf(), zeros_like(top), top)).clamp_max(0).masked_fill(allowed.logical_not(), float.NegativeInfinity);
+        var unnormalised = shift.exp() * w;
+        var total = unnormalised.sum(-1, keepdim: true);
+        return unnormalised / where(total.gt(0), total, ones_like(total));
     }
 
     (Tensor Q, Tensor K, Tensor V) Project(Tensor x, Tensor? context, Func<Tensor, Tensor>? rotate)

@@ -63,7 +63,8 @@ public sealed record ClaimRule(bool Holds, string Says)
 /// <param name="ThisRun">This run's figure, in words.</param>
 /// <param name="Rule">The rule that decides, with its numbers.</param>
 /// <param name="ExpectedAtThisScale">Whether this scale should show the finding (false for a smoke test of a slow effect).</param>
-public sealed record Claim(string Finding, string PaperFigure, string ThisRun, ClaimRule Rule, bool ExpectedAtThisScale = true)
+/// <param name="Measured">Its figures are wall-clock measurements (a speed): two runs at the same seed may differ in them.</param>
+public sealed record Claim(string Finding, string PaperFigure, string ThisRun, ClaimRule Rule, bool ExpectedAtThisScale = true, bool Measured = false)
 {
     /// <summary>What the rule decided, read with the scale's expectation.</summary>
     public Verdict Verdict => Rule.Holds ? Verdict.Holds : ExpectedAtThisScale ? Verdict.DoesNotHold : Verdict.NotExpectedAtThisScale;
@@ -100,6 +101,7 @@ public sealed class ClaimsTable : IRichView
     /// <summary>The table: finding, paper, this run, rule, verdict.</summary>
     public ResultTable Table => ResultTable.FromRows(Title, new[] { "claim", "paper", "this run", "rule", "verdict" },
         Claims.Select(c => (IReadOnlyList<object?>)new object?[] { c.Finding, c.PaperFigure, c.ThisRun, c.Rule.Says, c.VerdictText }),
+        measuredRows: Claims.Select((c, i) => (c, i)).Where(x => x.c.Measured).Select(x => x.i),
         note: Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny
             ? "Quick scale trains for a few steps: a claim marked \"not expected at this scale\" is not a failed reproduction; run the default scale for the verdicts that count."
             : null);

@@ -12,7 +12,18 @@ namespace Kit.Evaluation;
 public static class FlopCounter
 {
     /// <summary>Forward MACs per sample of <paramref name="model"/> on <paramref name="input"/> (batch of one or more).</summary>
-    public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input)
+    public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input) => ForwardMacsPerSample(model, input, x =>
+    {
+        switch (model)
+        {
+            case nn.Module<Tensor, Tensor> plain: plain.call(x); break;
+            case nn.Module<Tensor, Kit.Tokenizers.TokenizerOutput> tokenizer: tokenizer.call(x); break;
+            default: throw new ArgumentException($"{model.GetType().Name} is not a module the counter can run; pass how to run it.", nameof(model));
+        }
+    });
+
+    /// <summary>Forward MACs per sample of <paramref name="model"/>'s layers while <paramref name="forward"/> runs on <paramref name="input"/>.</summary>
+    public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input, Action<Tensor> forward)
     {
         double macs = 0;
         var removers = new List<Action>();
@@ -40,14 +51,9 @@ public static class FlopCounter
         {
             var x = input();
             batch = x.shape[0];
-            switch (model)
-            {
-                case nn.Module<Tensor, Tensor> plain: plain.call(x); break;
-                case nn.Module<Tensor, Kit.Tokenizers.TokenizerOutput> tokenizer: tokenizer.call(x); break;
-                default: throw new ArgumentException($"{model.GetType().Name} is not a module the counter can run.", nameof(model));
-            }
+            try { forward(x); }
+            finally { foreach (var remove in removers) remove(); }
         }
-        foreach (var remove in removers) remove();
         return macs / batch;
     }
 

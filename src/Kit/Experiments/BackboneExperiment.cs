@@ -18,7 +18,7 @@ public sealed record BackboneReport(PretrainedBackbone Backbone, ReadoutResult P
         new[]
         {
             (IReadOnlyList<object?>)new object?[] { $"ViT pretrained by MAE ({Backbone.Config.Steps} steps{(Backbone.FashionImages > 0 ? $", with {Backbone.FashionImages} Fashion-MNIST images" : "")})",
-                100 * Pretrained.Shape, 100 * Pretrained.Colour, 100 * Pretrained.Empty, 100 * Pretrained.ShapeChance, 100 * Pretrained.ColourChance, Backbone.FinalLoss,
+                100 * Pretrained.Shape, 100 * Pretrained.Colour, 100 * Pretrained.Empty, 100 * Pretrained.ShapeChance, 100 * Pretrained.ColourChance, double.IsNaN(Backbone.FinalLoss) ? null : Backbone.FinalLoss,
                 double.IsNaN(Backbone.Seconds) ? "cached" : Backbone.Seconds },
             new object?[] { "the same ViT, random initialisation", 100 * Random.Shape, 100 * Random.Colour, 100 * Random.Empty, 100 * Random.ShapeChance, 100 * Random.ColourChance, null, null },
         },
@@ -34,8 +34,8 @@ public static class BackboneExperiment
     public static BackboneReport Run(RunScale scale, long seed = 0, Device? device = null)
     {
         device ??= Devices.Default;
-        var backbone = MaskedAutoencoder.Pretrained(Recipes.Backbone(scale, seed), device);
-        var readout = Recipes.Readout(scale, seed);
+        var backbone = MaskedAutoencoder.Pretrained(KitRecipes.Backbone(scale, seed), device);
+        var readout = KitRecipes.Readout(scale, seed);
         var pretrained = PatchReadout.Run(backbone.Vit, readout, device);
         using var random = RandomInit(backbone.Config.Vit, seed, device);
         return new BackboneReport(backbone, pretrained, PatchReadout.Run(random, readout, device), readout);

@@ -49,14 +49,20 @@ public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pr
         Corpus: new TextCorpusConfig(Scenes: scale.Pick(50, 1000, 4000, 8000), WordNetLines: scale.Pick(50, 1000, 1000, 20_000), HeldOutScenes: scale.Pick(20, 200, 200, 200), Seed: seed),
         Tokenizer: new TokenizerConfig(Channels: 32, LatentDim: 16),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
-        TokenizerTraining: Recipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 300, 500, 1500) },
+        TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 300, 500, 1500) },
         TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(4, 32, 128, 512), Seed: seed);
 }
 
 /// <summary>Everything the variants share: tokenizer, probe, corpus, vocabulary, encoded training images, test set.</summary>
-public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, TokenizerRun Tokenizer, ProbeNetwork Probe, TextCorpus Corpus,
-    UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, UnifiedTestSet TestSet)
+/// <param name="Visual">The image tokenizer the language model reads and writes through (fixed-grid or dynamic).</param>
+/// <param name="TokenizerKey">What decides the tokenizer's weights (its cache key), for the models' keys.</param>
+/// <param name="Grid">The fixed-grid tokenizer's run when <paramref name="Visual"/> is one (notebook 07; the continuous interfaces need it).</param>
+public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, IVisualTokenizer Visual, object TokenizerKey, TokenizerRun? Grid, ProbeNetwork Probe,
+    TextCorpus Corpus, UnifiedVocabulary Vocabulary, VisualCorpus Train, Tensor TrainImages, UnifiedTestSet TestSet)
 {
+    /// <summary>The fixed-grid tokenizer's run (notebook 07's set-up).</summary>
+    public TokenizerRun Tokenizer => Grid ?? throw new InvalidOperationException("this set-up's tokenizer is not a fixed-grid ImageTokenizer; use Visual.");
+
     /// <summary>
     /// The GPT config with the vocabulary filled in, each modality with its own softmax (the distribution constrained
     /// decoding samples from; a visual position costs the head 256 outputs instead of the whole vocabulary).
@@ -64,10 +70,17 @@ public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, To
     public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count, VisualCodesFrom = Vocabulary.CodeOffset };
 
     /// <summary>What the sequences are built from, for the models' cache keys.</summary>
-    public object DataKey => new { Tokenizer = Tokenizer.Key, Config.Corpus, Config.TrainImages, TextIds = Vocabulary.TextCount };
+    public object DataKey => new { Tokenizer = TokenizerKey, Config.Corpus, Config.TrainImages, TextIds = Vocabulary.TextCount };
+
+    /// <summary>What text pretraining reads: the corpus and the vocabulary, not the tokenizer (so every notebook on this corpus shares one text model).</summary>
+    public object TextKey => new { Config.Corpus, TextIds = Vocabulary.TextCount, Vocabulary.CodebookSize };
 
     /// <summary>A pipeline of <paramref name="model"/> with this set-up's vocabulary and tokenizer.</summary>
-    public UnifiedPipeline Pipeline(UnifiedModel model) => new(model, Vocabulary, Tokenizer.Tokenizer);
+    public UnifiedPipeline Pipeline(UnifiedModel model) => new(model, Vocabulary, Visual);
+
+    /// <summary>Seconds one pass over the training images' sequences took (NaN when loaded).</summary>
+    public double SecondsPerEpoch(UnifiedTrainingResult trained) =>
+        trained.Seconds / ((double)Config.Unified.Steps * Config.Unified.BatchSize / Train.Count);
 }
 
 /// <summary>One trained variant and its scores.</summary>
@@ -84,20 +97,32 @@ public static class UnifiedLlmExperiment
     {
         device ??= Devices.Default;
         var config = UnifiedLlmConfig.For(scale, seed);
-        var probe = ProbeNetwork.Trained(Recipes.Probe(scale, seed), device);
+        var probe = ProbeNetwork.Trained(KitRecipes.Probe(scale, seed), device);
         var tokenizer = TokenizerTraining.Run(config.Tokenizer, config.Quantizer, config.TokenizerTraining, probe, device);
+        return Prepare(config, scale, tokenizer.Tokenizer, tokenizer.Key, probe, tokenizer, device);
+    }
+
+    /// <summary>
+    /// The same set-up over any image tokenizer (LaVIT's dynamic one: each training image encoded to its own number of
+    /// codes); <paramref name="tokenizerKey"/> says what decides its weights.
+    /// </summary>
+    public static UnifiedLlmSetup Prepare(UnifiedLlmConfig config, RunScale scale, IVisualTokenizer visual, object tokenizerKey, ProbeNetwork probe,
+        TokenizerRun? grid = null, Device? device = null)
+    {
+        device ??= Devices.Default;
+        long seed = config.Seed;
         var corpus = TextCorpus.Build(config.Corpus);
-        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), (int)tokenizer.Tokenizer.CodebookSize);
-        using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: seed + 7)).Batch(0, config.TrainImages);
-        var codes = tokenizer.Tokenizer.EncodeAll(train.Images, device);
+        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), (int)visual.CodebookSize);
+        using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Resolution: visual.ImageSize, Seed: seed + 7)).Batch(0, config.TrainImages);
+        var codes = visual.EncodeAll(train.Images, device);
         var test = UnifiedTestSet.Shapes(config.TestImages, seed, corpus.HeldOut);
-        return new UnifiedLlmSetup(config, scale, tokenizer, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test);
+        return new UnifiedLlmSetup(config, scale, visual, tokenizerKey, grid, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test);
     }
 
     /// <summary>The GPT trained on text alone (cached), and its held-out perplexity (synthetic, WordNet).</summary>
     public static (UnifiedTrainingResult Model, double Perplexity, double WordNetPerplexity) PretrainText(UnifiedLlmSetup s, Device? device = null)
     {
-        var trained = UnifiedTraining.PretrainText(s.Vocabulary, s.Gpt, s.Corpus.Train, s.Config.Pretraining, s.DataKey, device);
+        var trained = UnifiedTraining.PretrainText(s.Vocabulary, s.Gpt, s.Corpus.Train, s.Config.Pretraining, s.TextKey, device);
         return (trained, LanguageTraining.Perplexity(trained.Model, s.Vocabulary, s.Corpus.HeldOut), LanguageTraining.Perplexity(trained.Model, s.Vocabulary, s.Corpus.HeldOutWordNet));
     }
 
@@ -109,18 +134,18 @@ public static class UnifiedLlmExperiment
     public static UnifiedLlmResult TrainVariant(UnifiedLlmSetup s, UnifiedModel pretrained, VisualInterface visual, string name, Device? device = null)
     {
         device ??= Devices.Default;
-        var grid = s.Tokenizer.Tokenizer;
+        var grid = visual == VisualInterface.Tokens ? null : s.Tokenizer.Tokenizer; // the continuous interfaces read a fixed grid's latents or patches
         int featureDim = visual switch
         {
-            VisualInterface.Regression => grid.Config.LatentDim,
-            VisualInterface.PatchProjection => 3 * grid.Config.DownsampleFactor * grid.Config.DownsampleFactor,
+            VisualInterface.Regression => grid!.Config.LatentDim,
+            VisualInterface.PatchProjection => 3 * grid!.Config.DownsampleFactor * grid.Config.DownsampleFactor,
             _ => 0,
         };
-        var config = UnifiedModelConfig.For(s.Vocabulary, s.Gpt, visual, featureDim, imagePositions: grid.CodesPerImage);
+        var config = UnifiedModelConfig.For(s.Vocabulary, s.Gpt, visual, featureDim, imagePositions: s.Visual.MaxCodesPerImage);
         var mix = visual == VisualInterface.PatchProjection ? SequenceMix.UnderstandingOnly : SequenceMix.Standard();
         var sequences = new UnifiedSequences(s.Vocabulary, s.Train, s.Corpus.Train, mix);
         using var features = visual == VisualInterface.Tokens ? null : Scopes.InChunks(s.Train.Count, 256, (start, n) =>
-            VisualFeatures.For(visual, grid, s.TrainImages.narrow(0, start, n).to(device), s.Train.Codes.Codes.narrow(0, start, n).to(device))!);
+            VisualFeatures.For(visual, grid!, s.TrainImages.narrow(0, start, n).to(device), s.Train.Codes.Codes.narrow(0, start, n).to(device))!);
         var trained = UnifiedTraining.Train(name, config, sequences, s.Config.Unified, s.DataKey, pretrained, "text", features, device);
         var scores = UnifiedEvaluation.Evaluate(s.Pipeline(trained.Model), s.Probe, s.TestSet, s.Config.Evaluation);
         return new UnifiedLlmResult(name, visual, trained, scores);

@@ -11,10 +11,14 @@ namespace Kit.Notebook;
 [TypeFormatterSource(typeof(KitFormatterSource), PreferredMimeTypes = new[] { "text/html" })]
 public sealed class ResultTable : IRichView
 {
-    public ResultTable(DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null)
+    public ResultTable(DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null, IEnumerable<int>? measuredRows = null)
     {
         Frame = frame; Title = title; Note = note;
         MeasuredColumns = (measured ?? Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        MeasuredRows = (measuredRows ?? Array.Empty<int>()).ToHashSet();
+        foreach (var row in MeasuredRows)
+            if (row < 0 || row >= frame.Rows.Count)
+                throw new ArgumentOutOfRangeException(nameof(measuredRows), row, $"table '{title}' has rows 0..{frame.Rows.Count - 1}.");
         foreach (var name in MeasuredColumns)
             if (!frame.Columns.Any(c => c.Name == name))
                 throw new ArgumentException($"measured column '{name}' is not a column of table '{title}' (its columns: {string.Join(", ", frame.Columns.Select(c => c.Name))}).", nameof(measured));
@@ -31,15 +35,18 @@ public sealed class ResultTable : IRichView
     /// and machine to machine, so a comparison of two runs at the same seed skips them; every other cell must agree.
     /// </summary>
     public IReadOnlySet<string> MeasuredColumns { get; }
+    /// <summary>Rows (from 0) whose cells after the first are built from such measurements (a claim about speed): skipped alike.</summary>
+    public IReadOnlySet<int> MeasuredRows { get; }
 
     /// <summary>Builds a table from rows of values; <paramref name="columns"/> name them.</summary>
-    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows, string? note = null, IEnumerable<string>? measured = null)
+    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows, string? note = null, IEnumerable<string>? measured = null,
+        IEnumerable<int>? measuredRows = null)
     {
         var data = rows.ToList();
         foreach (var (row, i) in data.Select((r, i) => (r, i)))
             if (row.Count != columns.Count) throw new ArgumentException($"row {i} has {row.Count} values for {columns.Count} columns.", nameof(rows));
         var frame = new DataFrame(columns.Select((name, c) => Column(name, data.Select(r => r[c]).ToList())));
-        return new ResultTable(frame, title, note, measured);
+        return new ResultTable(frame, title, note, measured, measuredRows);
     }
 
     static DataFrameColumn Column(string name, IReadOnlyList<object?> values)
@@ -73,9 +80,9 @@ public sealed class ResultTable : IRichView
         foreach (var n in Names)
             sb.Append($"<th{(MeasuredColumns.Contains(n) ? " data-kit-measured=\"true\"" : "")} style=\"border-bottom: 1px solid #888; padding: 2px 8px; text-align: right\">{ImageGrid.Escape(n)}</th>");
         sb.Append("</tr></thead><tbody>");
-        foreach (var row in Rows())
+        foreach (var (row, r) in Rows().Select((row, r) => (row, r)))
         {
-            sb.Append("<tr>");
+            sb.Append(MeasuredRows.Contains(r) ? "<tr data-kit-measured=\"true\">" : "<tr>");
             foreach (var v in row) sb.Append($"<td style=\"padding: 2px 8px; text-align: right\">{ImageGrid.Escape(v)}</td>");
             sb.Append("</tr>");
         }

@@ -144,6 +144,19 @@ public sealed class Trainer
                 double value = result.Loss.item<float>();
                 if (double.IsNaN(value) || double.IsInfinity(value)) return (value, new Dictionary<string, double>());
                 var stepping = _optimizers.Where(o => scheduled.Contains(o.Group.Name)).ToList();
+                if (result.GroupLosses is null && stepping.Count > 1)
+                {
+                    // One loss for every group (groups that differ only in their settings): one backward, then each steps.
+                    // A backward per group would read weights an earlier group's step had already changed in place.
+                    foreach (var (_, _, optimizer) in stepping) optimizer.zero_grad();
+                    result.Loss.backward();
+                    foreach (var (_, parameters, optimizer) in stepping)
+                    {
+                        if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
+                        optimizer.step();
+                    }
+                    stepping.Clear();
+                }
                 for (int i = 0; i < stepping.Count; i++)
                 {
                     var (group, parameters, optimizer) = stepping[i];

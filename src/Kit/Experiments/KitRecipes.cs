@@ -19,7 +19,9 @@ public sealed record NotebookSetup(RunScale Scale, long Seed, Device Device, Pro
 }
 
 /// <summary>The kit's shared sizes at each scale.</summary>
-public static class Recipes
+// Not named "Recipes": the .NET Interactive kernel brings a global namespace of that name, which hides such a class in
+// a notebook cell (CS0234) while the kit's own runner compiles it.
+public static class KitRecipes
 {
     /// <summary>The quantizer sweeps' tokenizer: 16 channels on a CPU (tiny, quick, default), 32 on a GPU (full).</summary>
     public static TokenizerConfig Tokenizer(RunScale scale) => new(Channels: scale.Pick(8, 16, 16, 32), LatentDim: 16);
@@ -35,7 +37,7 @@ public static class Recipes
     /// <summary>The frozen ViT backbone's MAE pretraining (LaVIT's and LexVLA's notebooks); under 3 minutes at the default scale on 2 cores.</summary>
     public static MaeConfig Backbone(RunScale scale, long seed = 0) => new(
         new VitConfig(Dim: scale.Pick(32, 128, 128, 192), Layers: scale.Pick(1, 4, 4, 6), Heads: 4),
-        Steps: scale.Pick(4, 150, 700, 3000), BatchSize: scale.Pick(16, 128, 128, 256),
+        DecoderLayers: 2, Steps: scale.Pick(4, 150, 700, 3000), BatchSize: scale.Pick(16, 128, 128, 256),
         ShapesImages: scale.Pick(128, 4096, 8192, 20_000), FashionImages: scale.Pick(0, 1024, 2048, 8192), Seed: seed);
 
     /// <summary>The backbone's linear readout.</summary>

@@ -30,7 +30,7 @@ static class BenchDynamic
         using (no_grad()) features = backbone.PatchFeatures(images);
         int batch = config.Training.BatchSize;
         var rows = new List<IReadOnlyList<object?>>();
-        foreach (var variant in new[] { config.Tokenizer, config.Tokenizer with { Merger = false }, config.Tokenizer with { KeepRatio = 1 }, config.Tokenizer with { PooledGrid = 5 } })
+        foreach (var variant in new[] { config.Tokenizer, config.Tokenizer with { Merger = !config.Tokenizer.Merger }, config.Tokenizer with { KeepRatio = 1 }, config.Tokenizer with { PooledGrid = 5 } })
         {
             using var model = new DynamicTokenizer(backbone, variant);
             double macs = FlopCounter.ForwardMacsPerSample(model, () => features.narrow(0, 0, 8), x => model.Forward(x));

@@ -131,6 +131,23 @@ public sealed class CheckpointTests : TempDirectoryTest
     }
 
     [Fact]
+    public void ACheckpointThatDoesNotFitLeavesTheModuleAsItWas()
+    {
+        // A head of another width: fc2 misfits, fc1 (before it in the state) fits. Nothing may be copied.
+        var path = Path.Combine(Dir, "head.safetensors");
+        manual_seed(1);
+        var source = nn.Sequential(("fc1", nn.Linear(3, 8)), ("fc2", nn.Linear(8, 2)));
+        Checkpoint.Save(path, source);
+        manual_seed(2);
+        var target = nn.Sequential(("fc1", nn.Linear(3, 8)), ("fc2", nn.Linear(8, 3)));
+        var before = target.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path, target));
+        Assert.Contains("'fc2.weight' has shape [2, 8], the module expects [3, 8]", e.Message);
+        Assert.Contains("'fc2.bias'", e.Message);
+        foreach (var (name, value) in target.state_dict()) Assert.True(value.equal(before[name]).all().item<bool>(), $"{name} was written");
+    }
+
+    [Fact]
     public void ATruncatedFileIsAClearError()
     {
         var path = Path.Combine(Dir, "cut.safetensors");

@@ -114,6 +114,29 @@ public sealed class IdxTests : TempDirectoryTest
     }
 
     [Fact]
+    public void AnIncompleteFolderNamedByKitDataIsAnErrorNamingTheMissingFile()
+    {
+        IdxFile.Write(Path.Combine(Dir, "train-images-idx3-ubyte"), new[] { 2, 28, 28 }, new byte[2 * 784]);
+        IdxFile.Write(Path.Combine(Dir, "train-labels-idx1-ubyte"), new[] { 2 }, new byte[2]);
+        IdxFile.Write(Path.Combine(Dir, "t10k-images-idx3-ubyte"), new[] { 2, 28, 28 }, new byte[2 * 784]);
+        var previous = Environment.GetEnvironmentVariable(FashionMnist.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(FashionMnist.EnvironmentVariable, Dir);
+        try
+        {
+            // Even where the system holds a full copy, the folder the user named is the one that counts.
+            var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Locate());
+            Assert.Contains("lacks t10k-labels-idx1-ubyte(.gz)", e.Message);
+            Assert.DoesNotContain("train-images", e.Message);
+            IdxFile.Write(Path.Combine(Dir, "t10k-labels-idx1-ubyte"), new[] { 2 }, new byte[2]);
+            Assert.Equal(Dir, FashionMnist.Locate());
+            IdxFile.Write(Path.Combine(Dir, "t10k-images-idx3-ubyte"), new[] { 2, 27, 27 }, new byte[2 * 729]);
+            var size = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(Split.Test));
+            Assert.Contains("27×27 images; Fashion-MNIST's are 28×28", size.Message);
+        }
+        finally { Environment.SetEnvironmentVariable(FashionMnist.EnvironmentVariable, previous); }
+    }
+
+    [Fact]
     public void RejectsLabelsThatDoNotMatchTheImages()
     {
         IdxFile.Write(Path.Combine(Dir, "train-images-idx3-ubyte"), new[] { 4, 28, 28 }, new byte[4 * 784]);

@@ -333,6 +333,23 @@ public class QuantizerTests
     }
 
     [Fact]
+    public void ASpecFieldItsKindDoesNotReadIsAnErrorNamingIt()
+    {
+        var codes = Assert.Throws<ArgumentException>(() => new QuantizerSpec(Kind: QuantizerKind.Lfq, CodebookSize: 1000).Build(8));
+        Assert.Contains("does not use CodebookSize=1000", codes.Message);
+        Assert.Equal("CodebookSize", codes.ParamName);
+        var bits = Assert.Throws<ArgumentException>(() => new QuantizerSpec(Kind: QuantizerKind.Lfq, Bits: 10).Build(16));
+        Assert.Contains("Bits=10", bits.Message);
+        Assert.Contains("dim=16", bits.Message);
+        var layer = Assert.Throws<ArgumentException>(() => new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 2, Bits: 6).Build(16));   // VQ layers read no Bits
+        Assert.Contains("of Vq layers spec does not use Bits=6", layer.Message);
+        Assert.Throws<ArgumentException>(() => new QuantizerSpec(Kind: QuantizerKind.Vq, Levels: new[] { 8, 5 }).Build(16));
+        // What each kind reads builds: LFQ layers with their bits, VQ with its own fields.
+        using var stacked = new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 2, LayerKind: QuantizerKind.Lfq, Bits: 6).Build(12);
+        using var vq = new QuantizerSpec(CodebookSize: 32, KmeansInit: true, CommitmentWeight: 0.5).Build(8);
+    }
+
+    [Fact]
     public void WrongShapesAreClearErrors()
     {
         using var vq = new VectorQuantizer(8, 16);

@@ -169,4 +169,15 @@ public class ShapesTests
         var r = Assert.Throws<ArgumentException>(() => new ShapesDataset(5, Split.Train, new ShapesOptions(Resolution: 4)));
         Assert.Contains("Resolution=4", r.Message);
     }
+
+    [Fact]
+    public void ABatchPastTheEndNamesTheIndexAndTheCount()
+    {
+        var ds = new ShapesDataset(10);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ds.Batch(5, 10));
+        Assert.Contains("samples 5..14 were asked of a dataset of 10", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ds.Batch(10, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ds.Batch(0, 0));
+        Assert.Equal(5, ds.Batch(5, 5).Captions.Count);   // up to the end is fine
+    }
 }

@@ -45,6 +45,27 @@ public sealed class TrainingTests : TempDirectoryTest
     }
 
     [Fact]
+    public void ACheckpointOfAnotherRunIsRefusedWithBothNamed()
+    {
+        manual_seed(2);
+        var model = new TinyModel(4);
+        var path = System.IO.Path.Combine(Dir, "finished.safetensors");
+        new Trainer(model, Options(20, path, every: 10)).Run(s => RegressionStep(model, s), config: new { lr = 0.05 });
+        var before = model.parameters().Select(p => p.clone()).ToList();
+        // Fewer steps than the checkpoint holds: resuming would train nothing.
+        var past = Assert.Throws<InvalidOperationException>(() => new Trainer(model, Options(10, path, every: 10)).Run(s => RegressionStep(model, s), config: new { lr = 0.05 }));
+        Assert.Contains("step 20, past this run's Steps=10", past.Message);
+        // Another config: both are named.
+        var other = Assert.Throws<InvalidOperationException>(() => new Trainer(model, Options(30, path, every: 10)).Run(s => RegressionStep(model, s), config: new { lr = 0.1 }));
+        Assert.Contains("{\"lr\":0.05}", other.Message);
+        Assert.Contains("{\"lr\":0.1}", other.Message);
+        Assert.All(model.parameters().Zip(before), pair => Assert.True(pair.First.equal(pair.Second).all().item<bool>()));   // refused before loading
+        // Asked for, the other config resumes, from step 21.
+        var log = new Trainer(model, Options(30, path, every: 10) with { ResumeMismatched = true }).Run(s => RegressionStep(model, s), config: new { lr = 0.1 });
+        Assert.Equal(21, log.Rows[0].Step);
+    }
+
+    [Fact]
     public void ANaNLossStopsWithTheStepAndTheLastGoodCheckpoint()
     {
         var model = new TinyModel(4);

@@ -18,6 +18,9 @@ public static class Checkpoint
 {
     internal static readonly JsonSerializerOptions JsonOptions = new() { IncludeFields = true, WriteIndented = false };
 
+    /// <summary>A config as a checkpoint stores it (JSON of its runtime type), so that two can be compared.</summary>
+    public static string SerializeConfig(object config) => JsonSerializer.Serialize(config, config.GetType(), JsonOptions);
+
     /// <summary>Writes the module's state dict, <paramref name="config"/> (as JSON) and <paramref name="step"/> atomically.</summary>
     public static void Save(string path, nn.Module module, object? config = null, long step = 0, IReadOnlyDictionary<string, string>? extra = null)
     {
@@ -29,7 +32,7 @@ public static class Checkpoint
         if (config is not null)
         {
             meta["kit.config_type"] = config.GetType().FullName!;
-            meta["kit.config"] = JsonSerializer.Serialize(config, config.GetType(), JsonOptions);
+            meta["kit.config"] = SerializeConfig(config);
         }
         Safetensors.Write(path, module.state_dict(), meta);
     }
@@ -47,14 +50,13 @@ public static class Checkpoint
             if (missing.Count > 0 || unexpected.Count > 0)
                 throw new InvalidDataException($"checkpoint '{path}' does not fit {module.GetType().Name}: " +
                     $"missing [{string.Join(", ", missing.Take(8))}], unexpected [{string.Join(", ", unexpected.Take(8))}].");
+            // Every shape is checked before anything is copied: a checkpoint that does not fit leaves the module as it was.
+            var misfits = state.Where(kv => !tensors[kv.Key].shape.SequenceEqual(kv.Value.shape))
+                .Select(kv => $"'{kv.Key}' has shape [{string.Join(", ", tensors[kv.Key].shape)}], the module expects [{string.Join(", ", kv.Value.shape)}]").ToList();
+            if (misfits.Count > 0)
+                throw new InvalidDataException($"checkpoint '{path}' does not fit {module.GetType().Name}: {string.Join("; ", misfits.Take(8))}{(misfits.Count > 8 ? $" (and {misfits.Count - 8} more)" : "")}.");
             using (no_grad())
-                foreach (var (name, target) in state)
-                {
-                    var source = tensors[name];
-                    if (!source.shape.SequenceEqual(target.shape))
-                        throw new InvalidDataException($"checkpoint '{path}': '{name}' has shape [{string.Join(", ", source.shape)}], the module expects [{string.Join(", ", target.shape)}].");
-                    target.copy_(source);
-                }
+                foreach (var (name, target) in state) target.copy_(tensors[name]);
         }
         finally
         {

@@ -48,10 +48,27 @@ public sealed class FashionMnist
         return dirs.Distinct().ToList();
     }
 
-    /// <summary>The first folder holding all four files, or null.</summary>
-    public static string? Locate(IReadOnlyList<string>? searchDirectories = null) => (searchDirectories ?? SearchDirectories()).FirstOrDefault(d =>
-        new[] { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" }
-            .All(f => FindFile(d, f) is not null));
+    static readonly string[] FileNames = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+
+    /// <summary>
+    /// The first folder holding all four files, or null. A folder the user named in $KIT_DATA must hold them (itself or
+    /// its fashion-mnist subfolder): one that lacks any is an error naming what is missing, never a fall-through to
+    /// another copy.
+    /// </summary>
+    public static string? Locate(IReadOnlyList<string>? searchDirectories = null)
+    {
+        if (searchDirectories is null && Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env)
+        {
+            var named = new[] { env, Path.Combine(env, "fashion-mnist") };
+            var complete = named.FirstOrDefault(d => FileNames.All(f => FindFile(d, f) is not null));
+            if (complete is not null) return complete;
+            var best = named.OrderByDescending(d => FileNames.Count(f => FindFile(d, f) is not null)).First();
+            var missing = FileNames.Where(f => FindFile(best, f) is null).Select(f => f + "(.gz)");
+            throw new FileNotFoundException($"{EnvironmentVariable}={env}: {best} lacks {string.Join(", ", missing)} (Fashion-MNIST's four IDX files). " +
+                $"Point {EnvironmentVariable} at a folder holding all four, or unset it to use the installed copy ({InstallCommand}).");
+        }
+        return (searchDirectories ?? SearchDirectories()).FirstOrDefault(d => FileNames.All(f => FindFile(d, f) is not null));
+    }
 
     /// <summary>True when the files are installed.</summary>
     public static bool IsAvailable => Locate() is not null;
@@ -74,6 +91,10 @@ public sealed class FashionMnist
         if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
             throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for {images.Dimensions[0]} images; the files do not belong together.");
         int count = images.Dimensions[0], h = images.Dimensions[1], w = images.Dimensions[2];
+        if (h != 28 || w != 28) throw new InvalidDataException($"{dir}/{prefix}-images: {h}×{w} images; Fashion-MNIST's are 28×28.");
+        int expected = prefix == "t10k" ? 10_000 : 60_000;
+        if (count != expected)
+            Console.Error.WriteLine($"kit: {dir}/{prefix}-images holds {count:N0} images, not Fashion-MNIST's {expected:N0}: these are not the standard files (loaded as they are).");
         int first = 0, end = count;
         if (split == Split.Train) end = count * 9 / 10;
         if (split == Split.Validation) first = count * 9 / 10;

@@ -87,7 +87,14 @@ public sealed class ShapesDataset
     }
 
     /// <summary>Samples start..start+size−1 as one batch.</summary>
-    public ImageBatch Batch(int start, int size) => Batch(Enumerable.Range(start, Math.Min(size, Count - start)));
+    public ImageBatch Batch(int start, int size)
+    {
+        // A batch that runs past the end is an error, not a shorter batch: a silently short batch changes every
+        // number computed from it.
+        if (start < 0 || start >= Count) throw new ArgumentOutOfRangeException(nameof(start), start, $"a dataset of {Count} samples has indices 0..{Count - 1}.");
+        if (size < 1 || start + size > Count) throw new ArgumentOutOfRangeException(nameof(size), size, $"samples {start}..{start + size - 1} were asked of a dataset of {Count} (indices 0..{Count - 1}): expected 1..{Count - start}.");
+        return Batch(Enumerable.Range(start, size));
+    }
 
     /// <summary>
     /// All batches of one epoch; <paramref name="shuffleSeed"/> null keeps index order, a value shuffles

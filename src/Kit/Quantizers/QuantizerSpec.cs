@@ -5,7 +5,7 @@ namespace Kit.Quantizers;
 /// <summary>Which quantizer a spec builds.</summary>
 public enum QuantizerKind { Vq, Lfq, Fsq, Stacked, TwoLevel }
 
-/// <summary>Every quantizer option as a value; unused fields are ignored by the kind that does not need them.</summary>
+/// <summary>Every quantizer option as a value; a field set away from its default that the kind does not use is an error at Build.</summary>
 public sealed record QuantizerSpec(
     QuantizerKind Kind = QuantizerKind.Vq,
     int CodebookSize = 256, int? CodeDim = null, CodeDistance Distance = CodeDistance.L2, CodebookUpdate Update = CodebookUpdate.Ema,
@@ -16,14 +16,63 @@ public sealed record QuantizerSpec(
     int Depth = 1, StackAggregation Aggregation = StackAggregation.Concat, QuantizerKind LayerKind = QuantizerKind.Vq, bool SharedCodebook = false)
 {
     /// <summary>Builds the quantizer for features of dimension <paramref name="dim"/>.</summary>
-    public Quantizer Build(int dim) => Kind switch
+    public Quantizer Build(int dim)
+    {
+        Validate();
+        if (Kind == QuantizerKind.Lfq && dim != Bits)
+            throw new ArgumentException($"an LFQ spec of Bits={Bits} quantizes {Bits} features (2^{Bits} codes); it was given dim={dim}. Set Bits={dim} or give it {Bits} features.", nameof(dim));
+        return BuildChecked(dim);
+    }
+
+    // Each layer of a stacked or two-level spec is this spec as its layer kind, without the stacking fields.
+    QuantizerSpec Layer => this with { Kind = LayerKind, Depth = 1, Aggregation = StackAggregation.Concat, LayerKind = QuantizerKind.Vq, SharedCodebook = false };
+
+    static readonly QuantizerSpec Defaults = new();
+
+    // Which fields each kind reads (CommitmentWeight: every kind that has a commitment loss).
+    static string[] Reads(QuantizerKind kind, QuantizerKind layer) => kind switch
+    {
+        QuantizerKind.Vq => new[] { nameof(CodebookSize), nameof(CodeDim), nameof(Distance), nameof(Update), nameof(Decay), nameof(KmeansInit), nameof(DeadCodeThreshold), nameof(Estimator), nameof(OrthogonalWeight) },
+        QuantizerKind.Lfq => new[] { nameof(Bits), nameof(EntropyWeight), nameof(DiversityGamma), nameof(Temperature), nameof(GroupBits), nameof(Spherical) },
+        QuantizerKind.Fsq => new[] { nameof(Levels) },
+        QuantizerKind.Stacked => new[] { nameof(Depth), nameof(Aggregation), nameof(LayerKind), nameof(SharedCodebook) }.Concat(Reads(layer, QuantizerKind.Vq)).ToArray(),
+        _ => new[] { nameof(Aggregation), nameof(LayerKind) }.Concat(Reads(layer, QuantizerKind.Vq)).ToArray(),
+    };
+
+    /// <summary>Throws ArgumentException naming each field set away from its default that this kind does not read.</summary>
+    public QuantizerSpec Validate()
+    {
+        if (Kind is QuantizerKind.Stacked or QuantizerKind.TwoLevel && LayerKind is QuantizerKind.Stacked or QuantizerKind.TwoLevel)
+            throw new ArgumentException($"LayerKind={LayerKind}: a {Kind} spec's layers are Vq, Lfq or Fsq.", nameof(LayerKind));
+        var set = new (string Name, bool Set, object? Value)[]
+        {
+            (nameof(CodebookSize), CodebookSize != Defaults.CodebookSize, CodebookSize), (nameof(CodeDim), CodeDim is not null, CodeDim),
+            (nameof(Distance), Distance != Defaults.Distance, Distance), (nameof(Update), Update != Defaults.Update, Update), (nameof(Decay), Decay != Defaults.Decay, Decay),
+            (nameof(KmeansInit), KmeansInit, KmeansInit), (nameof(DeadCodeThreshold), DeadCodeThreshold != Defaults.DeadCodeThreshold, DeadCodeThreshold),
+            (nameof(Estimator), Estimator != Defaults.Estimator, Estimator), (nameof(OrthogonalWeight), OrthogonalWeight != Defaults.OrthogonalWeight, OrthogonalWeight),
+            (nameof(Bits), Bits != Defaults.Bits, Bits), (nameof(EntropyWeight), EntropyWeight != Defaults.EntropyWeight, EntropyWeight),
+            (nameof(DiversityGamma), DiversityGamma != Defaults.DiversityGamma, DiversityGamma), (nameof(Temperature), Temperature != Defaults.Temperature, Temperature),
+            (nameof(GroupBits), GroupBits is not null, GroupBits), (nameof(Spherical), Spherical, Spherical),
+            (nameof(Levels), Levels is not null, Levels is null ? null : $"[{string.Join(", ", Levels)}]"),
+            (nameof(Depth), Depth != Defaults.Depth, Depth), (nameof(Aggregation), Aggregation != Defaults.Aggregation, Aggregation),
+            (nameof(LayerKind), LayerKind != Defaults.LayerKind, LayerKind), (nameof(SharedCodebook), SharedCodebook, SharedCodebook),
+        };
+        var reads = Reads(Kind, LayerKind);
+        var unused = set.Where(f => f.Set && !reads.Contains(f.Name)).Select(f => $"{f.Name}={f.Value}").ToList();
+        if (unused.Count > 0)
+            throw new ArgumentException($"a {Kind}{(Kind is QuantizerKind.Stacked or QuantizerKind.TwoLevel ? $" of {LayerKind} layers" : "")} spec does not use {string.Join(", ", unused)} " +
+                $"(it reads {string.Join(", ", reads)}, and CommitmentWeight).", unused[0].Split('=')[0]);
+        return this;
+    }
+
+    Quantizer BuildChecked(int dim) => Kind switch
     {
         QuantizerKind.Vq => new VectorQuantizer(dim, CodebookSize, CodeDim is int c ? Math.Min(c, dim) : null, Distance, Update, Decay,
             commitmentWeight: CommitmentWeight, kmeansInit: KmeansInit, deadCodeThreshold: DeadCodeThreshold, estimator: Estimator, orthogonalWeight: OrthogonalWeight),
         QuantizerKind.Lfq => new LookupFreeQuantizer(dim, CommitmentWeight, EntropyWeight, DiversityGamma, Temperature, GroupBits, Spherical),
         QuantizerKind.Fsq => new FiniteScalarQuantizer(Levels ?? throw new ArgumentException("an FSQ spec needs Levels, e.g. [8, 5, 5, 5].", nameof(Levels))),
-        QuantizerKind.Stacked => new ResidualQuantizer(dim, Depth, Aggregation, d => (this with { Kind = LayerKind }).Build(d), SharedCodebook),
-        QuantizerKind.TwoLevel => new TwoLevelQuantizer(dim, Aggregation, d => (this with { Kind = LayerKind }).Build(d)),
+        QuantizerKind.Stacked => new ResidualQuantizer(dim, Depth, Aggregation, d => Layer.Build(d), SharedCodebook),
+        QuantizerKind.TwoLevel => new TwoLevelQuantizer(dim, Aggregation, d => Layer.Build(d)),
         _ => throw new ArgumentException($"Kind={Kind} is not a quantizer kind.", nameof(Kind)),
     };
 

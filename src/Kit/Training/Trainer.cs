@@ -58,12 +58,13 @@ public static class StepSchedules
 /// <param name="EvaluateEvery">Steps between evaluations (0 = only at the end, when an evaluation is given).</param>
 /// <param name="CheckpointEvery">Steps between checkpoints (0 = none); needs CheckpointPath.</param>
 /// <param name="CheckpointPath">Where the checkpoint is written (.safetensors; the optimiser state goes beside it).</param>
-/// <param name="Resume">Continue from the checkpoint when it exists.</param>
+/// <param name="Resume">Continue from the checkpoint when it exists (its stored config must equal the run's, and its step not pass Steps).</param>
 /// <param name="Label">Name shown by the progress display.</param>
 /// <param name="ShowProgress">Report progress to the notebook and terminal.</param>
+/// <param name="ResumeMismatched">Resume even from a checkpoint whose stored config differs from the run's, or whose step passes Steps.</param>
 public sealed record TrainerOptions(int Steps, double LearningRate = 1e-3, double WeightDecay = 0, int WarmupSteps = 0,
     double MinLearningRateFraction = 0.1, double GradientClip = 1.0, int LogEvery = 10, int EvaluateEvery = 0,
-    int CheckpointEvery = 0, string? CheckpointPath = null, bool Resume = true, string Label = "train", bool ShowProgress = true);
+    int CheckpointEvery = 0, string? CheckpointPath = null, bool Resume = true, string Label = "train", bool ShowProgress = true, bool ResumeMismatched = false);
 
 /// <summary>Thrown when the loss stops being a finite number.</summary>
 public sealed class TrainingDivergedException : Exception
@@ -124,7 +125,7 @@ public sealed class Trainer
     public TrainingLog Run(Func<int, StepResult> step, Func<int, IReadOnlyDictionary<string, double>>? evaluate = null, object? config = null)
     {
         var log = new TrainingLog();
-        int start = TryResume();
+        int start = TryResume(config);
         var progress = _options.ShowProgress ? new TrainingProgress(_options.Steps, _options.Label) : null;
         var clock = Stopwatch.StartNew();
         for (int s = start + 1; s <= _options.Steps; s++)
@@ -212,11 +213,28 @@ public sealed class Trainer
         _lastGoodCheckpointStep = s;
     }
 
-    int TryResume()
+    int TryResume(object? config)
     {
         var path = _options.CheckpointPath;
         if (!_options.Resume || path is null || !File.Exists(path) || Enumerable.Range(0, _optimizers.Count).Any(g => !File.Exists(OptimizerPath(g)))) return 0;
+        // A checkpoint of another run (another config, or more steps than this one asks) is refused before anything is
+        // loaded: resuming it would train on from weights this run did not make, or train nothing at all.
+        var stored = Checkpoint.ReadInfo(path);
+        string? current = config is null ? null : Checkpoint.SerializeConfig(config);
+        bool same = stored.ConfigJson == current;
+        if (!_options.ResumeMismatched)
+        {
+            if (!same)
+                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {stored.Step}) was written with config {stored.ConfigJson ?? "(none)"}, " +
+                    $"and this run's is {current ?? "(none)"}. Give another CheckpointPath, delete the checkpoint, or set ResumeMismatched to resume it anyway.");
+            if (stored.Step > _options.Steps)
+                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' is at step {stored.Step}, past this run's Steps={_options.Steps}. " +
+                    "Give another CheckpointPath, delete the checkpoint, or set ResumeMismatched to resume it anyway.");
+        }
         var info = Checkpoint.Load(path, _model);
+        Console.WriteLine($"{_options.Label}: resumed '{path}' at step {info.Step} of {_options.Steps}" +
+            (info.Step >= _options.Steps ? " (finished: no step left to train)" : "") +
+            (same ? "; its stored config matches this run's" : "; its stored config differs from this run's (resumed as asked)"));
         for (int g = 0; g < _optimizers.Count; g++)
         {
             using var stream = File.OpenRead(OptimizerPath(g));

@@ -90,6 +90,8 @@ public class QuantizerTests
     [InlineData(8, 0.5, false)]
     [InlineData(12, 2.0, false)]
     [InlineData(6, 0.05, true)]
+    [InlineData(9, 0.7, false)]   // halves of 4 and 5 bits
+    [InlineData(1, 1.0, false)]   // halves of 0 and 1 bit
     public void FactorizedEntropyEqualsTheNaiveSoftmax(int bits, double tau, bool spherical)
     {
         manual_seed(bits);
@@ -101,6 +103,25 @@ public class QuantizerTests
         var naive = NaiveEntropies(rows, bits, tau, lfq.CodeScale);
         Assert.Equal(naive.Sample, sample.item<double>(), 1e-5);
         Assert.Equal(naive.Codebook, codebook.item<double>(), 1e-5);
+    }
+
+    [Fact]
+    public void TheCodebookEntropysGradientEqualsTheOneThroughEveryCodesProbability()
+    {
+        // The kit forms a group's batch-mean distribution from its two halves; the plain way forms p(c|z) for all 2^g
+        // codes at once. Both are the same function of z, so their gradients must agree.
+        manual_seed(9);
+        using var lfq = new LookupFreeQuantizer(9, temperature: 0.7, groupBits: 9);
+        var z = (randn(32, 9, dtype: float64) * 0.5).requires_grad_();
+        lfq.Entropies(z).Codebook.backward();
+        var kit = z.grad!.clone();
+        var y = z.detach().clone().requires_grad_();
+        var logits = y * (4 * lfq.CodeScale / 0.7);
+        var (logP, logQ) = (nn.functional.logsigmoid(logits), nn.functional.logsigmoid(-logits));
+        var bits = LookupFreeQuantizer.IndexToBits(arange(512), 9).to(float64);
+        var mean = ((logP - logQ).matmul(bits.t()) + logQ.sum(1, keepdim: true)).exp().mean(new long[] { 0 });
+        (-(mean * (mean + 1e-12).log()).sum()).backward();
+        Assert.True(kit.allclose(y.grad!, rtol: 1e-6, atol: 1e-9), $"largest difference {(kit - y.grad!).abs().max().item<double>()}");
     }
 
     [Fact]

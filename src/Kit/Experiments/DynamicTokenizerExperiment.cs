@@ -141,7 +141,7 @@ public static class DynamicTokenizerExperiment
         using var noGrad = no_grad();
         var vit = s.Backbone.Vit;
         int images = (int)Math.Min(2048, s.TrainFeatures.shape[0]);
-        using var train = new ShapesDataset(images, Split.Train, new ShapesOptions(Resolution: vit.ImageSize, Seed: s.Config.Seed + 51)).Batch(0, images).To(s.Device);
+        using var train = DynamicTokenizerTraining.TrainingScenes(images, s.Config.Seed, vit.ImageSize).To(s.Device);   // the tokenizers' own training scenes
         var background = s.Foreground.logical_not();
         var rows = new List<IReadOnlyList<object?>>();
         for (int depth = 0; depth <= vit.Config.Layers; depth++)

@@ -210,9 +210,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
         using var noGrad = no_grad();
         var device = quantizer.Codes.device;
         var padded = codes.Codes.to(device);
-        var valid = padded.ge(0);
-        var packed = quantizer.Lookup(padded.clamp_min(0));   // [B, L, CodeDim]; padding slots are masked out below
-        return decoder.Decode(packed, valid);
+        var packed = quantizer.Lookup(padded.clamp_min(0));   // [B, L, CodeDim]; padding slots weigh 0 below
+        return decoder.Decode(packed, padded.ge(0).to(packed.dtype));
     }
 
     public Tensor DecodeTokens(VisualCodes codes)

@@ -112,10 +112,14 @@ public static class DynamicTokenizerTraining
         return joined;
     }
 
-    /// <summary>The backbone's features of <paramref name="count"/> Shapes training images drawn with <paramref name="seed"/>, [count, N, C].</summary>
+    /// <summary>The Shapes training scenes the tokenizers learn from, <paramref name="count"/> of them drawn with <paramref name="seed"/>.</summary>
+    public static ImageBatch TrainingScenes(int count, long seed, int resolution) =>
+        new ShapesDataset(count, Split.Train, new ShapesOptions(Resolution: resolution, Seed: seed + 51)).Batch(0, count);
+
+    /// <summary>The backbone's features of the first <paramref name="count"/> training scenes, [count, N, C].</summary>
     public static Tensor TrainingFeatures(IPatchBackbone backbone, int count, long seed, Device device)
     {
-        using var data = new ShapesDataset(count, Split.Train, new ShapesOptions(Resolution: backbone.ImageSize, Seed: seed + 51)).Batch(0, count);
+        using var data = TrainingScenes(count, seed, backbone.ImageSize);
         return PixelDecoder.Features(backbone, data.Images, device);
     }
 }

@@ -55,24 +55,23 @@ public sealed class FeatureDecoder : nn.Module
 
     /// <summary>
     /// Features [B, N, C] from codes [B, N, codeDim] that mean something at the kept positions of <paramref name="keep"/> [B, N]
-    /// (float 0/1 with straight-through gradients while training). The kept codes come first, in patch order, each weighted
-    /// by its M; the dropped ones follow with weight 0 — they change nothing, bit for bit (the same output as decoding
-    /// the kept codes alone), but their weight still gets a gradient: what keeping that patch would have done for the
-    /// reconstruction, the signal that teaches the selector which patches matter (DynamicViT's attention masking).
+    /// (float 0/1 with straight-through gradients while training). The kept codes come first, in patch order, each with
+    /// its M as its key weight; the dropped ones follow with weight 0 — they change nothing, bit for bit (the same output
+    /// as decoding the kept codes alone), but their weight still gets a gradient: what keeping that patch would have done
+    /// for the reconstruction, the signal that teaches the selector which patches matter (DynamicViT's attention masking).
     /// </summary>
     public Tensor Forward(Tensor codes, Tensor keep)
     {
         var (order, _) = KeptOrder(keep);
         var packed = codes.gather(1, order.unsqueeze(-1).expand_as(codes));
-        var weights = keep.to(codes.dtype).gather(1, order);
-        return Decode(packed, weights.detach().gt(0.5), weights);
+        return Decode(packed, keep.to(codes.dtype).gather(1, order));
     }
 
     /// <summary>
-    /// Features [B, N, C] from packed codes [B, L, codeDim] (L ≤ N, each image's codes first, in their order) of which
-    /// <paramref name="valid"/> [B, L] marks the real ones; <paramref name="weights"/> [B, L] optionally weighs them.
+    /// Features [B, N, C] from packed codes [B, L, codeDim] (L ≤ N, each image's codes first, in their order), each
+    /// weighed as a key by <paramref name="weights"/> [B, L]: 1 for a real code, 0 for padding (or a dropped patch).
     /// </summary>
-    public Tensor Decode(Tensor packed, Tensor valid, Tensor? weights = null)
+    public Tensor Decode(Tensor packed, Tensor weights)
     {
         long b = packed.shape[0], l = packed.shape[1];
         if (l > Patches) throw new ArgumentException($"{l} codes per image: this decoder places at most {Patches}.", nameof(packed));
@@ -81,7 +80,7 @@ public sealed class FeatureDecoder : nn.Module
         // code sits past the kept ones, in a slot a kept code would not have had, so its gradient would answer the
         // wrong question). The backbone's features carry their position, so a code says where it came from.
         var context = embed.call(packed);
-        var mask = new AttentionMask(KeyWeights: weights ?? valid.to(packed.dtype));   // weight 0: no contribution, but a gradient
+        var mask = new AttentionMask(KeyWeights: weights);   // weight 0: no contribution, but a gradient
         var x = queries.expand(b, Patches, queries.shape[2]);
         foreach (var block in blocks) x = block.Forward(x, context, crossMask: mask);
         return head.call(norm.call(x));

@@ -59,9 +59,20 @@ public sealed class KernelRouteTests : TempDirectoryTest, IClassFixture<PackedKi
     public async Task VsCodesRouteStandardIo()
     {
         var folder = _kit.NotebookFolder(Dir);
-        using var connector = new StdIoKernelConnector(new[] { "dotnet", _kit.Tool, "stdio", "--working-dir", folder },
-            "root", new Uri("kernel://kit-test"), new DirectoryInfo(folder));
-        using var kernel = await connector.CreateProxyKernelAsync("csharp", "csharp");
+        // The connector reads the remote kernel's description as the process starts; when that message has not arrived
+        // yet it throws "Sequence contains no matching element" (seen once in CI of four runs). A fresh process is the
+        // remedy, as reconnecting is for VS Code; three tries, each with its own connector.
+        StdIoKernelConnector? connector = null;
+        Microsoft.DotNet.Interactive.Kernel? kernel = null;
+        for (int attempt = 1; kernel is null; attempt++)
+        {
+            connector = new StdIoKernelConnector(new[] { "dotnet", _kit.Tool, "stdio", "--working-dir", folder },
+                "root", new Uri($"kernel://kit-test-{attempt}"), new DirectoryInfo(folder));
+            try { kernel = await connector.CreateProxyKernelAsync("csharp", "csharp"); }
+            catch (InvalidOperationException) when (attempt < 3) { connector.Dispose(); }
+        }
+        using var _connector = connector!;
+        using var _kernel = kernel;
         var events = new List<KernelEvent>();
         foreach (var (type, source, _) in Cells.Where(c => c.Item1 == "code"))
         {

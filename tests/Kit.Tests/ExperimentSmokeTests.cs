@@ -137,4 +137,28 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
         Assert.True(again.FromCache);
         Assert.Equal(scores.FeatureCos, DynamicTokenizerExperiment.Evaluate(setup, again, "again").FeatureCos);
     }
+
+    [Fact]
+    public void LexicalAlignmentAtTinyScale()
+    {
+        var setup = LexicalAlignmentExperiment.Prepare(RunScale.Tiny, 7, CPU);
+        Assert.True(setup.Lexicon.Count >= 2);
+        var dense = LexicalAlignmentExperiment.TrainDense(setup);
+        var runs = new[]
+        {
+            LexicalAlignmentExperiment.TrainLexical(setup, new LexicalRunConfig()),
+            LexicalAlignmentExperiment.TrainLexical(setup, new LexicalRunConfig(Text: Kit.Lexical.TextTarget.BagOfWords, Sparsity: Kit.Lexical.SparsityKind.Flops)),
+            LexicalAlignmentExperiment.TrainLexical(setup, new LexicalRunConfig(Backbone: LexicalBackbone.CaptionAligned), dense),
+        };
+        var scores = runs.Select(r => LexicalAlignmentExperiment.Evaluate(setup, r, dense)).Append(LexicalAlignmentExperiment.Evaluate(setup, dense)).ToList();
+        foreach (var s in scores)
+        {
+            Assert.InRange(s.Retrieval.ImageToText[1], 0, 1);
+            Assert.InRange(s.Shapes.MeanIoU, 0, 1);
+        }
+        Assert.InRange(scores[0].ImageActive.Mean, 0, setup.Lexicon.Count);
+        Assert.Equal(setup.Config.TestImages, scores[0].Shapes.Labels.shape[0]);
+        Assert.Throws<ArgumentException>(() => LexicalAlignmentExperiment.TrainLexical(setup, new LexicalRunConfig(Backbone: LexicalBackbone.CaptionAligned)));
+        Assert.True(LexicalAlignmentExperiment.TrainLexical(setup, new LexicalRunConfig()).FromCache);
+    }
 }

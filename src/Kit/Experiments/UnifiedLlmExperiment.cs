@@ -67,13 +67,13 @@ public sealed record UnifiedLlmSetup(UnifiedLlmConfig Config, RunScale Scale, IV
     /// The GPT config with the vocabulary filled in, each modality with its own softmax (the distribution constrained
     /// decoding samples from; a visual position costs the head 256 outputs instead of the whole vocabulary).
     /// </summary>
-    public GptConfig Gpt => Config.Model with { VocabSize = Vocabulary.Count, VisualCodesFrom = Vocabulary.CodeOffset };
+    public GptConfig Gpt => UnifiedLlmExperiment.GptFor(Config, Vocabulary);
 
     /// <summary>What the sequences are built from, for the models' cache keys.</summary>
     public object DataKey => new { Tokenizer = TokenizerKey, Config.Corpus, Config.TrainImages, TextIds = Vocabulary.TextCount };
 
     /// <summary>What text pretraining reads: the corpus and the vocabulary, not the tokenizer (so every notebook on this corpus shares one text model).</summary>
-    public object TextKey => new { Config.Corpus, TextIds = Vocabulary.TextCount, Vocabulary.CodebookSize };
+    public object TextKey => UnifiedLlmExperiment.TextKeyOf(Config, Vocabulary);
 
     /// <summary>A pipeline of <paramref name="model"/> with this set-up's vocabulary and tokenizer.</summary>
     public UnifiedPipeline Pipeline(UnifiedModel model) => new(model, Vocabulary, Visual);
@@ -117,6 +117,26 @@ public static class UnifiedLlmExperiment
         var codes = visual.EncodeAll(train.Images, device);
         var test = UnifiedTestSet.Shapes(config.TestImages, seed, corpus.HeldOut);
         return new UnifiedLlmSetup(config, scale, visual, tokenizerKey, grid, probe, corpus, vocabulary, new VisualCorpus(train.Scenes!, codes), train.Images.clone(), test);
+    }
+
+    /// <summary>The GPT config of <paramref name="config"/> over <paramref name="vocabulary"/>, each modality with its own softmax.</summary>
+    public static GptConfig GptFor(UnifiedLlmConfig config, UnifiedVocabulary vocabulary) =>
+        config.Model with { VocabSize = vocabulary.Count, VisualCodesFrom = vocabulary.CodeOffset };
+
+    /// <summary>The text model's cache key: the corpus and the vocabulary's shape, nothing of the image tokenizer.</summary>
+    public static object TextKeyOf(UnifiedLlmConfig config, UnifiedVocabulary vocabulary) => new { config.Corpus, TextIds = vocabulary.TextCount, vocabulary.CodebookSize };
+
+    /// <summary>
+    /// The text-pretrained GPT of <paramref name="config"/> without any image tokenizer (LexVLA's text side): the same
+    /// corpus, vocabulary (with the config's codebook size) and cache entry as notebook 07's, and its held-out synthetic perplexity.
+    /// </summary>
+    public static (UnifiedVocabulary Vocabulary, TextCorpus Corpus, (UnifiedModel Model, double Perplexity) Text, object TextKey) TextModel(UnifiedLlmConfig config, Device? device = null)
+    {
+        var corpus = TextCorpus.Build(config.Corpus);
+        var vocabulary = new UnifiedVocabulary(TextTokenizer.Fit(corpus.All), config.Quantizer.CodebookSize);
+        var key = TextKeyOf(config, vocabulary);
+        var trained = UnifiedTraining.PretrainText(vocabulary, GptFor(config, vocabulary), corpus.Train, config.Pretraining, key, device);
+        return (vocabulary, corpus, (trained.Model, LanguageTraining.Perplexity(trained.Model, vocabulary, corpus.HeldOut)), key);
     }
 
     /// <summary>The GPT trained on text alone (cached), and its held-out perplexity (synthetic, WordNet).</summary>

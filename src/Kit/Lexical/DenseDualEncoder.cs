@@ -1,0 +1,41 @@
+// The dense baseline LexVLA is compared with: a CLIP-style dual encoder built from the same parts — the same frozen
+// backbone and adapter on the image side (patches mean-pooled), the same prompted GPT on the text side — each projected
+// to one d-dimensional embedding and normalised, trained with the same InfoNCE on the same data for the same steps.
+// Its per-patch embeddings (the projection applied before pooling) are what PatchDis scores for the dense model.
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Kit.Lexical;
+
+/// <summary>Dense image and text embeddings in one d-dimensional space.</summary>
+public sealed class DenseDualEncoder : nn.Module
+{
+    readonly LexicalAdapter adapter;
+    readonly Linear image_proj, text_proj;
+    readonly PromptedText text;
+
+    /// <param name="featureDim">Width of the backbone's patch features.</param>
+    /// <param name="text">The prompted GPT (its last block fine-tunes with the towers).</param>
+    /// <param name="embeddingDim">d, the embedding width.</param>
+    public DenseDualEncoder(int featureDim, PromptedText text, int embeddingDim, int heads = 4) : base(nameof(DenseDualEncoder))
+    {
+        adapter = new LexicalAdapter(featureDim, text.Dim, heads);
+        image_proj = nn.Linear(text.Dim, embeddingDim);
+        text_proj = nn.Linear(text.Dim, embeddingDim);
+        this.text = text;
+        RegisterComponents();
+    }
+
+    /// <summary>The image tower's adapted patches [B, N, D] (the caption-aligned backbone of the backbone ablation).</summary>
+    public Tensor AdaptedPatches(Tensor features) => adapter.call(features);
+
+    /// <summary>Each patch's normalised embedding [B, N, d].</summary>
+    public Tensor PatchEmbeddings(Tensor features) => LexicalVectors.Normalise(image_proj.call(adapter.call(features)));
+
+    /// <summary>Image embeddings [B, d]: patches mean-pooled, projected, normalised.</summary>
+    public Tensor EncodeImages(Tensor features) => LexicalVectors.Normalise(image_proj.call(adapter.call(features).mean(new long[] { 1 })));
+
+    /// <summary>Caption embeddings [B, d].</summary>
+    public Tensor EncodeTexts(IReadOnlyList<string> captions) => LexicalVectors.Normalise(text_proj.call(text.LastHidden(captions)));
+}

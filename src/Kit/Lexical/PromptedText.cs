@@ -1,0 +1,68 @@
+// The text side of both LexVLA and its dense baseline: the kit's text-pretrained GPT, prompted so that its next-token
+// prediction is about the caption's content, read at the prompt's last position. LexVLA asks Llama to *predict* the
+// words describing a caption rather than merely encode it; the kit's prompt is "[BOS] {caption}. what is in the
+// picture?", whose words all occur in the corpus the GPT learnt from. Only the last transformer block and the final
+// norm are fine-tuned (the kit's choice in place of LoRA: one block of a 2-block model is the same kind of small,
+// late change), so the earlier block and the embedding table — the text codebook — stay as text pretraining left them.
+using Kit.Language;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Kit.Lexical;
+
+/// <summary>A copy of a text-pretrained GPT whose last hidden state of a prompted caption is the text feature.</summary>
+public sealed class PromptedText : nn.Module
+{
+    readonly Gpt gpt;
+
+    /// <summary>The prompt after the caption.</summary>
+    public const string Suffix = ". what is in the picture?";
+
+    /// <param name="pretrained">The text-pretrained model; its weights are copied, it is never changed.</param>
+    /// <param name="vocabulary">Its vocabulary (for [BOS] and the padding id).</param>
+    public PromptedText(Gpt pretrained, UnifiedVocabulary vocabulary) : base(nameof(PromptedText))
+    {
+        Vocabulary = vocabulary;
+        gpt = new Gpt(pretrained.Config);
+        gpt.load_state_dict(pretrained.state_dict());
+        RegisterComponents();
+        string last = $"h.{pretrained.Config.Layers - 1}.";
+        foreach (var (name, p) in gpt.named_parameters()) p.requires_grad = name.StartsWith(last, StringComparison.Ordinal) || name.StartsWith("ln_f.", StringComparison.Ordinal);
+    }
+
+    public UnifiedVocabulary Vocabulary { get; }
+
+    /// <summary>The model's width.</summary>
+    public int Dim => gpt.Config.Dim;
+
+    /// <summary>The embedding rows of <paramref name="ids"/> [V] as a constant [V, D] (LexVLA's frozen Z_txt).</summary>
+    public Tensor EmbeddingRows(Tensor ids)
+    {
+        using var noGrad = no_grad();
+        return gpt.TokenEmbeddings.index_select(0, ids.to(gpt.TokenEmbeddings.device)).clone();
+    }
+
+    /// <summary>The prompt's ids for <paramref name="caption"/>.</summary>
+    public int[] Prompt(string caption) => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Vocabulary.EncodeText(caption + Suffix)).ToArray();
+
+    /// <summary>Hidden state [B, D] at the last prompt position of each caption (left-padded into one batch).</summary>
+    public Tensor LastHidden(IReadOnlyList<string> captions)
+    {
+        var prompts = captions.Select(Prompt).ToList();
+        int t = prompts.Max(p => p.Length), b = prompts.Count;
+        var ids = new long[b * t];
+        var real = new bool[b * t];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < t; j++)
+            {
+                int k = j - (t - prompts[i].Length);
+                ids[i * t + j] = k >= 0 ? prompts[i][k] : Vocabulary[SpecialToken.Pad];
+                real[i * t + j] = k >= 0;
+            }
+        var device = gpt.TokenEmbeddings.device;
+        var tokens = tensor(ids, new long[] { b, t }, device: device);
+        var mask = tensor(real, new long[] { b, t }, device: device);
+        bool padded = prompts.Any(p => p.Length < t);
+        return gpt.Hidden(gpt.Embed(tokens), keyMask: padded ? mask : null).select(1, t - 1);
+    }
+}

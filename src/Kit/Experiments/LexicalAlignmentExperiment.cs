@@ -259,10 +259,11 @@ public static class LexicalAlignmentExperiment
         var m = run.Lexical!;
         var backbone = run.Config!.Backbone;
         Tensor ImageVectors(LexicalSplit split) => m.EncodeImages(Features(s, split, backbone, dense));
-        var vImg = LexicalVectors.Sparsify(ImageVectors(test));
-        var vTxt = LexicalVectors.Sparsify(Chunked(test.Captions, m.EncodeTexts));
-        var lexicalRetrieval = Retrieval.Score(LexicalVectors.Normalise(vImg).matmul(LexicalVectors.Normalise(vTxt).t()), right);
+        // Each side encoded once: the cut and the top-k budget both read the same normalised vectors.
         var full = (Img: ImageVectors(test), Txt: Chunked(test.Captions, m.EncodeTexts));
+        var vImg = LexicalVectors.Sparsify(full.Img);
+        var vTxt = LexicalVectors.Sparsify(full.Txt);
+        var lexicalRetrieval = Retrieval.Score(LexicalVectors.Normalise(vImg).matmul(LexicalVectors.Normalise(vTxt).t()), right);
         int k = Math.Min(s.Config.EmbeddingDim, s.Lexicon.Count);
         var topK = Retrieval.Score(LexicalVectors.Normalise(LexicalVectors.TopK(full.Img, k)).matmul(LexicalVectors.Normalise(LexicalVectors.TopK(full.Txt, k)).t()), right);
         var meaningless = s.Lexicon.ShapesMask(s.Device).logical_not();

@@ -101,6 +101,43 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
     }
 
     [Fact]
+    public void UnifiedCodebookAtTinyScale()
+    {
+        var setup = UnifiedCodebookExperiment.Prepare(RunScale.Tiny, 8, CPU);
+        var pretrained = setup.LanguageRows.clone();
+        Assert.Equal(setup.Config.CodebookSize, setup.Rows.Ids.Distinct().Count());
+        Assert.All(setup.Rows.Ids, id => Assert.True(id < setup.Offset.TextCount)); // text ids only
+        // The shared layout's start predicts text exactly as the text model does (its softmax never saw the offset code rows).
+        var start = UnifiedCodebookExperiment.StartOf(setup, CodebookParadigm.Frozen, CPU);
+        var heldOut = setup.Corpus.HeldOut.Take(8).ToList();
+        Assert.Equal(LanguageTraining.Perplexity(setup.Text, setup.Offset, heldOut), LanguageTraining.Perplexity(start, setup.Shared, heldOut), 3);
+        var results = new[] { CodebookParadigm.Frozen, CodebookParadigm.LanguageDriven, CodebookParadigm.DualAlternating, CodebookParadigm.Separate }
+            .Select(p => UnifiedCodebookExperiment.Train(setup, p, decompression: true, CPU)).ToList();
+        Assert.All(results, r => Assert.True(Finite(r.TokenizerMetrics.Psnr) && Finite(r.Scores.Perplexity)));
+        // Frozen and language-driven never write the LLM's rows; at r = 1 the language-driven lookup is those rows.
+        foreach (var r in results.Take(2))
+        {
+            var rows = r.Model.Gpt.TokenEmbeddings.index_select(0, tensor(setup.Rows.Ids.Select(i => (long)i).ToArray()));
+            Assert.True(rows.eq(pretrained).all().item<bool>(), r.Name);
+            Assert.True(((VectorQuantizer)r.Tokenizer.Quantizer).Codebook.Codes().allclose(pretrained), r.Name);
+            Assert.Equal(0, r.Drift[^1].Movement, 6);
+        }
+        // The dual paradigm writes them, and its drift is recorded over the whole run.
+        Assert.True(results[2].Drift[^1].Movement > 0);
+        Assert.True(results[2].Drift.Count >= 2);
+        Assert.Empty(results[3].Drift); // the separate codebook shares no rows
+        Assert.Equal(4, UnifiedCodebookExperiment.Table(setup, results).Frame.Rows.Count);
+        var stacked = new[] { UnifiedCodebookExperiment.Stacked(setup, 2, StackAggregation.Concat, CPU), UnifiedCodebookExperiment.Stacked(setup, 2, StackAggregation.CumulativeSum, CPU) };
+        Assert.All(stacked, r => Assert.Equal(2 * r.LlmPositions, r.Metrics.CodesPerImage));
+        Assert.Equal(2 * setup.Text.Gpt.Config.Dim, stacked[0].LlmInputWidth);
+        // Again: everything from the cache, with the same numbers.
+        var again = UnifiedCodebookExperiment.Train(setup, CodebookParadigm.DualAlternating, decompression: true, CPU);
+        Assert.True(again.FromCache);
+        Assert.Equal(results[2].TokenizerMetrics.Psnr, again.TokenizerMetrics.Psnr, 6);
+        Assert.Equal(results[2].Drift.Count, again.Drift.Count);
+    }
+
+    [Fact]
     public void BackboneAtTinyScale()
     {
         var report = BackboneExperiment.Run(RunScale.Tiny, 5, CPU);

@@ -20,6 +20,12 @@ public abstract class SequenceTask
     /// </summary>
     public virtual bool ImageIsGiven => false;
 
+    /// <summary>
+    /// Whether the <paramref name="block"/>-th image block of a sequence (0 = the first [IMG] … [/IMG]) is given or asked
+    /// for: <see cref="ImageIsGiven"/> for every block unless a task holds both kinds (UniCode's decompression).
+    /// </summary>
+    public virtual bool BlockIsGiven(int block) => ImageIsGiven;
+
     /// <summary>Checks that <paramref name="sequences"/> can build this task (e.g. VQA needs scenes); throws ArgumentException naming what is missing.</summary>
     public virtual void Check(UnifiedSequences sequences) { }
 

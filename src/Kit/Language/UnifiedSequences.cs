@@ -139,14 +139,16 @@ public sealed class UnifiedSequences
         {
             var s = sequences[row];
             var inside = InsideImage(s, open, close);
-            float imageWeight = (float)(tasks[row].ImageIsGiven ? givenImageLossWeight ?? imageLossWeight : imageLossWeight);
+            float given = (float)(givenImageLossWeight ?? imageLossWeight), asked = (float)imageLossWeight;
+            int block = -1; // the image block the target lies in (each [IMG] opens the next)
             for (int i = 0; i < s.Length - 1; i++)
             {
                 int k = row * t + i;
                 tokens[k] = s[i]; targets[k] = s[i + 1];
                 visualIn[k] = inside[i];
                 visualOut[k] = inside[i + 1];
-                weights[k] = visualOut[k] ? imageWeight : 1f;
+                if (s[i] == open) block++;
+                weights[k] = visualOut[k] ? (tasks[row].BlockIsGiven(block) ? given : asked) : 1f;
             }
         }
         long[] shape = { b, t };

@@ -30,10 +30,11 @@ public static class UnifiedTraining
     /// A model of <paramref name="config"/> trained on <paramref name="sequences"/> (cached). <paramref name="data"/> names what the
     /// sequences were built from (tokenizer key, corpus config, image counts: anything serialisable); <paramref name="start"/>
     /// gives initial GPT weights (text pretraining) and <paramref name="startName"/> names them in the key;
-    /// <paramref name="features"/> [N, L, F] are the corpus images' features for continuous interfaces.
+    /// <paramref name="features"/> [N, L, F] are the corpus images' features for continuous interfaces; <paramref name="prepare"/>
+    /// runs after the start weights are loaded and before training (freezing the word embeddings, say: name it in <paramref name="stage"/>).
     /// </summary>
     public static UnifiedTrainingResult Train(string stage, UnifiedModelConfig config, UnifiedSequences sequences, LanguageTrainingConfig training, object data,
-        UnifiedModel? start = null, string? startName = null, Tensor? features = null, Device? device = null)
+        UnifiedModel? start = null, string? startName = null, Tensor? features = null, Device? device = null, Action<UnifiedModel>? prepare = null)
     {
         device ??= Devices.Default;
         var log = new TrainingLog();
@@ -43,6 +44,7 @@ public static class UnifiedTraining
             m =>
             {
                 if (start is not null) m.Gpt.load_state_dict(start.Gpt.state_dict());
+                prepare?.Invoke(m);
                 var clock = Stopwatch.StartNew();
                 log = LanguageTraining.Train(m, sequences, training, features, label: stage);
                 seconds = clock.Elapsed.TotalSeconds;

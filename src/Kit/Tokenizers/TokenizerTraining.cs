@@ -103,7 +103,11 @@ public static class TokenizerTraining
         return fashion.Batch(Enumerable.Range(0, fashion.Count), channels: 3);
     }
 
-    static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device)
+    /// <summary>
+    /// Trains <paramref name="model"/> (any quantizer, e.g. one over a language model's rows) by <paramref name="t"/>, uncached;
+    /// <paramref name="beforeStep"/> runs before each step (UniCode's pull ratio, drift records).
+    /// </summary>
+    public static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device, Action<int>? beforeStep = null)
     {
         using var data = Images(t, Split.Train, t.TrainImages);
         var images = data.Images.to(device);
@@ -116,18 +120,10 @@ public static class TokenizerTraining
         var both = groups.Select(g => g.Name).ToArray();
         var trainer = new Trainer(model, new TrainerOptions(t.Steps, t.LearningRate, WarmupSteps: Math.Min(100, t.Steps / 10), LogEvery: Math.Max(1, t.Steps / 100), GradientClip: t.GradientClip,
             Label: $"tokenizer {model.Quantizer.GetType().Name}"), groups, step => discriminator is not null && step >= t.DiscriminatorStart ? both : tokenizerOnly);
-        long n = images.shape[0];
         var log = trainer.Run(step =>
         {
-            model.Quantizer.RegularizerScale = t.EntropyFactor(step);
-            var rng = KitRandom.For(t.Seed, step);
-            var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
-            var x = images.index_select(0, index);
-            var output = model.call(x);
-            var reconstruction = t.L1 ? F.l1_loss(output.Reconstruction, x) : F.mse_loss(output.Reconstruction, x);
-            var loss = reconstruction + output.Quantization.AuxLoss;
-            var metrics = new Dictionary<string, Tensor> { ["reconstruction"] = reconstruction.detach() };
-            foreach (var (name, value) in output.Quantization.Parts) metrics[name] = value;
+            beforeStep?.Invoke(step);
+            var (loss, metrics, x, output) = ReconstructionStep(model, images, t, step);
             if (t.PerceptualWeight > 0)
             {
                 var perceptual = F.mse_loss(probe.PatchFeatures(output.Reconstruction), probe.PatchFeatures(x).detach());
@@ -144,6 +140,25 @@ public static class TokenizerTraining
         model.Quantizer.RegularizerScale = 1;
         discriminator?.Dispose();
         return log;
+    }
+
+    /// <summary>
+    /// One step's reconstruction loss + the quantizer's auxiliary loss on the batch of <paramref name="images"/> drawn for
+    /// <paramref name="step"/> (the same batch for the same seed and step), with its metrics, the batch and the output.
+    /// </summary>
+    public static (Tensor Loss, Dictionary<string, Tensor> Metrics, Tensor Batch, TokenizerOutput Output) ReconstructionStep(ImageTokenizer model, Tensor images,
+        TokenizerTrainingConfig t, int step)
+    {
+        model.Quantizer.RegularizerScale = t.EntropyFactor(step);
+        var rng = KitRandom.For(t.Seed, step);
+        var index = tensor(Enumerable.Range(0, t.BatchSize).Select(_ => (long)rng.Next((int)images.shape[0])).ToArray(), device: images.device);
+        var x = images.index_select(0, index);
+        var output = model.call(x);
+        var reconstruction = t.L1 ? F.l1_loss(output.Reconstruction, x) : F.mse_loss(output.Reconstruction, x);
+        var loss = reconstruction + output.Quantization.AuxLoss;
+        var metrics = new Dictionary<string, Tensor> { ["reconstruction"] = reconstruction.detach() };
+        foreach (var (name, value) in output.Quantization.Parts) metrics[name] = value;
+        return (loss, metrics, x, output);
     }
 
     /// <summary>PSNR, SSIM, usage, perplexity, dead codes and rFD on held-out images.</summary>

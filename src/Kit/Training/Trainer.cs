@@ -45,6 +45,24 @@ public static class StepSchedules
         if (groups.Length == 0) throw new ArgumentException("expected at least one group to alternate.", nameof(groups));
         return step => new[] { groups[(step - 1) / phaseSteps % groups.Length] };
     }
+
+    /// <summary>
+    /// Phases of unequal length repeated in a cycle: <paramref name="phases"/> (group, steps) in order, then again
+    /// (UniCode's dual training: a tokenizer phase of T/P steps, then a language-model phase of U/P steps, P times).
+    /// </summary>
+    public static Func<int, IReadOnlyCollection<string>> Cycle(params (string Group, int Steps)[] phases)
+    {
+        if (phases.Length == 0) throw new ArgumentException("expected at least one phase.", nameof(phases));
+        foreach (var (group, steps) in phases)
+            if (steps < 1) throw new ArgumentOutOfRangeException(nameof(phases), steps, $"phase '{group}': expected at least one step");
+        int period = phases.Sum(p => p.Steps);
+        return step =>
+        {
+            int at = (step - 1) % period;
+            foreach (var (group, steps) in phases) { if (at < steps) return new[] { group }; at -= steps; }
+            throw new InvalidOperationException("unreachable: the cycle covers its period");
+        };
+    }
 }
 
 /// <summary>Settings of a training run.</summary>

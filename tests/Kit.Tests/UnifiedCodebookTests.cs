@@ -1,0 +1,96 @@
+// UniCode's unified codebook: the language-driven table against its formula, the row rule against a naive sort, the
+// unequal-phase schedule, decompression rows and their weights, and which tables each paradigm's training writes.
+using Kit.Core;
+using Kit.Experiments;
+using Kit.Language;
+using Kit.Quantizers;
+using Kit.Tokenizers;
+using Kit.Training;
+using static TorchSharp.torch;
+
+namespace Kit.Tests;
+
+public sealed class UnifiedCodebookTests
+{
+    static Tensor Rows(int k, int d, int seed) { var g = new Generator((ulong)seed); return randn(new long[] { k, d }, generator: g); }
+
+    [Fact]
+    public void LanguageDrivenTableIsTheEmaAtZeroTheRowsAtOneAndTheMixInBetween()
+    {
+        var language = Rows(8, 4, 1);
+        var codebook = new LanguageDrivenCodebook(() => language, needsInit: false);
+        var visual = Rows(8, 4, 2);
+        codebook.Initialise(visual);
+        codebook.Ratio = 0;
+        Assert.True(codebook.Codes().eq(visual).all().item<bool>()); // exactly Ê
+        codebook.Ratio = 1;
+        Assert.True(codebook.Codes().eq(language).all().item<bool>()); // exactly C_L
+        codebook.Ratio = 0.25;
+        // By hand, element by element: 0.75·Ê + 0.25·C_L.
+        var e = visual.data<float>().ToArray(); var l = language.data<float>().ToArray(); var c = codebook.Codes().data<float>().ToArray();
+        for (int i = 0; i < c.Length; i++) Assert.Equal(0.75f * e[i] + 0.25f * l[i], c[i], 5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => codebook.Ratio = 1.5);
+        Assert.Equal(0.5, LanguageDrivenCodebook.RatioAt(5, 10));
+        Assert.Equal(1.0, LanguageDrivenCodebook.RatioAt(15, 10)); // the tail holds r at 1
+    }
+
+    [Fact]
+    public void EmaMovesTheVisualCodesAndNeverTheLanguageRows()
+    {
+        var language = Rows(4, 3, 3);
+        var before = language.clone();
+        var codebook = new LanguageDrivenCodebook(() => language, decay: 0.5, needsInit: false);
+        codebook.Initialise(zeros(4, 3));
+        codebook.Ratio = 0.5;
+        var quantizer = new VectorQuantizer(3, codebook);
+        quantizer.train();
+        quantizer.call(Rows(32, 3, 4).reshape(32, 3, 1, 1));
+        Assert.True(language.eq(before).all().item<bool>());
+        Assert.False(codebook.Visual.eq(zeros(4, 3)).all().item<bool>());
+    }
+
+    [Fact]
+    public void RowRuleTakesTheSmallestNormsAboveTheMedianLikeANaiveSort()
+    {
+        // Norms 1 … 10 in a shuffled order: the median is 5.5, so the three smallest at or above it are 6, 7, 8.
+        var norms = new[] { 7f, 2f, 10f, 6f, 1f, 9f, 3f, 8f, 5f, 4f };
+        var table = zeros(norms.Length + 2, 2);
+        for (int i = 0; i < norms.Length; i++) table[i, 0] = tensor(norms[i]);
+        table[norms.Length, 0] = tensor(6.5f); // a special token's row: never a candidate
+        var rows = CodebookRows.Pick(table, norms.Length, 3);
+        Assert.Equal(5.5, rows.MedianNorm, 5);
+        Assert.Equal(new[] { 3, 0, 7 }, rows.Ids); // norms 6, 7, 8
+        Assert.Equal(new[] { 2, 5, 7 }, CodebookRows.Pick(table, norms.Length, 3, CodebookRowRule.LargestNorm).Ids);
+        // More rows than pass the threshold: it drops so that enough do.
+        Assert.Equal(8, CodebookRows.Pick(table, norms.Length, 8).Ids.Length);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => CodebookRows.Pick(table, norms.Length, 11));
+        Assert.Equal("count", error.ParamName);
+    }
+
+    [Fact]
+    public void CycleScheduleRunsUnequalPhasesInTurn()
+    {
+        var schedule = StepSchedules.Cycle(("tokenizer", 2), ("llm", 3));
+        var groups = Enumerable.Range(1, 10).Select(s => schedule(s).Single()).ToArray();
+        Assert.Equal(new[] { "tokenizer", "tokenizer", "llm", "llm", "llm", "tokenizer", "tokenizer", "llm", "llm", "llm" }, groups);
+        Assert.Throws<ArgumentOutOfRangeException>(() => StepSchedules.Cycle(("tokenizer", 0)));
+    }
+
+    [Fact]
+    public void DecompressionRowGivesTheImageThenAsksForItAgain()
+    {
+        var text = TextTokenizer.Fit(new[] { "a red square", "a blue circle" });
+        var v = new UnifiedVocabulary(text, 4);
+        var codes = VisualCodes.FromRows(new[] { new long[] { 1, 2, 3 } });
+        var corpus = new VisualCorpus(new[] { new Kit.Data.ShapesScene(Array.Empty<Kit.Data.ShapeObject>()) }, codes);
+        var s = new UnifiedSequences(v, corpus, new[] { "a red square" }, SequenceMix.Standard().With(DecompressionTask.Instance, 1));
+        var row = s.Build(DecompressionTask.Instance, 0, KitRandom.For(0, 0));
+        int img = v[SpecialToken.Img], end = v[SpecialToken.EndImg];
+        var block = new[] { img, v.CodeId(1), v.CodeId(2), v.CodeId(3), end };
+        Assert.Equal(new[] { v[SpecialToken.Bos] }.Concat(block).Concat(block).Append(v[SpecialToken.Eos]).ToArray(), row);
+        using var batch = s.Pack(new[] { row }, new[] { 0L }, new SequenceTask[] { DecompressionTask.Instance }, imageLossWeight: 0.5, givenImageLossWeight: 0);
+        // Targets are row[1..]: [IMG] c c c [/IMG] [IMG] c c c [/IMG] [EOS]. The first block's codes weigh as given (0),
+        // the second's as asked (0.5), every other target 1.
+        Assert.Equal(new[] { 1f, 0f, 0f, 0f, 1f, 1f, 0.5f, 0.5f, 0.5f, 1f, 1f }, batch.Weights.data<float>().ToArray());
+    }
+}

@@ -37,7 +37,7 @@ static class BenchGpt
             for (int i = 0; i < steps; i++) Step();
             double tokensPerSecond = steps * batch * (double)t / clock.Elapsed.TotalSeconds;
             double gflops = tokensPerSecond * config.TrainFlopsPerToken(t) / 1e9;
-            rows.Add(new object?[] { $"train: {config.Layers} layers, d={config.Dim}, T={t}, V={config.VocabSize}, batch {batch}", tokensPerSecond, gflops, 100 * gflops / peak, "" });
+            rows.Add(new object?[] { $"train: {config.Layers} layers, d={config.Dim}, T={t}, V={config.VocabSize}, batch {batch}", tokensPerSecond, gflops, 100 * Bench.ShareOfPeak(gflops, peak, $"GPT training {config.Layers} layers, d={config.Dim}"), "" });
         }
         const int generated = 256;
         var genConfig = config with { ContextLength = generated + 16 };

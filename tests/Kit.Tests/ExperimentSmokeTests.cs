@@ -129,7 +129,18 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
         Assert.Equal(4, UnifiedCodebookExperiment.Table(setup, results).Frame.Rows.Count);
         var stacked = new[] { UnifiedCodebookExperiment.Stacked(setup, 2, StackAggregation.Concat, CPU), UnifiedCodebookExperiment.Stacked(setup, 2, StackAggregation.CumulativeSum, CPU) };
         Assert.All(stacked, r => Assert.Equal(2 * r.LlmPositions, r.Metrics.CodesPerImage));
-        Assert.Equal(2 * setup.Text.Gpt.Config.Dim, stacked[0].LlmInputWidth);
+        Assert.Equal(2 * setup.Text.Gpt.Config.Dim, stacked[0].LatentWidth);
+        // The LLM over stacked codes: a given image compressed to one position per 2 codes, asked-for images written in full.
+        foreach (var (tokenizer, decompression) in new[] { (stacked[1], true), (stacked[0], false) })
+        {
+            var llm = UnifiedCodebookExperiment.TrainStacked(setup, tokenizer, decompression, CPU);
+            Assert.Equal(2, llm.Model.Config.StackDepth);
+            Assert.True(Finite(llm.Scores.Perplexity) && llm.Scores.SampleCaptions.Count > 0);
+            Assert.Equal(setup.TestSet.Test.Count, llm.Scores.TextToImage!.Generated.shape[0]); // drawn from all 2·positions codes each
+            var accuracy = UnifiedCodebookExperiment.DecompressionAccuracy(setup, llm, CPU);
+            Assert.InRange(accuracy.First, 0, 1);
+            Assert.InRange(accuracy.Later, 0, 1);
+        }
         // Again: everything from the cache, with the same numbers.
         var again = UnifiedCodebookExperiment.Train(setup, CodebookParadigm.DualAlternating, decompression: true, CPU);
         Assert.True(again.FromCache);

@@ -246,6 +246,54 @@ public class FlopCounterTests
         // conv 8→4, 1×1, stride 2: 5·5·4 outputs × 8 = 800; linear 100→7: 700. Total 23,100 per sample.
         var model = nn.Sequential(("a", nn.Conv2d(3, 8, 3, padding: 1)), ("b", nn.Conv2d(8, 4, 1, stride: 2)), ("f", nn.Flatten()), ("c", nn.Linear(100, 7)));
         Assert.Equal(23_100, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 10, 10)));
+        // Training, 2 FLOPs per MAC per pass: the first conv reads images, which need no gradient, so forward + weight
+        // gradient only (2 passes, 4 × 21,600); the others forward + weight + input gradient (6 × (800 + 700)). Not 6 × 23,100.
+        Assert.Equal(4 * 21_600 + 6 * (800 + 700), Kit.Evaluation.FlopCounter.PerSample(model, () => zeros(2, 3, 10, 10)).TrainingFlops);
+    }
+
+    [Fact]
+    public void CountsATransposedConvolutionByItsInputs()
+    {
+        // conv 1→4, 1×1 on 3×3: 9·4 outputs × 1 = 36 MACs (first layer: 2 passes). Transposed conv 4→2, 2×2, stride 2:
+        // each of the 4·9 input elements scatters a 2·(2×2) kernel = 288 MACs (= 6·6·2 outputs × 4 × 4 / stride²), 3 passes.
+        var model = nn.Sequential(("a", nn.Conv2d(1, 4, 1)), ("up", nn.ConvTranspose2d(4, 2, 2, stride: 2)));
+        var count = Kit.Evaluation.FlopCounter.PerSample(model, () => zeros(2, 1, 3, 3));
+        Assert.Equal(36 + 288, count.ForwardMacs);
+        Assert.Equal(4 * 36 + 6 * 288, count.TrainingFlops);
+    }
+
+    [Fact]
+    public void CountsAttentionsProductsBesideItsProjections()
+    {
+        // Self-attention, Dim 8, 2 heads, T = 5, batch 1: qkv 5·24 outputs × 8 = 960; QKᵀ and AV 2 × 5·5 × 8 = 400
+        // (causal: 2 × 15 × 8 = 240, the 15 pairs j ≤ i); proj 5·8 × 8 = 320.
+        using var attention = new Kit.Core.MultiHeadAttention(8, 2);
+        var full = Kit.Evaluation.FlopCounter.PerSample(attention, () => randn(1, 5, 8), x => attention.Forward(x));
+        Assert.Equal(960 + 400 + 320, full.ForwardMacs);
+        Assert.Equal(400, full.AttentionMacs);
+        // Training: qkv reads the input (no gradient): 2 passes; the products' queries need gradients: 3; proj: 3.
+        Assert.Equal(4 * 960 + 6 * 400 + 6 * 320, full.TrainingFlops);
+        var causal = Kit.Evaluation.FlopCounter.PerSample(attention, () => randn(1, 5, 8), x => attention.Forward(x, mask: new Kit.Core.AttentionMask(Causal: true)));
+        Assert.Equal(960 + 240 + 320, causal.ForwardMacs);
+    }
+
+    [Fact]
+    public void AFrozenLayerCostsNoWeightGradientAndLayersAfterFrozenOnesNoInputGradient()
+    {
+        // Linear 4→3 then 3→2 on one sample: 3·4 = 12 and 2·3 = 6 MACs.
+        static nn.Module Two(bool firstTrained, bool secondTrained)
+        {
+            var a = nn.Linear(4, 3); var b = nn.Linear(3, 2);
+            foreach (var p in a.parameters()) p.requires_grad = firstTrained;
+            foreach (var p in b.parameters()) p.requires_grad = secondTrained;
+            return nn.Sequential(("a", a), ("b", b));
+        }
+        // Frozen first: forward only (2·12); the second's input needs no gradient: forward + weight (4·6).
+        Assert.Equal(2 * 12 + 4 * 6, Kit.Evaluation.FlopCounter.PerSample(Two(false, true), () => zeros(1, 4)).TrainingFlops);
+        // Frozen second fed by a trained first: forward + weight (4·12); forward + input gradient (4·6).
+        Assert.Equal(4 * 12 + 4 * 6, Kit.Evaluation.FlopCounter.PerSample(Two(true, false), () => zeros(1, 4)).TrainingFlops);
+        // Both trained: 6 per MAC for the second, 4 for the first (it reads the input).
+        Assert.Equal(4 * 12 + 6 * 6, Kit.Evaluation.FlopCounter.PerSample(Two(true, true), () => zeros(1, 4)).TrainingFlops);
     }
 }
 

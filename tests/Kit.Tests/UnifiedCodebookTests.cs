@@ -93,4 +93,68 @@ public sealed class UnifiedCodebookTests
         // the second's as asked (0.5), every other target 1.
         Assert.Equal(new[] { 1f, 0f, 0f, 0f, 1f, 1f, 0.5f, 0.5f, 0.5f, 1f, 1f }, batch.Weights.data<float>().ToArray());
     }
+
+    [Fact]
+    public void StackedDecompressionGivesOnePositionPerTwoCodesAndAsksForEveryCode()
+    {
+        var text = TextTokenizer.Fit(new[] { "a red square", "a blue circle" });
+        var v = new UnifiedVocabulary(text, 6);
+        // Two positions of D = 2 codes each, layers innermost: position 0 holds codes 1, 4; position 1 holds 5, 2.
+        var codes = VisualCodes.FromRows(new[] { new long[] { 1, 4, 5, 2 } });
+        var corpus = new VisualCorpus(new Kit.Data.ShapesDataset(1).Batch(0, 1).Scenes!, codes) { Depth = 2 };
+        var s = new UnifiedSequences(v, corpus, new[] { "a red square" }, SequenceMix.Standard().With(DecompressionTask.Instance, 1));
+        var row = s.Build(DecompressionTask.Instance, 0, KitRandom.For(0, 0));
+        int img = v[SpecialToken.Img], end = v[SpecialToken.EndImg], pad = v[SpecialToken.Pad];
+        int[] expected = { v[SpecialToken.Bos], img, -1, -2, end, img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end, v[SpecialToken.Eos] };
+        Assert.Equal(expected, row);
+        using var batch = s.Pack(new[] { row }, new[] { 0L }, new SequenceTask[] { DecompressionTask.Instance }, imageLossWeight: 0.5, givenImageLossWeight: 1);
+        // Inputs: the compressed positions hold the padding id; their two codes go to Stacks, −1 everywhere else.
+        Assert.Equal(new long[] { v[SpecialToken.Bos], img, pad, pad, end, img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, batch.Tokens.data<long>().ToArray());
+        var stacks = batch.Stacks!.data<long>().ToArray();
+        Assert.Equal(new long[] { -1, -1, -1, -1, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2) }, stacks.Take(8).ToArray());
+        Assert.All(stacks.Skip(8), id => Assert.Equal(-1, id));
+        // A compressed position is never a target (even with a given-image weight of 1); the four asked codes weigh 0.5.
+        // Targets: [IMG] ∙ ∙ [/IMG] [IMG] c c c c [/IMG] [EOS].
+        Assert.Equal(new[] { 1f, 0f, 0f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.5f, 1f, 1f }, batch.Weights.data<float>().ToArray());
+        // Captioning gives the image compressed too; text → image asks for all four codes.
+        var caption = s.Build(SequenceTasks.ImageToText, 0, KitRandom.For(0, 1));
+        Assert.Equal(new[] { v[SpecialToken.Bos], img, -1, -2, end, v[SpecialToken.Caption] }, caption.Take(6).ToArray());
+        var drawn = s.Build(SequenceTasks.TextToImage, 0, KitRandom.For(0, 2));
+        Assert.Equal(new[] { img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, drawn.SkipWhile(id => id != img).Take(6).ToArray());
+        // Codes that do not fill whole positions are refused.
+        var odd = new VisualCorpus(corpus.Scenes, VisualCodes.FromRows(new[] { new long[] { 1, 2, 3 } })) { Depth = 2 };
+        Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, odd, new[] { "a red square" }, SequenceMix.Standard()));
+    }
+
+    [Theory]
+    [InlineData(StackAggregation.CumulativeSum)]
+    [InlineData(StackAggregation.Concat)]
+    public void ACompressedPositionReadsTheSumOrTheMappedJoinOfItsCodesRows(StackAggregation aggregation)
+    {
+        manual_seed(5);
+        var gpt = new GptConfig(VocabSize: 10, ContextLength: 8, Layers: 1, Heads: 2, Dim: 4);
+        using var model = new UnifiedModel(new UnifiedModelConfig(gpt, ImageOpen: 8, ImageClose: 9, Stack: new CodeStack(2, aggregation)));
+        var tokens = tensor(new long[] { 1, 8, 0, 9 }).reshape(1, 4);
+        var stacks = tensor(new long[] { -1, -1, -1, -1, 3, 6, -1, -1 }).reshape(1, 4, 2); // position 2: codes with ids 3 and 6
+        var visual = tensor(new[] { false, false, true, false }).reshape(1, 4);
+        Tensor inputs;
+        using (no_grad()) inputs = model.Inputs(tokens, visual, null, stacks: stacks);
+        var table = model.Gpt.TokenEmbeddings.detach();
+        float[] Row(int id) => table[id].data<float>().ToArray();
+        float[] expected;
+        if (aggregation == StackAggregation.CumulativeSum) expected = Row(3).Zip(Row(6), (a, b) => a + b).ToArray();
+        else
+        {
+            // W · [e3; e6] + b, by hand from the map's weights.
+            var w = model.named_parameters().Single(p => p.name == "stack_in.weight").parameter.detach().data<float>().ToArray();
+            var bias = model.named_parameters().Single(p => p.name == "stack_in.bias").parameter.detach().data<float>().ToArray();
+            var joined = Row(3).Concat(Row(6)).ToArray();
+            expected = Enumerable.Range(0, 4).Select(o => bias[o] + Enumerable.Range(0, 8).Sum(i => w[o * 8 + i] * joined[i])).ToArray();
+        }
+        var got = inputs[0, 2].data<float>().ToArray();
+        for (int i = 0; i < 4; i++) Assert.Equal(expected[i], got[i], 5);
+        Assert.Equal(Row(1), inputs[0, 0].data<float>().ToArray()); // other positions: their token's row
+        Assert.Throws<ArgumentException>(() => model.Inputs(tokens, visual, null, stacks: stacks.narrow(2, 0, 1)));
+        Assert.Throws<ArgumentException>(() => new UnifiedModelConfig(gpt, Visual: VisualInterface.Regression, FeatureDim: 4, Stack: new CodeStack(2, aggregation)).Validate());
+    }
 }

@@ -68,6 +68,12 @@ public sealed class MultiHeadAttention : nn.Module
 
     public int Dim { get; }
     public int Heads { get; }
+
+    /// <summary>
+    /// Told of every attention call on this thread (batch, queries, keys, Dim, plain causal, whether the queries need a
+    /// gradient) while set: how FlopCounter counts QKᵀ and AV, which are matmuls, not layers it can hook.
+    /// </summary>
+    [ThreadStatic] internal static Action<long, long, long, long, bool, bool>? Observer;
     /// <summary>The context width of cross-attention; null for self-attention.</summary>
     public int? ContextDim { get; }
 
@@ -82,6 +88,7 @@ public sealed class MultiHeadAttention : nn.Module
         var (queries, keys, values) = Project(x, context, rotate);
         if (extend is not null) (keys, values) = extend(keys, values);
         long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
+        Observer?.Invoke(b, t, s, Dim, mask.Plain && mask.Causal, queries.requires_grad);
         Tensor y;
         Tensor? sees = null; // [B, 1|H, T, 1]: which queries see some key (a query that sees none adds nothing, not the projection's bias)
         if (mask.Plain) y = F.scaled_dot_product_attention(queries, keys, values, is_casual: mask.Causal);

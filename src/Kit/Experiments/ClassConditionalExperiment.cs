@@ -25,9 +25,9 @@ public sealed record ClassConditionalConfig(ProbeConfig Probe, TokenizerConfig T
         Probe: new ProbeConfig(Task: ProbeTask.FashionClasses, Steps: scale.Pick(10, 100, 300, 1500), TrainImages: scale.Pick(64, 2048, 8192, 54_000), Seed: seed),
         Tokenizer: KitRecipes.Tokenizer(scale),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
-        TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 120, 300, 1500), Data = TokenizerData.FashionMnist },
+        TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 60, 300, 1500), Data = TokenizerData.FashionMnist },
         Model: new GptConfig(VocabSize: 2, ContextLength: 80, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
-        Training: new LanguageTrainingConfig(Steps: scale.Pick(4, 100, 400, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
+        Training: new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 400, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
         TrainImages: scale.Pick(64, 2048, 8192, 54_000), SamplesPerClass: scale.Pick(1, 4, 20, 100), Seed: seed);
 }
 

@@ -22,7 +22,7 @@ public sealed record CodePriorConfig(GptConfig Model, LanguageTrainingConfig Tra
     /// <summary>The priors at <paramref name="scale"/>.</summary>
     public static CodePriorConfig For(RunScale scale, long seed = 0) => new(
         new GptConfig(VocabSize: 2, ContextLength: 96, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
-        new LanguageTrainingConfig(Steps: scale.Pick(4, 100, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
+        new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
         TrainImages: scale.Pick(64, 2048, 4096, 20_000), TestImages: scale.Pick(4, 32, 64, 256), Seed: seed);
 }
 

@@ -40,17 +40,17 @@ public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderCon
         var llm = UnifiedLlmConfig.For(scale, seed);
         return new DynamicExperimentConfig(
             Backbone: KitRecipes.Backbone(scale, seed),
-            Pixels: new PixelDecoderConfig(Steps: scale.Pick(4, 200, 600, 2000), TrainImages: scale.Pick(64, 2048, 4096, 16_384), Seed: seed),
+            Pixels: new PixelDecoderConfig(Steps: scale.Pick(4, 100, 600, 2000), TrainImages: scale.Pick(64, 2048, 4096, 16_384), Seed: seed),
             // The main tokenizer runs without the merger: with it, keeping a patch changes nothing at this scale (the
             // merger folds every dropped patch into the kept ones), so the selector has nothing to learn from; the
             // merger is the notebook's ablation.
             Tokenizer: new DynamicTokenizerConfig(KeepRatio: 1.0 / 3, Merger: false, MergerLayers: scale.Pick(1, 2, 2, 4), DecoderLayers: scale.Pick(1, 2, 2, 4),
                 CodebookSize: llm.Quantizer.CodebookSize, Width: scale.Pick(32, 64, 64, 0)),
-            Training: new DynamicTrainingConfig(FeatureSteps: scale.Pick(4, 100, 300, 3000), QuantizedSteps: scale.Pick(4, 50, 150, 1500),
+            Training: new DynamicTrainingConfig(FeatureSteps: scale.Pick(4, 60, 300, 3000), QuantizedSteps: scale.Pick(4, 30, 150, 1500),
                 BatchSize: scale.Pick(16, 64, 64, 128), TrainImages: scale.Pick(64, 2048, 8192, 20_000), Seed: seed, SelectorLearningRate: 10),
             KeepRatios: scale == RunScale.Tiny ? new[] { 1.0 / 3, 1.0 } : new[] { 0.25, 1.0 / 3, 0.5, 1.0 },
             EvalImages: scale.Pick(16, 256, 512, 1024), SpreadImages: scale.Pick(4, 16, 32, 64), Encodings: 10,
-            Llm: llm with { Unified = llm.Unified with { Steps = scale.Pick(4, 200, 1000, 6000) } }, Seed: seed);
+            Llm: llm with { Unified = llm.Unified with { Steps = scale.Pick(4, 100, 1000, 6000) } }, Seed: seed);
     }
 }
 

@@ -28,16 +28,16 @@ public static class KitRecipes
 
     /// <summary>Training length and data of the sweeps' tokenizers.</summary>
     public static TokenizerTrainingConfig TokenizerTraining(RunScale scale, long seed = 0) => new(
-        Steps: scale.Pick(6, 120, 400, 3000), TrainImages: scale.Pick(128, 2048, 8192, 20_000), EvalImages: scale.Pick(32, 256, 512, 1024),
+        Steps: scale.Pick(6, 60, 400, 3000), TrainImages: scale.Pick(128, 2048, 8192, 20_000), EvalImages: scale.Pick(32, 256, 512, 1024),
         BatchSize: scale.Pick(16, 64, 64, 64), Seed: seed);
 
     /// <summary>The probe every notebook shares (trained once, then cached).</summary>
-    public static ProbeConfig Probe(RunScale scale, long seed = 0) => new(Steps: scale.Pick(10, 300, 800, 1500), TrainImages: scale.Pick(256, 4096, 8192, 20_000), Seed: seed);
+    public static ProbeConfig Probe(RunScale scale, long seed = 0) => new(Steps: scale.Pick(10, 200, 800, 1500), TrainImages: scale.Pick(256, 4096, 8192, 20_000), Seed: seed);
 
     /// <summary>The frozen ViT backbone's MAE pretraining (LaVIT's and LexVLA's notebooks); under 3 minutes at the default scale on 2 cores.</summary>
     public static MaeConfig Backbone(RunScale scale, long seed = 0) => new(
         new VitConfig(Dim: scale.Pick(32, 128, 128, 192), Layers: scale.Pick(1, 4, 4, 6), Heads: 4),
-        DecoderLayers: 2, Steps: scale.Pick(4, 150, 700, 3000), BatchSize: scale.Pick(16, 128, 128, 256),
+        DecoderLayers: 2, Steps: scale.Pick(4, 100, 700, 3000), BatchSize: scale.Pick(16, 128, 128, 256),
         ShapesImages: scale.Pick(128, 4096, 8192, 20_000), FashionImages: scale.Pick(0, 1024, 2048, 8192), Seed: seed);
 
     /// <summary>The backbone's linear readout.</summary>

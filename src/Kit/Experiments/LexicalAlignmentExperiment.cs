@@ -53,7 +53,7 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfi
     public static LexicalExperimentConfig For(RunScale scale, long seed = 0) => new(
         Backbone: KitRecipes.Backbone(scale, seed), Llm: UnifiedLlmConfig.For(scale, seed),
         TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16, 128, 256, 512),
-        FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 150, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed);
+        FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed);
 
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public LexicalExperimentConfig Validate()

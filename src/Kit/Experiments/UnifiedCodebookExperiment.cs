@@ -57,12 +57,12 @@ public sealed record UnifiedCodebookConfig(UnifiedLlmConfig Llm, int TokenizerSt
     public static UnifiedCodebookConfig For(RunScale scale, long seed = 0)
     {
         var llm = UnifiedLlmConfig.For(scale, seed);
-        // Default: five LLMs and four tokenizer trainings (plus the two stacked ones) share the 20-minute budget, so each
+        // Default: six LLMs (four paradigms, two over stacked codes) and four tokenizer trainings (plus the two stacked ones) share the 20-minute budget, so each
         // gets fewer steps than notebook 07's single model; the claims compare paradigms on equal budgets.
         // The tokenizer's latent is d_model (128) wide, which makes a step of batch 64 several times dearer than notebook 07's
         // 16-wide one; at the default scale its batch is halved.
         llm = llm with { TokenizerTraining = llm.TokenizerTraining with { BatchSize = scale.Pick(16, 32, 32, 64) } };
-        var config = new UnifiedCodebookConfig(llm, TokenizerSteps: scale.Pick(8, 60, 200, 1500), LlmSteps: scale.Pick(8, 120, 500, 6000),
+        var config = new UnifiedCodebookConfig(llm, TokenizerSteps: scale.Pick(8, 40, 180, 1500), LlmSteps: scale.Pick(8, 60, 450, 6000),
             DualPhases: scale.Pick(2, 2, 4, 6), CodebookSize: scale.Pick(32, 256, 256, 256)); // tiny: its text has a few hundred ids
         return config.Validate();
     }
@@ -120,7 +120,14 @@ public sealed record UnifiedCodebookResult(string Name, CodebookParadigm Paradig
 }
 
 /// <summary>A stacked tokenizer over the shared rows: D codes per position, aggregated by concatenation or cumulative sum.</summary>
-public sealed record StackedCodebookResult(int Depth, StackAggregation Aggregation, TokenizerMetrics Metrics, int LlmPositions, int LlmInputWidth, bool FromCache);
+/// <param name="LlmPositions">Positions a given image takes in the LLM: one per code-map position, whatever D.</param>
+/// <param name="LatentWidth">Width of the tokenizer's latent per position (concatenation: D·d; cumulative sum: d).</param>
+public sealed record StackedCodebookResult(int Depth, StackAggregation Aggregation, ImageTokenizer Tokenizer, TokenizerMetrics Metrics, int LlmPositions, int LatentWidth, bool FromCache)
+{
+    /// <summary>How the LLM reads a position's D codes: one embedding, or the sum of D, or D joined and mapped back to d.</summary>
+    public string LlmInput(int d) => Depth == 1 ? $"its code's row ({d})" : Aggregation == StackAggregation.CumulativeSum
+        ? $"sum of {Depth} rows ({d})" : $"{Depth} rows joined ({Depth * d}) → learned {Depth * d}→{d} map";
+}
 
 /// <summary>A tokenizer and the drift recorded while it trained (one cache entry).</summary>
 public sealed class TrackedTokenizer : nn.Module
@@ -462,7 +469,78 @@ public static class UnifiedCodebookExperiment
                 seconds = clock.Elapsed.TotalSeconds;
             });
         var metrics = TokenizerTraining.Evaluate(model, c.TokenizerTraining, s.Probe, device) with { TrainSeconds = seconds };
-        return new StackedCodebookResult(depth, aggregation, metrics, (int)metrics.PositionsPerImage, concat ? d * depth : d, loaded);
+        return new StackedCodebookResult(depth, aggregation, model, metrics, (int)metrics.PositionsPerImage, concat ? d * depth : d, loaded);
+    }
+
+    /// <summary>
+    /// The language-driven paradigm's stage 2 over a stacked tokenizer (D ≥ 2): the LLM reads a given image compressed (one
+    /// aggregated input per position: the rows' sum, or their concatenation through a learned D·d → d map) and writes an
+    /// asked-for image (text → image, decompression's second block) as all ĥŵD codes; its word-embedding table stays frozen
+    /// like D = 1's, the map (concatenation) is trained. Same U steps and mix as the paradigms.
+    /// </summary>
+    public static UnifiedCodebookResult TrainStacked(UnifiedCodebookSetup s, StackedCodebookResult stacked, bool decompression = true, Device? device = null)
+    {
+        device ??= Devices.Default;
+        if (stacked.Depth < 2) throw new ArgumentOutOfRangeException(nameof(stacked), stacked.Depth, "expected a stacked tokenizer (D ≥ 2); D = 1 is the language-driven paradigm of Train");
+        var c = s.Config;
+        var tokenizer = stacked.Tokenizer;
+        int codes = tokenizer.CodesPerImage, positions = codes / stacked.Depth;
+        var corpus = Encode(s, tokenizer, device) with { Depth = stacked.Depth };
+        var sequences = new UnifiedSequences(s.Shared, corpus, s.Corpus.Train, MixOf(c, decompression));
+        // A decompression row: [BOS] [IMG] ĥŵ compressed [/IMG] [IMG] ĥŵD codes [/IMG] [EOS].
+        var gpt = s.GptOf(CodebookParadigm.LanguageDriven) with { ContextLength = Math.Max(c.ContextLength, 1 + (positions + 2) + (codes + 2) + 1) };
+        var config = UnifiedModelConfig.For(s.Shared, gpt, imagePositions: codes) with { Stack = new CodeStack(stacked.Depth, stacked.Aggregation) };
+        string name = $"language-driven iterative, D={stacked.Depth} {(stacked.Aggregation == StackAggregation.Concat ? "concatenation" : "cumulative sum")}" + (decompression ? "" : ", no decompression");
+        var trained = UnifiedTraining.Train($"unified codebook: LanguageDriven, D={stacked.Depth} {stacked.Aggregation}, word embeddings frozen", config, sequences, c.Unified,
+            new { s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(), c.TokenizerTraining, c.RampShare },
+            StartOf(s, CodebookParadigm.LanguageDriven, device), "text", device: device, prepare: m => m.Gpt.TokenEmbeddings.requires_grad_(false));
+        var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(trained.Model, s.Shared, tokenizer), s.Probe, s.TestSet, c.Llm.Evaluation);
+        // Its seconds are the LLM's alone: the stacked tokenizer's training is in the stacked tokenizers' table.
+        return new UnifiedCodebookResult(name, CodebookParadigm.LanguageDriven, decompression, tokenizer, stacked.Metrics, trained.Model, s.Shared, scores,
+            Array.Empty<DriftPoint>(), trained.Seconds, trained.FromCache);
+    }
+
+    /// <summary>
+    /// How well <paramref name="result"/>'s LLM decompresses held-out images: given each test image compressed, the share of
+    /// its ĥŵD codes predicted right at each position of the asked block (teacher-forced, argmax over the code rows), for the
+    /// first layer's codes and for the later layers' (NaN at D = 1, where there are none). Chance is 1 / K.
+    /// </summary>
+    public static (double First, double Later) DecompressionAccuracy(UnifiedCodebookSetup s, UnifiedCodebookResult result, Device? device = null)
+    {
+        device ??= Devices.Default;
+        var model = result.Model;
+        int depth = model.Config.StackDepth;
+        var codes = result.Tokenizer.EncodeAll(s.TestSet.Test.Images, device);
+        var corpus = new VisualCorpus(s.TestSet.Test.Scenes!, codes) { Depth = depth };
+        var sequences = new UnifiedSequences(result.Vocabulary, corpus, s.Corpus.Train, new SequenceMix(new (SequenceTask, double)[] { (DecompressionTask.Instance, 1) }, 0));
+        var codeIds = tensor(result.Vocabulary.CodeIds.Select(i => (long)i).ToArray(), device: device);
+        var lookup = result.Vocabulary.CodeIds.Select((id, k) => (id, k)).ToDictionary(p => p.id, p => p.k);
+        long[] right = new long[2], total = new long[2];
+        model.eval();
+        using var noGrad = no_grad();
+        for (int start = 0; start < corpus.Count; start += 32)
+        {
+            using var scope = NewDisposeScope();
+            int n = Math.Min(32, corpus.Count - start);
+            var rows = Enumerable.Range(start, n).Select(i => sequences.Build(DecompressionTask.Instance, i, KitRandom.For(0, i))).ToList();
+            using var batch = sequences.Pack(rows, Enumerable.Range(start, n).Select(i => (long)i).ToArray(), rows.Select(_ => (SequenceTask)DecompressionTask.Instance).ToArray(),
+                imageLossWeight: 1, givenImageLossWeight: 0);
+            var hidden = model.Gpt.Hidden(model.Inputs(batch.Tokens.to(device), batch.VisualInput.to(device), null, stacks: batch.Stacks?.to(device)));
+            var predicted = model.Gpt.Head.Parts(hidden)[0].index_select(-1, codeIds).argmax(-1).cpu().data<long>().ToArray();
+            var targets = batch.Targets.data<long>().ToArray();
+            var asked = batch.Weights.data<float>().Zip(batch.VisualTarget.data<bool>(), (w, v) => w > 0 && v).ToArray();
+            long t = batch.Tokens.shape[1];
+            for (int row = 0; row < n; row++)
+                for (long i = 0, k = 0; i < t; i++)
+                {
+                    long at = row * t + i;
+                    if (!asked[at]) continue;
+                    int layer = (int)(k++ % depth) == 0 ? 0 : 1;
+                    total[layer]++;
+                    if (lookup[(int)targets[at]] == predicted[at]) right[layer]++;
+                }
+        }
+        return (right[0] / (double)Math.Max(1, total[0]), total[1] == 0 ? double.NaN : right[1] / (double)total[1]);
     }
 
     /// <summary>The paradigms' table: tokenizer (PSNR, rFD, usage), language (perplexity vs the text model), understanding, generation.</summary>
@@ -487,12 +565,32 @@ public static class UnifiedCodebookExperiment
             "Agreement: mean cosine between the tokenizer's lookup row of each code and the LLM's row of its text id, at the end; table moved: ‖W − W₀‖ / ‖W₀‖ over the LLM's code rows. " +
             "The separate codebook has no shared rows (NaN).", measured: new[] { "train s" });
 
-    /// <summary>The stacked tokenizers' table: PSNR, rFD, codes and LLM positions per image, and how wide the aggregate the LLM would read is.</summary>
+    /// <summary>The stacked tokenizers' table: PSNR, rFD, codes and LLM positions per image, the latent's width and how the LLM reads a position.</summary>
     public static ResultTable StackedTable(UnifiedCodebookSetup s, IReadOnlyList<StackedCodebookResult> results) =>
-        ResultTable.FromRows("Stacked codes over the shared rows: D × aggregation", new[] { "D", "aggregation", "PSNR dB", "rFD", "usage %", "codes / image", "LLM positions / image", "aggregate width" },
+        ResultTable.FromRows("Stacked codes over the shared rows: D × aggregation", new[] { "D", "aggregation", "PSNR dB", "rFD", "usage %", "codes / image", "LLM positions / given image", "latent width", "LLM input per position" },
             results.Select(r => (IReadOnlyList<object?>)new object?[]
             {
-                r.Depth, r.Depth == 1 ? "—" : r.Aggregation.ToString(), r.Metrics.Psnr, r.Metrics.RFd, 100 * r.Metrics.Usage, r.Metrics.CodesPerImage, r.LlmPositions, r.LlmInputWidth,
-            }), note: $"Each layer quantizes onto the same {s.Config.CodebookSize} rows, language-driven like D = 1. Concatenation's aggregate is D·{s.Config.Tokenizer.LatentDim} wide " +
-            $"and needs a learned map back to the LLM's {s.Text.Gpt.Config.Dim}; cumulative sum's is {s.Config.Tokenizer.LatentDim} wide already. The kit's LLM reads D = 1 codes only.");
+                r.Depth, r.Depth == 1 ? "—" : r.Aggregation.ToString(), r.Metrics.Psnr, r.Metrics.RFd, 100 * r.Metrics.Usage, r.Metrics.CodesPerImage, r.LlmPositions, r.LatentWidth,
+                r.LlmInput(s.Text.Gpt.Config.Dim),
+            }), note: $"Each layer quantizes onto the same {s.Config.CodebookSize} rows, language-driven like D = 1. A given image takes one LLM position per code-map position whatever D; " +
+            "an image the LLM writes (text → image, decompression) takes all its codes, D per position.");
+
+    /// <summary>The stacked LLMs' table: given-image positions, the codes written, language kept, understanding, generation, and decompression accuracy by layer.</summary>
+    public static ResultTable StackedLlmTable(UnifiedCodebookSetup s, IReadOnlyList<(UnifiedCodebookResult Result, (double First, double Later) Decompression)> rows) =>
+        ResultTable.FromRows("Stacked codes in the LLM: compressed images in, every code out", new[]
+        {
+            "run", "D", "decompression", "positions / given image", "codes / drawn image", "text ppl", "caption objects %", "objects chance %", "VQA %",
+            "T2I objects %", "T2I chance %", "FD", "decompressed layer-1 codes %", "decompressed later-layer codes %", "train s",
+        }, rows.Select(x =>
+        {
+            var (r, d) = x;
+            var t = r.Scores.TextToImage!;
+            int depth = r.Model.Config.StackDepth, codes = r.Tokenizer.CodesPerImage;
+            return (IReadOnlyList<object?>)new object?[]
+            {
+                r.Name, depth, r.Decompression ? "on" : "off", codes / depth, codes, r.Scores.Perplexity, 100 * r.Scores.Captions.ObjectMatch, 100 * r.Scores.Captions.ObjectChance,
+                100 * r.Scores.Vqa, 100 * t.All.ObjectAccuracy, 100 * t.AllChance.ObjectAccuracy, t.FrechetDistance, 100 * d.First, 100 * d.Later, r.FromCache ? "cached" : r.Seconds,
+            };
+        }), note: $"Decompressed codes: held-out images given compressed, each code of the asked block predicted from the true codes before it (teacher-forced), right or not; " +
+            $"chance {100.0 / s.Config.CodebookSize:0.0} %. At D = 1 the asked block repeats the given codes (a copy); at D = 2 its second-layer codes are not in the input as such.", measured: new[] { "train s" });
 }

@@ -45,11 +45,11 @@ public sealed record UnifiedLlmConfig(GptConfig Model, LanguageTrainingConfig Pr
         // prompts vs chance, all prompts vs chance): weights 1 / 1 (asked / given) 20 %, 57 %, 12 vs 6 %, 12 vs 8 % (guidance
         // 3); 0.25 / 0.25 29 %, 60 %, 17 vs 7 %, 17 vs 7 %; 0.25 / 0 27 %, 65 %, 18 vs 4 %, 18 vs 9 %; 0.5 / 0 25 %, 66 %,
         // 16 vs 2 %, 23 vs 6 %. A tenth for both drew worse (9 vs 5 %, 11 vs 11 %), and a learning rate of 4e-3 too.
-        Unified: new LanguageTrainingConfig(Steps: scale.Pick(4, 250, 2000, 6000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, ImageLossWeight: 0.5, Seed: seed, GivenImageLossWeight: 0),
+        Unified: new LanguageTrainingConfig(Steps: scale.Pick(4, 150, 2000, 6000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, ImageLossWeight: 0.5, Seed: seed, GivenImageLossWeight: 0),
         Corpus: new TextCorpusConfig(Scenes: scale.Pick(50, 1000, 4000, 8000), WordNetLines: scale.Pick(50, 1000, 1000, 20_000), HeldOutScenes: scale.Pick(20, 200, 200, 200), Seed: seed),
         Tokenizer: new TokenizerConfig(Channels: 32, LatentDim: 16),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
-        TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 300, 500, 1500) },
+        TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 150, 500, 1500) },
         TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(4, 32, 128, 512), Seed: seed);
 }
 

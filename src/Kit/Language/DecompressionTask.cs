@@ -1,14 +1,15 @@
 // UniCode's in-context image decompression as a training sequence: the image is given as its compressed form (one
-// aggregated embedding per code-map position) and the model writes out the full code sequence (every code of every
-// stacked layer). The kit's language model reads one code per position, so at D = 1 both blocks hold the same 64 codes
-// and the task is re-emitting the given codes in order — an in-context copy, which the notebook says in its table:
-//     [BOS] [IMG] given codes [/IMG] [IMG] the same codes, asked for [/IMG] [EOS]
-// The first block is context (weighted as a given image), the second is what the decompression loss is taken on.
+// aggregated embedding per code-map position: ĥŵ positions) and the model writes out the full code sequence (every
+// code of every stacked layer: ĥŵD codes, layers innermost):
+//     [BOS] [IMG] ĥŵ aggregated positions [/IMG] [IMG] ĥŵD codes, asked for [/IMG] [EOS]
+// The first block is context (never a target), the second is what the decompression loss is taken on. At D = 1 both
+// blocks hold the same codes and the task is re-emitting the given codes in order — an in-context copy, which the
+// notebook says in its table; at D = 2 it recovers the second layer's codes from the sums (or joined rows) it was given.
 using Kit.Core;
 
 namespace Kit.Language;
 
-/// <summary>In-context image decompression (UniCode §3.3) at one code per position.</summary>
+/// <summary>In-context image decompression (UniCode §3.3): compressed image in, every code out.</summary>
 public sealed class DecompressionTask : SequenceTask
 {
     /// <summary>The task (it holds no state).</summary>
@@ -29,7 +30,7 @@ public sealed class DecompressionTask : SequenceTask
     public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
     {
         var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-        ids.AddRange(s.ImageBlock(item));
+        ids.AddRange(s.GivenImageBlock(item));
         ids.AddRange(s.ImageBlock(item));
         ids.Add(s.Vocabulary[SpecialToken.Eos]);
         return ids.ToArray();

@@ -14,11 +14,14 @@ public static class Generation
     /// Continues each prompt until the constraint finishes it or <paramref name="maxNewTokens"/> are made; returns
     /// only the new ids of each row (its final [EOS] included). <paramref name="unconditional"/> prompts (one per
     /// row) are used when options.Guidance ≠ 1. <paramref name="promptFeatures"/> [B, L, F] fill the image
-    /// positions of the prompts for continuous visual interfaces.
+    /// positions of the prompts for continuous visual interfaces; <paramref name="promptStacks"/> [B, L, D] (stacked codes)
+    /// give the D code ids of each compressed image position of the prompts, laid out like features.
     /// </summary>
     public static List<int[]> Generate(UnifiedModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, SamplingOptions options,
-        DecodingConstraint constraint, IReadOnlyList<int[]>? unconditional = null, Tensor? promptFeatures = null, bool useCache = true)
+        DecodingConstraint constraint, IReadOnlyList<int[]>? unconditional = null, Tensor? promptFeatures = null, bool useCache = true, Tensor? promptStacks = null)
     {
+        if (promptFeatures is not null && promptStacks is not null)
+            throw new ArgumentException("a prompt's image comes as features or as stacked codes, not both.", nameof(promptStacks));
         options.Validate();
         bool guided = options.Guidance != 1;
         if (guided && (unconditional is null || unconditional.Count != prompts.Count))
@@ -36,6 +39,7 @@ public static class Generation
         using var cache = useCache ? new KvCache(model.Gpt.Config.Layers, model.Gpt.Config.ContextLength) : null;
         var (tokens, keyMask) = LeftPad(rows, device);
         var features = promptFeatures is null ? null : guided ? cat(new[] { promptFeatures, promptFeatures }, 0) : promptFeatures;
+        var stacked = promptStacks is null ? null : guided ? cat(new[] { promptStacks, promptStacks }, 0) : promptStacks;
         model.eval();
         using var noGrad = no_grad();
         for (int step = 0; step < maxNewTokens && !constraint.AllFinished; step++)
@@ -49,7 +53,14 @@ public static class Generation
                     // Image positions of the prompt take their features (only the prompt part can hold image positions);
                     // with discrete codes they are the code ids themselves.
                     var visual = features is null ? model.VisualPositions(tokens).logical_and(keyMask) : FeaturePositions(tokens, keyMask, features.shape[1]);
-                    var inputs = model.Inputs(tokens, visual, features);
+                    Tensor? stacks = null;
+                    if (stacked is not null)
+                    {
+                        // The compressed positions sit where features would: the L positions after [BOS] [IMG].
+                        var at = FeaturePositions(tokens, keyMask, stacked.shape[1]).unsqueeze(-1).expand(-1, -1, stacked.shape[2]);
+                        stacks = full(tokens.shape[0], tokens.shape[1], stacked.shape[2], -1L, dtype: int64, device: device).masked_scatter(at, stacked.to(device));
+                    }
+                    var inputs = model.Inputs(tokens, visual, features, stacks: stacks);
                     hidden = model.Gpt.Hidden(inputs, cache, keyMask);
                 }
                 var last = hidden.select(1, hidden.shape[1] - 1);

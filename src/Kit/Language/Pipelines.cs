@@ -67,8 +67,8 @@ public sealed class UnifiedPipeline
     {
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = codes.Rows().Select(c => _prompts.CaptionPrompt(c)).ToList();
-        return Text(prompts, features, options, maxTokens);
+        var prompts = codes.Rows().Select(c => _prompts.CaptionPrompt(Given(c))).ToList();
+        return Text(prompts, features, options, maxTokens, Stacks(codes));
     }
 
     /// <summary>One answer per (image, question).</summary>
@@ -77,8 +77,8 @@ public sealed class UnifiedPipeline
         if (questions.Count != images.shape[0]) throw new ArgumentException($"{questions.Count} questions for {images.shape[0]} images.", nameof(questions));
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = codes.Rows().Select((c, i) => _prompts.QuestionPrompt(c, questions[i])).ToList();
-        return Text(prompts, features, options, maxTokens);
+        var prompts = codes.Rows().Select((c, i) => _prompts.QuestionPrompt(Given(c), questions[i])).ToList();
+        return Text(prompts, features, options, maxTokens, Stacks(codes));
     }
 
     /// <summary>
@@ -125,10 +125,27 @@ public sealed class UnifiedPipeline
         return (codes, VisualFeatures.For(Model.Config.Visual, Tokenizer, images, codes.Codes));
     }
 
-    string[] Text(List<int[]> prompts, Tensor? features, SamplingOptions? options, int maxTokens)
+    int Depth => Model.Config.StackDepth;
+
+    // An image as a prompt gives it: its codes, or (stacked codes) one compressed position per D codes.
+    // (Its compressed positions hold the padding id: Generate fills them from the stacks, where features would go.)
+    IEnumerable<int> Given(long[] codes) => Depth == 1 ? _prompts.ImageBlock(codes)
+        : _prompts.CompressedBlock(codes.Length / Depth).Select(id => id < 0 ? Vocabulary[SpecialToken.Pad] : id);
+
+    // The compressed positions' code ids [B, L, D] (vocabulary ids), or null for one code per position.
+    Tensor? Stacks(VisualCodes codes)
+    {
+        if (Depth == 1) return null;
+        var rows = codes.Rows();
+        int positions = rows[0].Length / Depth;
+        if (rows.Any(r => r.Length != positions * Depth)) throw new ArgumentException($"stacked prompts need {positions * Depth} codes per image (D={Depth}).", nameof(codes));
+        return tensor(rows.SelectMany(r => r.Select(c => (long)Vocabulary.CodeId(c))).ToArray(), new long[] { rows.Length, positions, Depth }, device: Device);
+    }
+
+    string[] Text(List<int[]> prompts, Tensor? features, SamplingOptions? options, int maxTokens, Tensor? stacks = null)
     {
         var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage, allowImages: false);
-        var generated = Generation.Generate(Model, prompts, maxTokens, options ?? new SamplingOptions(Greedy: true), constraint, promptFeatures: features);
+        var generated = Generation.Generate(Model, prompts, maxTokens, options ?? new SamplingOptions(Greedy: true), constraint, promptFeatures: features, promptStacks: stacks);
         return generated.Select(g => Vocabulary.DecodeText(g).Trim()).ToArray();
     }
 }

@@ -43,7 +43,7 @@ public static class SequenceTasks
         public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
         {
             var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            ids.AddRange(s.ImageBlock(item));
+            ids.AddRange(s.GivenImageBlock(item));
             ids.Add(s.Vocabulary[SpecialToken.Caption]);
             ids.AddRange(s.Encode(s.Images!.CaptionOf(item, rng)));
             ids.Add(s.Vocabulary[SpecialToken.Eos]);
@@ -67,7 +67,7 @@ public static class SequenceTasks
             var questions = s.Images!.Scenes[item].Questions();
             var qa = questions[rng.Next(questions.Count)];
             var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            ids.AddRange(s.ImageBlock(item));
+            ids.AddRange(s.GivenImageBlock(item));
             ids.Add(s.Vocabulary[SpecialToken.Question]);
             ids.AddRange(s.Encode(qa.Question));
             ids.Add(s.Vocabulary[SpecialToken.Answer]);

@@ -2,7 +2,13 @@
 //   Tokens          discrete codes in and out, cross-entropy on both modalities (LaVIT, UniCode, CM3Leon);
 //   Regression      continuous code embeddings in, the next embedding regressed with L2 (Emu);
 //   PatchProjection raw pixel patches through one linear layer, understanding only (Fuyu, LLaVA's projector).
+// With stacked codes (UniCode: D codes per position) a given image is read compressed, one position per code-map
+// position whose input is the aggregate of its D codes' word embeddings: their sum (cumulative-sum stacking, whose
+// codes add up to the latent) or their concatenation mapped back to d_model by a learned D·d → d layer (concatenation
+// stacking, whose codes are slices of a D·d latent). An image asked for is written out code by code, D per position.
+using System.Text.Json.Serialization;
 using Kit.Core;
+using Kit.Quantizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,9 +30,15 @@ public enum VisualInterface { Tokens, Regression, PatchProjection }
 /// </param>
 /// <param name="ImageOpen">The [IMG] id: positions inside [IMG] … [/IMG] spans are visual, whatever their ids (−1: the model sees no images).</param>
 /// <param name="ImageClose">The [/IMG] id.</param>
+/// <param name="Stack">Stacked codes (D codes per code-map position) and how a given image's D codes become one input; null: one code per position.</param>
 public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0, int ImagePositions = 0,
-    int ImageOpen = -1, int ImageClose = -1)
+    int ImageOpen = -1, int ImageClose = -1,
+    // Left out of the cache keys when unset, so models of one code per position keep the keys they were stored under.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CodeStack? Stack = null)
 {
+    /// <summary>D, the codes per position (1 without a stack).</summary>
+    [JsonIgnore] public int StackDepth => Stack?.Depth ?? 1;
+
     /// <summary>A model over <paramref name="vocabulary"/>'s ids: its [IMG] and [/IMG] mark the visual spans.</summary>
     public static UnifiedModelConfig For(UnifiedVocabulary vocabulary, GptConfig gpt, VisualInterface visual = VisualInterface.Tokens, int featureDim = 0, int imagePositions = 0) =>
         new(gpt, visual, featureDim, imagePositions, vocabulary[SpecialToken.Img], vocabulary[SpecialToken.EndImg]);
@@ -42,9 +54,18 @@ public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = 
             throw new ArgumentException($"ImagePositions={ImagePositions} needs ImageOpen and ImageClose, to find the images in a sequence.", nameof(ImagePositions));
         if ((ImageOpen < 0) != (ImageClose < 0) || ImageOpen >= Gpt.VocabSize || ImageClose >= Gpt.VocabSize || (ImageOpen >= 0 && ImageOpen == ImageClose))
             throw new ArgumentException($"ImageOpen={ImageOpen}, ImageClose={ImageClose}: expected two distinct ids below {Gpt.VocabSize}, or both −1.", nameof(ImageOpen));
+        if (Stack is { } stack && (stack.Depth < 2 || stack.Depth > 8))
+            throw new ArgumentException($"Stack.Depth={stack.Depth}: expected 2 … 8 codes per position (one code per position: no Stack).", nameof(Stack));
+        if (Stack is not null && Visual != VisualInterface.Tokens)
+            throw new ArgumentException($"Stack (D={StackDepth}) needs the Tokens interface (stacked codes are discrete); got {Visual}.", nameof(Stack));
         return this;
     }
 }
+
+/// <summary>D codes per code-map position (a stacked tokenizer's), and how the model reads a given image's D codes as one input.</summary>
+/// <param name="Depth">D ≥ 2.</param>
+/// <param name="Aggregation">Sum of the D word embeddings (cumulative-sum stacking) or their concatenation mapped D·d → d (concatenation stacking).</param>
+public sealed record CodeStack(int Depth, StackAggregation Aggregation);
 
 /// <summary>The losses of one batch.</summary>
 public sealed record UnifiedLoss(Tensor Total, Tensor Text, Tensor Image);
@@ -56,6 +77,7 @@ public sealed class UnifiedModel : nn.Module
     readonly Linear? visual_in;
     readonly Linear? visual_out;
     readonly Embedding? image_position;
+    readonly Linear? stack_in;
 
     public UnifiedModel(UnifiedModelConfig config) : base(nameof(UnifiedModel))
     {
@@ -63,6 +85,7 @@ public sealed class UnifiedModel : nn.Module
         gpt = new Gpt(config.Gpt);
         if (config.Visual != VisualInterface.Tokens) visual_in = nn.Linear(config.FeatureDim, config.Gpt.Dim);
         if (config.Visual == VisualInterface.Regression) visual_out = nn.Linear(config.Gpt.Dim, config.FeatureDim);
+        if (config.Stack?.Aggregation == StackAggregation.Concat) stack_in = nn.Linear(config.StackDepth * config.Gpt.Dim, config.Gpt.Dim);
         if (config.ImagePositions > 0)
         {
             image_position = nn.Embedding(config.ImagePositions, config.Gpt.Dim);
@@ -95,12 +118,38 @@ public sealed class UnifiedModel : nn.Module
     /// each marked position gets the embedding of where it lies in its image (<paramref name="imageIndex"/> [B, T], by
     /// default <see cref="ImageIndex"/> of the mask; a cached generation step passes the index of its one new position).
     /// </summary>
-    public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features, Tensor? imageIndex = null)
+    /// <remarks>
+    /// <paramref name="stacks"/> [B, T, D] (stacked codes, D &gt; 1) holds the D code ids (vocabulary ids) of each
+    /// position of a given image, −1 elsewhere: those positions take <see cref="Aggregate"/> of their codes instead of their token's embedding.
+    /// </remarks>
+    public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features, Tensor? imageIndex = null, Tensor? stacks = null)
     {
         var embedded = WithFeatures(tokens, visualInput, features);
+        if (stacks is not null)
+        {
+            if (Config.Stack is null) throw new ArgumentException("stacked code inputs need a model built with a Stack (D > 1).", nameof(stacks));
+            if (stacks.dim() != 3 || stacks.shape[0] != tokens.shape[0] || stacks.shape[1] != tokens.shape[1] || stacks.shape[2] != Config.StackDepth)
+                throw new ArgumentException($"stacks must be [{tokens.shape[0]}, {tokens.shape[1]}, {Config.StackDepth}]; got [{string.Join(", ", stacks.shape)}].", nameof(stacks));
+            var aggregated = stacks.select(2, 0).ge(0).unsqueeze(-1);
+            embedded = torch.where(aggregated, Aggregate(stacks.clamp_min(0)), embedded);
+        }
         if (image_position is null) return embedded;
         var where = image_position.call(imageIndex ?? ImageIndex(visualInput));
         return embedded + where * visualInput.unsqueeze(-1).to(where.dtype);
+    }
+
+    /// <summary>
+    /// One input per position from its D codes' ids [.., D]: the sum of their word embeddings (cumulative sum) or their
+    /// concatenation through the learned D·d → d map (concatenation) → [.., d].
+    /// </summary>
+    public Tensor Aggregate(Tensor codes)
+    {
+        if (codes.shape[^1] != Config.StackDepth)
+            throw new ArgumentException($"codes must end in D={Config.StackDepth} ids; got [{string.Join(", ", codes.shape)}].", nameof(codes));
+        var lead = codes.shape.Take((int)codes.dim() - 1).ToArray();
+        var rows = gpt.Embed(codes.reshape(-1, (long)Config.StackDepth)); // [N, D, d]
+        var joined = stack_in is null ? rows.sum(1) : stack_in.call(rows.reshape(rows.shape[0], -1));
+        return joined.reshape(lead.Append((long)Config.Gpt.Dim).ToArray());
     }
 
     Tensor WithFeatures(Tensor tokens, Tensor visualInput, Tensor? features)
@@ -134,7 +183,7 @@ public sealed class UnifiedModel : nn.Module
         var visualInput = batch.VisualInput.to(device);
         var visualTarget = batch.VisualTarget.to(device);
         features = features?.to(device);
-        var hidden = gpt.Hidden(Inputs(tokens, visualInput, features));
+        var hidden = gpt.Hidden(Inputs(tokens, visualInput, features, stacks: batch.Stacks?.to(device)));
         var weights = batch.Weights.to(device);
         var textWeights = weights * visualTarget.logical_not().to(float32);
         // Only the token interface scores visual targets with the head; the others skip them there, as every interface skips padding.

@@ -25,6 +25,12 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes
     public static VisualCorpus Captioned(IReadOnlyList<string> captions, VisualCodes codes) =>
         new(Array.Empty<ShapesScene>(), codes) { Captions = captions };
 
+    /// <summary>
+    /// D, the codes per code-map position (a stacked tokenizer's codes, layers innermost: position p holds codes
+    /// p·D … p·D + D − 1); 1 for one code per position. A given image is then shown compressed, one position per D codes.
+    /// </summary>
+    public int Depth { get; init; } = 1;
+
     /// <summary>The caption of image <paramref name="image"/>: its own, or its scene's in a phrasing drawn with <paramref name="rng"/>.</summary>
     internal string CaptionOf(int image, KitRandom rng) => Captions?[image] ?? Scenes[image].Caption(rng.Next(ShapesScene.CaptionTemplates));
 }
@@ -32,11 +38,13 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes
 /// <summary>
 /// A padded batch. Targets are the next tokens; Weights (0 at padding) weight the cross-entropy per target;
 /// VisualInput / VisualTarget mark positions whose input / target lies inside an image block; Images names the
-/// corpus image of each row (−1: none).
+/// corpus image of each row (−1: none); Stacks [B, T, D] (stacked codes only) holds the D code ids of each compressed
+/// image position, −1 elsewhere.
 /// </summary>
-public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights, Tensor VisualInput, Tensor VisualTarget, long[] Images, SequenceTask[] Tasks) : IDisposable
+public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights, Tensor VisualInput, Tensor VisualTarget, long[] Images, SequenceTask[] Tasks,
+    Tensor? Stacks = null) : IDisposable
 {
-    public void Dispose() { Tokens.Dispose(); Targets.Dispose(); Weights.Dispose(); VisualInput.Dispose(); VisualTarget.Dispose(); }
+    public void Dispose() { Tokens.Dispose(); Targets.Dispose(); Weights.Dispose(); VisualInput.Dispose(); VisualTarget.Dispose(); Stacks?.Dispose(); }
 }
 
 /// <summary>Builds sequences from a visual corpus and text lines by the tasks of a mix.</summary>
@@ -56,6 +64,10 @@ public sealed class UnifiedSequences
             if (images.Codes.Count != images.Count)
                 throw new ArgumentException($"{images.Codes.Count} rows of codes for {images.Count} images.", nameof(images));
             _codes = images.Codes.Rows();
+            if (images.Depth < 1) throw new ArgumentException($"Depth={images.Depth}: expected ≥ 1 code per position.", nameof(images));
+            foreach (var row in _codes)
+                if (row.Length % images.Depth != 0)
+                    throw new ArgumentException($"an image of {row.Length} codes cannot hold D={images.Depth} codes per position.", nameof(images));
             foreach (var row in _codes)
                 foreach (var code in row)
                     if (code < 0 || code >= vocabulary.CodebookSize)
@@ -77,6 +89,9 @@ public sealed class UnifiedSequences
     /// <summary>The tasks and their weights.</summary>
     public SequenceMix Mix { get; }
 
+    /// <summary>D, the images' codes per position (1 without images).</summary>
+    public int Depth => Images?.Depth ?? 1;
+
     /// <summary>Text ids of <paramref name="text"/> (cached: captions and questions repeat).</summary>
     public int[] Encode(string text) { if (!_encoded.TryGetValue(text, out var ids)) _encoded[text] = ids = Vocabulary.EncodeText(text); return ids; }
 
@@ -85,6 +100,22 @@ public sealed class UnifiedSequences
 
     /// <summary>[IMG] codes [/IMG] of corpus image <paramref name="image"/>.</summary>
     public IEnumerable<int> ImageBlock(int image) => ImageBlock(_codes![image]);
+
+    /// <summary>
+    /// Image <paramref name="image"/> as a sequence gives it to the model: its codes (D = 1), or compressed — one position
+    /// per code-map position, each holding <see cref="AggregatedPosition"/> (D &gt; 1; Pack turns those into the aggregate of its D codes).
+    /// </summary>
+    public IEnumerable<int> GivenImageBlock(int image) => Depth == 1 ? ImageBlock(image) : CompressedBlock(_codes![image].Length / Depth);
+
+    /// <summary>[IMG], <paramref name="positions"/> compressed positions, [/IMG].</summary>
+    public IEnumerable<int> CompressedBlock(int positions) =>
+        Enumerable.Range(0, positions).Select(AggregatedPosition).Prepend(Vocabulary[SpecialToken.Img]).Append(Vocabulary[SpecialToken.EndImg]);
+
+    /// <summary>
+    /// The id a compressed block holds at its position <paramref name="p"/>: negative, so it can never be taken for a word or
+    /// a code; it means "the aggregate of this row's image's codes at position p", and is never a target.
+    /// </summary>
+    public static int AggregatedPosition(int p) => -1 - p;
 
     /// <summary>[IMG] codes [/IMG] of <paramref name="codes"/>.</summary>
     public IEnumerable<int> ImageBlock(IEnumerable<long> codes) =>
@@ -100,11 +131,17 @@ public sealed class UnifiedSequences
     public int[] TextToImagePrompt(string caption) => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Encode(caption)).Append(Vocabulary[SpecialToken.Img]).ToArray();
 
     /// <summary>[BOS] [IMG] codes [/IMG] [CAP] — the prompt of captioning.</summary>
-    public int[] CaptionPrompt(IEnumerable<long> codes) => ImageBlock(codes).Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Caption]).ToArray();
+    public int[] CaptionPrompt(IEnumerable<long> codes) => CaptionPrompt(ImageBlock(codes));
+
+    /// <summary>[BOS] block [CAP], for an image block already laid out (a compressed one, say).</summary>
+    public int[] CaptionPrompt(IEnumerable<int> block) => block.Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Caption]).ToArray();
 
     /// <summary>[BOS] [IMG] codes [/IMG] [Q] question [A] — the prompt of visual question answering.</summary>
-    public int[] QuestionPrompt(IEnumerable<long> codes, string question) =>
-        ImageBlock(codes).Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Question]).Concat(Encode(question)).Append(Vocabulary[SpecialToken.Answer]).ToArray();
+    public int[] QuestionPrompt(IEnumerable<long> codes, string question) => QuestionPrompt(ImageBlock(codes), question);
+
+    /// <summary>[BOS] block [Q] question [A], for an image block already laid out.</summary>
+    public int[] QuestionPrompt(IEnumerable<int> block, string question) =>
+        block.Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Question]).Concat(Encode(question)).Append(Vocabulary[SpecialToken.Answer]).ToArray();
 
     /// <summary>One sequence of <paramref name="task"/> for item <paramref name="item"/> (a corpus image, or a text line).</summary>
     public int[] Build(SequenceTask task, int item, KitRandom rng) => task.Build(this, item, rng);
@@ -125,7 +162,11 @@ public sealed class UnifiedSequences
         return Pack(sequences, images, tasks, imageLossWeight, givenImageLossWeight);
     }
 
-    /// <summary>Right-pads <paramref name="sequences"/> into one batch; visual positions are those inside [IMG] … [/IMG].</summary>
+    /// <summary>
+    /// Right-pads <paramref name="sequences"/> into one batch; visual positions are those inside [IMG] … [/IMG]. A compressed
+    /// position (<see cref="AggregatedPosition"/>) takes its row's image's D codes into Stacks, the padding id as its token,
+    /// and is never a target (weight 0: the model is given it).
+    /// </summary>
     public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         if (tasks.Length != sequences.Count || images.Length != sequences.Count)
@@ -135,6 +176,9 @@ public sealed class UnifiedSequences
         var visualIn = new bool[b * t]; var visualOut = new bool[b * t];
         int pad = Vocabulary[SpecialToken.Pad], open = Vocabulary[SpecialToken.Img], close = Vocabulary[SpecialToken.EndImg];
         Array.Fill(tokens, pad); Array.Fill(targets, pad);
+        int depth = Depth;
+        long[]? stacks = sequences.Any(q => q.Any(id => id < 0)) ? new long[b * t * depth] : null;
+        if (stacks is not null) Array.Fill(stacks, -1L);
         for (int row = 0; row < b; row++)
         {
             var s = sequences[row];
@@ -144,15 +188,27 @@ public sealed class UnifiedSequences
             for (int i = 0; i < s.Length - 1; i++)
             {
                 int k = row * t + i;
-                tokens[k] = s[i]; targets[k] = s[i + 1];
+                tokens[k] = s[i] < 0 ? pad : s[i];
+                targets[k] = s[i + 1] < 0 ? pad : s[i + 1];
+                if (s[i] < 0) Aggregated(stacks!, k, depth, images[row], -1 - s[i]);
                 visualIn[k] = inside[i];
                 visualOut[k] = inside[i + 1];
                 if (s[i] == open) block++;
-                weights[k] = visualOut[k] ? (tasks[row].BlockIsGiven(block) ? given : asked) : 1f;
+                weights[k] = s[i + 1] < 0 ? 0f : visualOut[k] ? (tasks[row].BlockIsGiven(block) ? given : asked) : 1f;
             }
         }
         long[] shape = { b, t };
-        return new SequenceBatch(tensor(tokens, shape), tensor(targets, shape), tensor(weights, shape), tensor(visualIn, shape), tensor(visualOut, shape), images, tasks);
+        return new SequenceBatch(tensor(tokens, shape), tensor(targets, shape), tensor(weights, shape), tensor(visualIn, shape), tensor(visualOut, shape), images, tasks,
+            stacks is null ? null : tensor(stacks, new long[] { b, t, depth }));
+    }
+
+    // The D code ids (vocabulary ids) of position p of corpus image `image` into row-position k of the stacks.
+    void Aggregated(long[] stacks, int k, int depth, long image, int p)
+    {
+        if (image < 0 || _codes is null) throw new ArgumentException("a compressed image position needs its row's corpus image.", "images");
+        var codes = _codes[image];
+        if ((p + 1) * depth > codes.Length) throw new ArgumentException($"compressed position {p} is past image {image}'s {codes.Length / depth} positions.", "sequences");
+        for (int j = 0; j < depth; j++) stacks[k * depth + j] = Vocabulary.CodeId(codes[p * depth + j]);
     }
 
     /// <summary>Which ids of one sequence lie strictly inside an [IMG] … [/IMG] span.</summary>

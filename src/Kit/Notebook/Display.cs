@@ -65,13 +65,6 @@ sealed class InteractiveKernelSink : IDisplaySink
         return _cached = current is null || display is null ? null : new InteractiveKernelSink(current, display);
     }
 
-    /// <summary>A file-name stem from a title: lower-case letters and digits joined by dashes, at most <paramref name="max"/> characters.</summary>
-    public static string FileStem(string title, int max = 60)
-    {
-        var slug = System.Text.RegularExpressions.Regex.Replace(title.ToLowerInvariant(), "[^a-z0-9]+", "-").Trim('-');
-        return slug.Length == 0 ? "output" : slug.Length > max ? slug[..max].TrimEnd('-') : slug;
-    }
-
     /// <summary>True while a cell runs (there is an invocation context to display into).</summary>
     public bool Active => _current.GetValue(null) is not null;
 

@@ -32,6 +32,11 @@ public sealed class UnifiedCodebookTests
         Assert.Throws<ArgumentOutOfRangeException>(() => codebook.Ratio = 1.5);
         Assert.Equal(0.5, LanguageDrivenCodebook.RatioAt(5, 10));
         Assert.Equal(1.0, LanguageDrivenCodebook.RatioAt(15, 10)); // the tail holds r at 1
+        // The adversarial weight's factor, 1 − 0.9 r: full at r = 0, a tenth at r = 1, 0.55 halfway.
+        Assert.Equal(1.0, LanguageDrivenCodebook.AdversarialScale(0), 12);
+        Assert.Equal(0.1, LanguageDrivenCodebook.AdversarialScale(1), 12);
+        Assert.Equal(0.55, LanguageDrivenCodebook.AdversarialScale(0.5), 12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LanguageDrivenCodebook.AdversarialScale(1.2));
     }
 
     [Fact]

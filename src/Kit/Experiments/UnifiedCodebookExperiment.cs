@@ -291,7 +291,7 @@ public static class UnifiedCodebookExperiment
                     if (pulled is not null) pulled.Ratio = LanguageDrivenCodebook.RatioAt(step, c.RampSteps);
                     if (paradigm != CodebookParadigm.Separate && recorded < points.Length && step == points[recorded])
                         Record(m.DriftTable, recorded++, step, Drift(vq.Codebook.Codes(), s.LanguageRows, s.LanguageRows));
-                });
+                }, pulled is null ? null : step => LanguageDrivenCodebook.AdversarialScale(LanguageDrivenCodebook.RatioAt(step, c.RampSteps)));
                 if (pulled is not null) pulled.Ratio = 1; // the tail ends on the rows themselves
                 seconds = clock.Elapsed.TotalSeconds;
             });
@@ -464,7 +464,7 @@ public static class UnifiedCodebookExperiment
                 TokenizerTraining.Train(m, c.TokenizerTraining, s.Probe, device, step =>
                 {
                     foreach (var p in pulled) p.Ratio = LanguageDrivenCodebook.RatioAt(step, c.RampSteps);
-                });
+                }, step => LanguageDrivenCodebook.AdversarialScale(LanguageDrivenCodebook.RatioAt(step, c.RampSteps)));
                 foreach (var p in pulled) p.Ratio = 1;
                 seconds = clock.Elapsed.TotalSeconds;
             });

@@ -50,6 +50,16 @@ public sealed class LanguageDrivenCodebook : Codebook
         }
     }
 
+    /// <summary>
+    /// The adversarial loss's weight factor at pull ratio <paramref name="ratio"/>, 1 − 0.9 r as UniCode's release scales it:
+    /// the discriminator's push fades as the codebook is handed to the language model's rows.
+    /// </summary>
+    public static double AdversarialScale(double ratio)
+    {
+        if (!(ratio >= 0 && ratio <= 1)) throw new ArgumentOutOfRangeException(nameof(ratio), ratio, "expected a pull ratio r in [0, 1]");
+        return 1 - 0.9 * ratio;
+    }
+
     /// <summary>r at <paramref name="step"/> of a run whose ramp lasts <paramref name="rampSteps"/> steps: min(1, step / ramp).</summary>
     public static double RatioAt(int step, int rampSteps)
     {

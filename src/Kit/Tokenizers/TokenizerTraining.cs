@@ -105,9 +105,11 @@ public static class TokenizerTraining
 
     /// <summary>
     /// Trains <paramref name="model"/> (any quantizer, e.g. one over a language model's rows) by <paramref name="t"/>, uncached;
-    /// <paramref name="beforeStep"/> runs before each step (UniCode's pull ratio, drift records).
+    /// <paramref name="beforeStep"/> runs before each step (UniCode's pull ratio, drift records); <paramref name="adversarialScale"/>
+    /// multiplies the adversarial weight at each step (UniCode's 1 − 0.9 r), 1 when null.
     /// </summary>
-    public static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device, Action<int>? beforeStep = null)
+    public static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device, Action<int>? beforeStep = null,
+        Func<int, double>? adversarialScale = null)
     {
         using var data = Images(t, Split.Train, t.TrainImages);
         var images = data.Images.to(device);
@@ -135,7 +137,7 @@ public static class TokenizerTraining
             var adversarial = -discriminator.call(output.Reconstruction).mean();
             var dLoss = F.relu(1 - discriminator.call(x)).mean() + F.relu(1 + discriminator.call(output.Reconstruction.detach())).mean();
             metrics["discriminator"] = dLoss.detach();
-            return new StepResult(loss + adversarial * t.AdversarialWeight, metrics, new Dictionary<string, Tensor> { ["discriminator"] = dLoss });
+            return new StepResult(loss + adversarial * (t.AdversarialWeight * (adversarialScale?.Invoke(step) ?? 1)), metrics, new Dictionary<string, Tensor> { ["discriminator"] = dLoss });
         });
         model.Quantizer.RegularizerScale = 1;
         discriminator?.Dispose();

@@ -514,7 +514,6 @@ public static class UnifiedCodebookExperiment
         var corpus = new VisualCorpus(s.TestSet.Test.Scenes!, codes) { Depth = depth };
         var sequences = new UnifiedSequences(result.Vocabulary, corpus, s.Corpus.Train, new SequenceMix(new (SequenceTask, double)[] { (DecompressionTask.Instance, 1) }, 0));
         var codeIds = tensor(result.Vocabulary.CodeIds.Select(i => (long)i).ToArray(), device: device);
-        var lookup = result.Vocabulary.CodeIds.Select((id, k) => (id, k)).ToDictionary(p => p.id, p => p.k);
         long[] right = new long[2], total = new long[2];
         model.eval();
         using var noGrad = no_grad();
@@ -537,7 +536,7 @@ public static class UnifiedCodebookExperiment
                     if (!asked[at]) continue;
                     int layer = (int)(k++ % depth) == 0 ? 0 : 1;
                     total[layer]++;
-                    if (lookup[(int)targets[at]] == predicted[at]) right[layer]++;
+                    if (result.Vocabulary.CodeOf((int)targets[at]) == predicted[at]) right[layer]++;
                 }
         }
         return (right[0] / (double)Math.Max(1, total[0]), total[1] == 0 ? double.NaN : right[1] / (double)total[1]);

@@ -130,8 +130,10 @@ public sealed class UnifiedModel : nn.Module
             if (Config.Stack is null) throw new ArgumentException("stacked code inputs need a model built with a Stack (D > 1).", nameof(stacks));
             if (stacks.dim() != 3 || stacks.shape[0] != tokens.shape[0] || stacks.shape[1] != tokens.shape[1] || stacks.shape[2] != Config.StackDepth)
                 throw new ArgumentException($"stacks must be [{tokens.shape[0]}, {tokens.shape[1]}, {Config.StackDepth}]; got [{string.Join(", ", stacks.shape)}].", nameof(stacks));
-            var aggregated = stacks.select(2, 0).ge(0).unsqueeze(-1);
-            embedded = torch.where(aggregated, Aggregate(stacks.clamp_min(0)), embedded);
+            // Only the compressed positions are aggregated (a batch's text and drawn codes need no D rows, nor the map).
+            var at = stacks.select(2, 0).ge(0).unsqueeze(-1);
+            var codes = stacks.masked_select(at.expand_as(stacks)).reshape(-1, Config.StackDepth);
+            embedded = embedded.masked_scatter(at.expand_as(embedded), Aggregate(codes));
         }
         if (image_position is null) return embedded;
         var where = image_position.call(imageIndex ?? ImageIndex(visualInput));

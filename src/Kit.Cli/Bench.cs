@@ -31,7 +31,7 @@ public static class Bench
         if (what is "tokenizer" or "all") tables.Add(Tokenizers(peak, steps));
         if (what is "lfq" or "all") tables.Add(LfqEntropy());
         if (what is "memory" or "all") tables.Add(Memory(Math.Max(steps * 10, 200)));
-        if (what is "gpt" or "all") tables.Add(BenchGpt.Run(peak, Math.Max(steps, 5)));
+        if (what is "gpt" or "all") tables.AddRange(BenchGpt.Run(peak, Math.Max(steps, 5)));
         if (what is "dynamic" or "all") tables.AddRange(BenchDynamic.Run(peak, Math.Max(steps, 5)));
         foreach (var t in tables) Console.WriteLine("\n" + t.ToPlainText());
         if (Flagged.Count > 0) Console.WriteLine(FlaggedMarkdown());

@@ -158,4 +158,83 @@ public sealed class LexicalTests
         trainer.Run(_ => new StepResult(InfoNce.Loss(model.EncodeImages(features), model.EncodeTexts(captions), 0.1)));
         Assert.True(Recall() >= 0.75, $"R@1 {Recall():P0} after training; chance is 12.5 %");
     }
+
+    // A tiny prompted GPT over colour–shape captions, for the text side's own tests.
+    static (PromptedText Text, Lexicon Lexicon, Gpt Gpt) TinyText(int layers = 2, int tunedBlocks = 1)
+    {
+        var captions = new[] { "a red circle", "a blue square left of a green circle", "what is in the picture" };
+        var text = TextTokenizer.Fit(captions);
+        var vocabulary = new UnifiedVocabulary(text, 2);
+        manual_seed(5);
+        var gpt = new Gpt(new GptConfig(vocabulary.Count, ContextLength: 48, Layers: layers, Heads: 2, Dim: 16));
+        return (new PromptedText(gpt, vocabulary, tunedBlocks), Lexicon.Build(text, captions), gpt);
+    }
+
+    [Fact]
+    public void PromptedTextTunesExactlyItsLastBlocksAndRefusesMore()
+    {
+        var (prompted, _, gpt) = TinyText(layers: 3, tunedBlocks: 2);
+        using var _ = gpt;
+        var tuned = prompted.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name).ToList();
+        Assert.Contains(tuned, n => n.Contains("h.1."));
+        Assert.Contains(tuned, n => n.Contains("h.2."));
+        Assert.Contains(tuned, n => n.Contains("ln_f."));
+        Assert.DoesNotContain(tuned, n => n.Contains("h.0.") || n.Contains("wte"));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new PromptedText(gpt, prompted.Vocabulary, 4));
+        Assert.Contains("1…3", error.Message);
+    }
+
+    [Fact]
+    public void CaptionPositionsAreTheCaptionsOwnTokensWhateverThePadding()
+    {
+        var (prompted, _, gpt) = TinyText();
+        using var _ = gpt;
+        var captions = new[] { "a red circle", "a blue square left of a green circle" };
+        using var noGrad = no_grad();
+        var (hidden, caption) = prompted.States(captions);
+        var marked = caption.sum(1).data<long>().ToArray();
+        // Counted another way: the caption's ids alone.
+        Assert.Equal(prompted.Vocabulary.EncodeText(captions[0]).Length, marked[0]);
+        Assert.Equal(prompted.Vocabulary.EncodeText(captions[1]).Length, marked[1]);
+        // The shorter prompt is left-padded, and its positions just before the suffix are the caption's.
+        long t = hidden.shape[1], suffix = prompted.Vocabulary.EncodeText(PromptedText.Suffix).Length;
+        Assert.True(caption[0, t - suffix - 1].item<bool>());
+        Assert.False(caption[0, t - suffix].item<bool>());
+        Assert.False(caption[0, 0].item<bool>());
+    }
+
+    [Fact]
+    public void CaptionPooledTextVectorIsTheMaxOverItsCaptionPositions()
+    {
+        var (prompted, lexicon, gpt) = TinyText();
+        using var _ = gpt;
+        using var noGrad = no_grad();
+        var encoder = new LexicalTextEncoder(prompted, lexicon, TextReadout.CaptionPooled);
+        var captions = new[] { "a red circle", "a blue square left of a green circle" };
+        var batched = encoder.Encode(captions);
+        // Naively, one caption at a time (no padding): score each caption position, take each word's largest, normalise.
+        for (int i = 0; i < captions.Length; i++)
+        {
+            var (hidden, caption) = prompted.States(new[] { captions[i] });
+            int n = prompted.Vocabulary.EncodeText(captions[i]).Length;
+            var best = new double[lexicon.Count];
+            Array.Fill(best, double.NegativeInfinity);
+            for (int position = 1; position <= n; position++)
+            {
+                Assert.True(caption[0, position].item<bool>());
+                var scores = hidden[0, position].matmul(encoder.Codebook.t()).data<float>().ToArray();
+                for (int j = 0; j < best.Length; j++)
+                {
+                    double e = scores[j] >= 0 ? scores[j] + 1 : Math.Exp(scores[j]);
+                    best[j] = Math.Max(best[j], e);
+                }
+            }
+            double norm = Math.Sqrt(best.Sum(v => v * v));
+            var row = batched[i].data<float>().ToArray();
+            for (int j = 0; j < best.Length; j++) Assert.Equal(best[j] / norm, row[j], 4);
+        }
+        // The last-token readout is a different vector.
+        var last = new LexicalTextEncoder(prompted, lexicon, TextReadout.LastToken).Encode(captions);
+        Assert.True((last - batched).abs().max().item<float>() > 1e-3f);
+    }
 }

@@ -9,7 +9,7 @@
 // reaches stays mapped until it exits, which is what tcmalloc does too.
 // Where the kit starts the process itself (the launcher, the test settings) it also sets GLIBC_TUNABLES with the same
 // values plus glibc.malloc.hugetlb=1, which backs the heap with transparent huge pages; that one only exists as an
-// environment tunable read at process start. KIT_MALLOC=system leaves glibc as it is (for comparisons: kit bench allocator).
+// environment tunable read at process start. KIT_MALLOC=system leaves glibc as it is (for comparisons: run a bench with it set).
 using System.Runtime.InteropServices;
 
 namespace Kit.Core;

@@ -25,12 +25,14 @@ public enum LexicalBackbone
     CaptionAligned,
 }
 
-/// <summary>One lexical run: its text side, sparsity term and backbone.</summary>
-public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel, SparsityKind Sparsity = SparsityKind.Overuse, LexicalBackbone Backbone = LexicalBackbone.SelfSupervised)
+/// <summary>One lexical run: its text side (targets and, for the LM, which states a caption is read from), sparsity term and backbone.</summary>
+public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel, SparsityKind Sparsity = SparsityKind.Overuse, LexicalBackbone Backbone = LexicalBackbone.SelfSupervised,
+    TextReadout Readout = TextReadout.LastToken)
 {
-    /// <summary>"LM text, overuse, MAE backbone".</summary>
+    /// <summary>"LM text, overuse, MAE backbone" (with ", caption-pooled" when the LM is read at every caption position).</summary>
     public string Describe() =>
-        $"{(Text == TextTarget.LanguageModel ? "LM text" : "BoW text")}, {(Sparsity == SparsityKind.Flops ? "FLOPs" : "overuse")}, {(Backbone == LexicalBackbone.SelfSupervised ? "MAE backbone" : "caption-aligned backbone")}";
+        $"{(Text == TextTarget.LanguageModel ? "LM text" : "BoW text")}, {(Sparsity == SparsityKind.Flops ? "FLOPs" : "overuse")}, {(Backbone == LexicalBackbone.SelfSupervised ? "MAE backbone" : "caption-aligned backbone")}" +
+        (Text == TextTarget.LanguageModel && Readout == TextReadout.CaptionPooled ? ", caption-pooled" : "");
 }
 
 /// <summary>Sizes of notebook 06 at one scale.</summary>
@@ -46,14 +48,22 @@ public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel
 /// <param name="Temperature">InfoNCE's temperature, fixed (the kit's; LexVLA's is not public).</param>
 /// <param name="SparsityWeight">Weight of the sparsity term (on the image and the text vectors).</param>
 /// <param name="EmbeddingDim">The dense baseline's width d, and the top-k budget (LexVLA compares 512 active dimensions with CLIP's 512).</param>
+/// <param name="TextBlocks">The text GPT's last blocks fine-tuned (with its final norm), in place of LoRA; every block at each scale.</param>
 public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfig Llm, int TrainImages, int TestImages, int ValidationImages, int FashionImages,
-    int Steps, int BatchSize, double LearningRate = 1e-3, double Temperature = 0.05, double SparsityWeight = 1.0, int EmbeddingDim = 64, long Seed = 0)
+    int Steps, int BatchSize, double LearningRate = 1e-3, double Temperature = 0.05, double SparsityWeight = 1.0, int EmbeddingDim = 64, long Seed = 0,
+    int TextBlocks = 1)
 {
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
-    public static LexicalExperimentConfig For(RunScale scale, long seed = 0) => new(
-        Backbone: KitRecipes.Backbone(scale, seed), Llm: UnifiedLlmConfig.For(scale, seed),
-        TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16, 128, 256, 512),
-        FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed);
+    public static LexicalExperimentConfig For(RunScale scale, long seed = 0)
+    {
+        var llm = UnifiedLlmConfig.For(scale, seed);
+        // Every block of the small text GPT is fine-tuned: with only its last one, its last-position state barely moves
+        // towards the captions' words (the notebook's claims section gives the figures).
+        return new(Backbone: KitRecipes.Backbone(scale, seed), Llm: llm,
+            TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16, 128, 256, 512),
+            FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed,
+            TextBlocks: llm.Model.Layers);
+    }
 
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public LexicalExperimentConfig Validate()
@@ -64,6 +74,7 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfi
         if (!(Temperature > 0)) throw new ArgumentException($"Temperature={Temperature}: expected > 0.", nameof(Temperature));
         if (!(SparsityWeight >= 0)) throw new ArgumentException($"SparsityWeight={SparsityWeight}: expected ≥ 0.", nameof(SparsityWeight));
         if (EmbeddingDim < 1) throw new ArgumentException($"EmbeddingDim={EmbeddingDim}: expected at least 1.", nameof(EmbeddingDim));
+        if (TextBlocks < 1 || TextBlocks > Llm.Model.Layers) throw new ArgumentException($"TextBlocks={TextBlocks}: expected 1…{Llm.Model.Layers} (the text GPT's blocks).", nameof(TextBlocks));
         return this;
     }
 }
@@ -146,14 +157,14 @@ public static class LexicalAlignmentExperiment
         if (run.Backbone == LexicalBackbone.CaptionAligned && dense?.Dense is null)
             throw new ArgumentException("a caption-aligned backbone reads the dense baseline's image tower: pass its run as dense.", nameof(dense));
         var features = Features(s, s.Train, run.Backbone, dense);
-        var key = new { Backbone = s.Backbone.Key, Text = s.TextKey, Lexicon = s.Lexicon.Count, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.SparsityWeight, c.Seed, run,
+        var key = new { Backbone = s.Backbone.Key, Text = s.TextKey, Lexicon = s.Lexicon.Count, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.SparsityWeight, c.Seed, c.TextBlocks, run,
             Tower = run.Backbone == LexicalBackbone.CaptionAligned ? dense!.Key : null };
         var log = new TrainingLog();
         double seconds = double.NaN;
         var (model, _) = ArtifactCache.GetOrTrain("lexvla", key, Version, () =>
         {
             manual_seed(c.Seed + 1);
-            return new LexicalDualEncoder((int)features.shape[2], s.Lexicon, new PromptedText(s.TextModel, s.Vocabulary), run.Text).to(s.Device);
+            return new LexicalDualEncoder((int)features.shape[2], s.Lexicon, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks), run.Text, run.Readout).to(s.Device);
         }, m =>
         {
             var clock = Stopwatch.StartNew();
@@ -170,24 +181,25 @@ public static class LexicalAlignmentExperiment
             seconds = clock.Elapsed.TotalSeconds;
         });
         Freeze(model);
-        return new LexicalRun(run.Describe(), run, model, null, key, log, seconds);
+        return new LexicalRun(run.Describe() + (run.Text == TextTarget.LanguageModel ? TunedNote(c) : ""), run, model, null, key, log, seconds);
     }
 
-    /// <summary>The dense CLIP-style baseline (cached).</summary>
-    public static LexicalRun TrainDense(LexicalSetup s)
+    /// <summary>The dense CLIP-style baseline (cached), its text tower read as <paramref name="readout"/> says.</summary>
+    public static LexicalRun TrainDense(LexicalSetup s, TextReadout readout = TextReadout.LastToken)
     {
         var c = s.Config;
-        var key = new { Backbone = s.Backbone.Key, Text = s.TextKey, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.EmbeddingDim, c.Seed };
+        var name = $"dense (d = {c.EmbeddingDim}{(readout == TextReadout.CaptionPooled ? ", caption-pooled" : "")}{TunedNote(c)})";
+        var key = new { Backbone = s.Backbone.Key, Text = s.TextKey, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.EmbeddingDim, c.Seed, c.TextBlocks, Readout = readout };
         var log = new TrainingLog();
         double seconds = double.NaN;
         var (model, _) = ArtifactCache.GetOrTrain("lexvla-dense", key, Version, () =>
         {
             manual_seed(c.Seed + 2);
-            return new DenseDualEncoder(s.Backbone.Vit.Dim, new PromptedText(s.TextModel, s.Vocabulary), c.EmbeddingDim).to(s.Device);
+            return new DenseDualEncoder(s.Backbone.Vit.Dim, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks), c.EmbeddingDim, readout: readout).to(s.Device);
         }, m =>
         {
             var clock = Stopwatch.StartNew();
-            log = Train(s, m, $"dense dual encoder (d = {c.EmbeddingDim})", (images, captions) =>
+            log = Train(s, m, name, (images, captions) =>
             {
                 var loss = InfoNce.Loss(m.EncodeImages(images), m.EncodeTexts(captions), c.Temperature);
                 return new StepResult(loss, new Dictionary<string, Tensor> { ["infonce"] = loss });
@@ -195,8 +207,11 @@ public static class LexicalAlignmentExperiment
             seconds = clock.Elapsed.TotalSeconds;
         });
         Freeze(model);
-        return new LexicalRun($"dense (d = {c.EmbeddingDim})", null, null, model, key, log, seconds);
+        return new LexicalRun(name, null, null, model, key, log, seconds);
     }
+
+    // A run's name says when its text GPT is tuned in fewer than all of its blocks (the default tunes every block).
+    static string TunedNote(LexicalExperimentConfig c) => c.TextBlocks < c.Llm.Model.Layers ? $", last {c.TextBlocks} of {c.Llm.Model.Layers} text blocks tuned" : "";
 
     static void Freeze(nn.Module model)
     {

@@ -18,8 +18,10 @@ public sealed class DenseDualEncoder : nn.Module
     /// <param name="featureDim">Width of the backbone's patch features.</param>
     /// <param name="text">The prompted GPT (its last block fine-tunes with the towers).</param>
     /// <param name="embeddingDim">d, the embedding width.</param>
-    public DenseDualEncoder(int featureDim, PromptedText text, int embeddingDim, int heads = 4) : base(nameof(DenseDualEncoder))
+    /// <param name="readout">The text states it reads: the prompt's last (as LexVLA's text side) or the caption's, averaged.</param>
+    public DenseDualEncoder(int featureDim, PromptedText text, int embeddingDim, int heads = 4, TextReadout readout = TextReadout.LastToken) : base(nameof(DenseDualEncoder))
     {
+        Readout = readout;
         adapter = new LexicalAdapter(featureDim, text.Dim, heads);
         image_proj = nn.Linear(text.Dim, embeddingDim);
         text_proj = nn.Linear(text.Dim, embeddingDim);
@@ -36,6 +38,14 @@ public sealed class DenseDualEncoder : nn.Module
     /// <summary>Image embeddings [B, d]: patches mean-pooled, projected, normalised.</summary>
     public Tensor EncodeImages(Tensor features) => LexicalVectors.Normalise(image_proj.call(adapter.call(features).mean(new long[] { 1 })));
 
+    public TextReadout Readout { get; }
+
     /// <summary>Caption embeddings [B, d].</summary>
-    public Tensor EncodeTexts(IReadOnlyList<string> captions) => LexicalVectors.Normalise(text_proj.call(text.LastHidden(captions)));
+    public Tensor EncodeTexts(IReadOnlyList<string> captions)
+    {
+        if (Readout == TextReadout.LastToken) return LexicalVectors.Normalise(text_proj.call(text.LastHidden(captions)));
+        var (hidden, caption) = text.States(captions);
+        var weights = caption.unsqueeze(-1).to(hidden.dtype);
+        return LexicalVectors.Normalise(text_proj.call((hidden * weights).sum(1) / weights.sum(1).clamp_min(1)));
+    }
 }

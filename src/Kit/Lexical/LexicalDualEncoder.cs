@@ -23,11 +23,12 @@ public sealed class LexicalDualEncoder : nn.Module
     /// <param name="featureDim">Width of the backbone's patch features.</param>
     /// <param name="lexicon">The vocabulary both sides score.</param>
     /// <param name="prompted">The prompted GPT: its embedding rows are the codebooks; with <see cref="TextTarget.LanguageModel"/> it is also the text encoder.</param>
-    public LexicalDualEncoder(int featureDim, Lexicon lexicon, PromptedText prompted, TextTarget target) : base(nameof(LexicalDualEncoder))
+    /// <param name="readout">Which of the GPT's states the LM text side reads.</param>
+    public LexicalDualEncoder(int featureDim, Lexicon lexicon, PromptedText prompted, TextTarget target, TextReadout readout = TextReadout.LastToken) : base(nameof(LexicalDualEncoder))
     {
         Lexicon = lexicon;
         Target = target;
-        var textEncoder = new LexicalTextEncoder(prompted, lexicon);
+        var textEncoder = new LexicalTextEncoder(prompted, lexicon, readout);
         image = new LexicalImageEncoder(featureDim, textEncoder.Codebook);
         text = target == TextTarget.LanguageModel ? textEncoder : null;
         RegisterComponents();

@@ -47,7 +47,7 @@ public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel
 /// <param name="LearningRate">Peak learning rate (warm-up, cosine).</param>
 /// <param name="Temperature">InfoNCE's temperature, fixed (the kit's; LexVLA's is not public).</param>
 /// <param name="SparsityWeight">Weight of the sparsity term (on the image and the text vectors). The kit's 0.1: at 1 the
-/// term outweighs InfoNCE on these small towers and retrieval falls several-fold (the notebook's intro gives the figures).</param>
+/// term outweighs InfoNCE on these small towers and costs retrieval (the notebook's intro gives the figures).</param>
 /// <param name="EmbeddingDim">The dense baseline's width d, and the top-k budget (LexVLA compares 512 active dimensions with CLIP's 512).</param>
 /// <param name="TextBlocks">The text GPT's last blocks fine-tuned (with its final norm), in place of LoRA; every block at each scale.</param>
 public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfig Llm, int TrainImages, int TestImages, int ValidationImages, int FashionImages,

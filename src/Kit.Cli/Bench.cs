@@ -23,10 +23,10 @@ public static class Bench
         if (!known.Contains(what)) throw new UsageException($"bench '{what}' is not a benchmark (expected {string.Join(", ", known)}).");
         var tables = new List<ResultTable>();
         Console.WriteLine(KitRuntime.Describe());
-        double peak = KitRuntime.MeasureMatmulGflops();
-        Console.WriteLine($"float32 matmul 2048², {get_num_threads()} threads: {peak:0} GFLOP/s (the peak below)");
-        var physical = KitRuntime.PhysicalPeak();
-        Console.WriteLine(physical is { } p ? $"physical float32 peak: {p.Description}" : "physical float32 peak: not known here (no /proc/cpuinfo)");
+        var measured = KitRuntime.MeasureMatmulPeak();
+        double peak = measured.Gflops;
+        string peaks = KitRuntime.DescribePeaks(measured);
+        Console.WriteLine(peaks);
         Flagged.Clear();
         if (what is "tokenizer" or "all") tables.Add(Tokenizers(peak, steps));
         if (what is "lfq" or "all") tables.Add(LfqEntropy());
@@ -37,7 +37,7 @@ public static class Bench
         if (Flagged.Count > 0) Console.WriteLine(FlaggedMarkdown());
         if (outFile is not null)
         {
-            AtomicFile.WriteAllText(outFile, $"# kit bench {what}\n\nmatmul peak {peak:0} GFLOP/s; physical float32 peak: {physical?.Description ?? "not known here"}\n\n"
+            AtomicFile.WriteAllText(outFile, $"# kit bench {what}\n\n{KitRuntime.Describe().Replace("\n", "  \n")}\n\n{peaks.Replace("\n", "  \n")}\n\n"
                 + string.Join("\n", tables.Select(t => t.ToMarkdown())) + FlaggedMarkdown());
             Console.WriteLine($"\nwritten to {outFile}");
         }

@@ -423,4 +423,30 @@ public class LanguageTests
         Assert.Equal(new long[] { 2, 4, 48 }, patches.shape);
         Assert.Equal(4f, patches[0, 1, 0].item<float>()); // patch (0, 1) starts at pixel (0, 4) of channel 0
     }
+
+    [Fact]
+    public void RotaryPositionsRotateEachChannelPairByItsAngle()
+    {
+        // RoFormer's rotation, written out per element: channel i and channel i + hd/2 of position p turn by
+        // θ = p · 10000^(−2i/hd): (a, b) → (a cos θ − b sin θ, b cos θ + a sin θ).
+        const int hd = 8, t = 5;
+        var rope = new RotaryEmbedding(hd, contextLength: 16);
+        using var positions = tensor(new long[] { 0, 3, 7, 2, 15 }).reshape(1, t);
+        Seeding.SeedEverything(3);
+        using var x = randn(1, 2, t, hd);
+        using var rotated = RotaryEmbedding.Apply(x, rope.At(positions));
+        var xs = x.data<float>().ToArray();
+        var ys = rotated.data<float>().ToArray();
+        long[] pos = { 0, 3, 7, 2, 15 };
+        for (int h = 0; h < 2; h++)
+            for (int j = 0; j < t; j++)
+                for (int i = 0; i < hd / 2; i++)
+                {
+                    double theta = pos[j] * Math.Pow(10000, -2.0 * i / hd);
+                    int at = (h * t + j) * hd;
+                    double a = xs[at + i], b = xs[at + i + hd / 2];
+                    Assert.Equal(a * Math.Cos(theta) - b * Math.Sin(theta), ys[at + i], 4);
+                    Assert.Equal(b * Math.Cos(theta) + a * Math.Sin(theta), ys[at + i + hd / 2], 4);
+                }
+    }
 }

@@ -79,7 +79,7 @@ public sealed class MultiHeadAttention : nn.Module
 
     /// <summary>
     /// Attention of <paramref name="x"/> [B, T, Dim] over itself, or over <paramref name="context"/> [B, S, ContextDim].
-    /// <paramref name="rotate"/> transforms the stacked queries and keys [2, B, H, T, hd] (rotary positions);
+    /// <paramref name="rotate"/> transforms the queries and the keys [B, H, T, hd], each on its own (rotary positions);
     /// <paramref name="extend"/> may prepend cached keys and values [B, H, ·, hd] to this call's (a KV cache).
     /// </summary>
     public Tensor Forward(Tensor x, Tensor? context = null, AttentionMask mask = default,
@@ -141,25 +141,26 @@ public sealed class MultiHeadAttention : nn.Module
     {
         if (x.dim() != 3 || x.shape[2] != Dim) throw new ArgumentException($"x must be [B, T, {Dim}]; got [{string.Join(", ", x.shape)}].", nameof(x));
         long b = x.shape[0], t = x.shape[1], hd = Dim / Heads;
-        Tensor qk, v;
+        Tensor queries, keys, v;
         if (qkv is not null)
         {
             if (context is not null) throw new ArgumentException("a self-attention module was given a context; build it with contextDim for cross-attention.", nameof(context));
-            var parts = qkv.call(x).reshape(b, t, 3, Heads, hd).permute(2, 0, 3, 1, 4); // [3, B, H, T, hd]
-            qk = parts.narrow(0, 0, 2);
-            v = parts[2];
+            // unbind, not narrow and select: its backward stacks the three gradients in one pass, where each slice's
+            // backward would zero a whole [3, B, H, T, hd] buffer and copy its part in.
+            var parts = qkv.call(x).reshape(b, t, 3, Heads, hd).permute(2, 0, 3, 1, 4).unbind(0); // 3 × [B, H, T, hd]
+            (queries, keys, v) = (parts[0], parts[1], parts[2]);
         }
         else
         {
             if (context is null || context.dim() != 3 || context.shape[0] != b || context.shape[2] != ContextDim)
                 throw new ArgumentException($"cross-attention needs a context [{b}, S, {ContextDim}]; got {(context is null ? "none" : $"[{string.Join(", ", context.shape)}]")}.", nameof(context));
             long s = context.shape[1];
-            var queries = q!.call(x).reshape(b, t, Heads, hd).transpose(1, 2);
-            var pair = kv!.call(context).reshape(b, s, 2, Heads, hd).permute(2, 0, 3, 1, 4); // [2, B, H, S, hd]
+            var crossQueries = q!.call(x).reshape(b, t, Heads, hd).transpose(1, 2);
+            var pair = kv!.call(context).reshape(b, s, 2, Heads, hd).permute(2, 0, 3, 1, 4).unbind(0); // 2 × [B, H, S, hd]
             if (rotate is not null) throw new ArgumentException("rotary positions apply to self-attention only.", nameof(rotate));
-            return (queries, pair[0], pair[1]);
+            return (crossQueries, pair[0], pair[1]);
         }
-        if (rotate is not null) qk = rotate(qk);
-        return (qk[0], qk[1], v);
+        if (rotate is not null) (queries, keys) = (rotate(queries), rotate(keys));
+        return (queries, keys, v);
     }
 }

@@ -140,12 +140,14 @@ sealed class RotaryEmbedding : nn.Module
         var inverse = pow(10000.0, -arange(0, headDim, 2, float32) / headDim);
         var angles = outer(arange(contextLength, dtype: float32), inverse);        // [T, hd/2]
         cos = cat(new[] { angles.cos(), angles.cos() }, -1);                     // [T, hd]
-        sin = cat(new[] { angles.sin(), angles.sin() }, -1);
+        // The sine with the rotation's sign folded in (−sin on the first half), so Apply needs no negation: −a·s and
+        // a·(−s) are the same float.
+        sin = cat(new[] { -angles.sin(), angles.sin() }, -1);
         register_buffer("cos", cos, persistent: false);
         register_buffer("sin", sin, persistent: false);
     }
 
-    /// <summary>cos and sin at positions [B, T], shaped [B, 1, T, hd] to broadcast over heads (computed once per forward, shared by every layer).</summary>
+    /// <summary>cos and signed sin at positions [B, T], shaped [B, 1, T, hd] to broadcast over heads (computed once per forward, shared by every layer).</summary>
     public (Tensor Cos, Tensor Sin) At(Tensor positions)
     {
         var index = positions.reshape(-1);
@@ -153,12 +155,15 @@ sealed class RotaryEmbedding : nn.Module
                 sin.index_select(0, index).reshape(positions.shape[0], 1, positions.shape[1], -1));
     }
 
-    /// <summary>Rotates x [.., B, H, T, hd] (queries and keys stacked in front, so one call serves both).</summary>
+    /// <summary>Rotates x [B, H, T, hd] (queries or keys) by the angles of its positions.</summary>
     public static Tensor Apply(Tensor x, (Tensor Cos, Tensor Sin) angles)
     {
         long half = x.shape[^1] / 2;
-        var rotated = cat(new[] { -x.narrow(-1, half, half), x.narrow(-1, 0, half) }, -1);
-        return x * angles.Cos + rotated * angles.Sin;
+        // (x₂, x₁) as a flip of the halves: one copy forward and one backward, where a cat of two slices would zero and
+        // fill a buffer per slice in backward. Splitting the contiguous last dimension is a view; the sign is in Sin.
+        var halves = x.shape.SkipLast(1).Concat(new[] { 2L, half }).ToArray();
+        var swapped = x.reshape(halves).flip(-2).reshape(x.shape);
+        return x * angles.Cos + swapped * angles.Sin;
     }
 }
 

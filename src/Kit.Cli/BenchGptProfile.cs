@@ -2,7 +2,7 @@
 // the same steps the throughput row measures (forward to the loss, backward, the optimizer's zero_grad + step, and the
 // end of the step's dispose scope, where its tensors go back to the allocator). The matrix products are then timed
 // alone at the model's own shapes — every weight's forward product and its two backward products (input and weight
-// gradients) — and the fused attention kernel alone, forward and backward: what is left of forward + backward is the
+// gradients) — and attention alone, forward and backward (the kit's explicit scores, and the fused kernel for comparison): what is left of forward + backward is the
 // elementwise work (norms, GELU, rotary positions, residual adds, softmax cross-entropy, the embedding's scatter) and
 // the allocations it makes. Each product is also put beside the measured matmul peak, because a product with a 256-wide
 // inner dimension may not reach it: that share, not the kit's code, is the ceiling of the step's MFU (and a share above
@@ -80,6 +80,7 @@ static class BenchGptProfile
             byKind[kind] = byKind.TryGetValue(kind, out var sum) ? (sum.Seconds + seconds, sum.Flops + flops) : (seconds, flops);
         }
         double attention = config.Layers * AttentionSeconds(batch, config.Heads, t, config.Dim / config.Heads, repeats);
+        double fusedAttention = config.Layers * AttentionSeconds(batch, config.Heads, t, config.Dim / config.Heads, repeats, fused: true);
         double forwardBackward = phases.Forward + phases.Backward;
         var table = new List<IReadOnlyList<object?>>
         {
@@ -94,7 +95,8 @@ static class BenchGptProfile
         foreach (var (kind, (seconds, flops)) in byKind)
             table.Add(Row($"  in forward + backward: products of {kind} (alone, ×3 each)", seconds, phases.Total, OfPeak($"products of {kind}", flops, seconds)));
         table.Add(Row("  in forward + backward: every product", gemmSeconds, phases.Total, OfPeak("every product", gemmFlops, gemmSeconds)));
-        table.Add(Row("  in forward + backward: fused causal attention (alone)", attention, phases.Total, $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}]"));
+        table.Add(Row("  in forward + backward: causal attention (alone)", attention, phases.Total,
+            $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}], explicit scores; the fused kernel instead: {1e3 * fusedAttention:0.0} ms"));
         table.Add(Row("  in forward + backward: the rest (elementwise ops, cross-entropy, allocations)", forwardBackward - gemmSeconds - attention, phases.Total, ""));
         return ResultTable.FromRows("GPT training step: where the time goes", new[] { "part", "ms per step", "% of the step", "note" }, table,
             note: "Phases timed inside the same steps; products and attention timed alone at the model's shapes, so 'the rest' is forward + backward less both. "
@@ -122,8 +124,11 @@ static class BenchGptProfile
         });
     }
 
-    /// <summary>Median seconds of the fused causal attention kernel, forward and backward, at [b, h, t, hd].</summary>
-    static double AttentionSeconds(long b, long h, long t, long hd, int repeats)
+    /// <summary>
+    /// Median seconds of causal attention forward and backward at [b, h, t, hd]: the kit's path (explicit scores where a
+    /// CPU backward follows, see MultiHeadAttention.Attend), or the fused kernel alone when <paramref name="fused"/>.
+    /// </summary>
+    static double AttentionSeconds(long b, long h, long t, long hd, int repeats, bool fused = false)
     {
         using var scope = NewDisposeScope();
         var q = randn(b, h, t, hd).requires_grad_();
@@ -133,7 +138,7 @@ static class BenchGptProfile
         return Median(repeats, () =>
         {
             using var inner = NewDisposeScope();
-            var y = F.scaled_dot_product_attention(q, k, v, is_casual: true);
+            var y = fused ? F.scaled_dot_product_attention(q, k, v, is_casual: true) : MultiHeadAttention.Attend(q, k, v, causal: true);
             y.backward(new[] { dy });
             q.grad?.zero_(); k.grad?.zero_(); v.grad?.zero_();
         });

@@ -57,6 +57,32 @@ public sealed class AttentionTests
         }
     }
 
+    // Training on the CPU computes the scores explicitly; libtorch's fused kernel is an independent implementation of the
+    // same function, forward and backward, so the two must agree on the output and on every input's gradient.
+    [Fact]
+    public void ExplicitScoresMatchTheFusedKernelInValueAndGradient()
+    {
+        manual_seed(3);
+        long b = 2, h = 2, t = 6, s = 6, hd = 4;
+        var allowed = rand(b, 1, t, s).gt(0.4).logical_or(eye(t, s, dtype: @bool)); // every row sees at least itself
+        foreach (var (causal, mask) in new (bool, Tensor?)[] { (false, null), (true, null), (false, allowed), (true, allowed) })
+        {
+            var inputs = new[] { randn(b, h, t, hd), randn(b, h, s, hd), randn(b, h, s, hd) };
+            var dy = randn(b, h, t, hd);
+            var mine = inputs.Select(x => x.clone().requires_grad_()).ToArray();
+            var fused = inputs.Select(x => x.clone().requires_grad_()).ToArray();
+            var y = MultiHeadAttention.Attend(mine[0], mine[1], mine[2], causal, mask);
+            var reference = mask is null ? nn.functional.scaled_dot_product_attention(fused[0], fused[1], fused[2], is_casual: causal)
+                : nn.functional.scaled_dot_product_attention(fused[0], fused[1], fused[2], causal ? mask.logical_and(ones(t, s, dtype: @bool).tril()) : mask);
+            y.backward(new[] { dy });
+            reference.backward(new[] { dy });
+            string what = $"causal={causal}, mask={(mask is null ? "none" : "random")}";
+            Assert.True(y.allclose(reference, rtol: 1e-4, atol: 1e-5), $"{what}: output differs by {(y - reference).abs().max().item<float>()}");
+            for (int i = 0; i < 3; i++)
+                Assert.True(mine[i].grad!.allclose(fused[i].grad!, rtol: 1e-4, atol: 1e-5), $"{what}: gradient of input {i} differs by {(mine[i].grad! - fused[i].grad!).abs().max().item<float>()}");
+        }
+    }
+
     [Fact]
     public void AMaskedKeyGetsZeroWeightAndChangesNothingItHides()
     {

@@ -1,7 +1,7 @@
 // Multi-head scaled dot-product attention (Vaswani et al. 2017), the one attention module of the kit: self-attention
 // (the GPT, the ViT backbone, LexVLA's adapter, LaVIT's merger) and cross-attention (LaVIT's merger and feature decoder),
 // causal or not, with a key padding mask and an explicit mask, through TorchSharp's fused
-// scaled_dot_product_attention. A query that may see no key at all (LaVIT: an image whose every patch was kept has no
+// scaled_dot_product_attention (or, where a CPU backward follows, explicit scores: see Attend). A query that may see no key at all (LaVIT: an image whose every patch was kept has no
 // dropped token to attend to) gets a zero output, explicitly; softmax over nothing would be NaN, and the released
 // LaVIT code's eps trick silently gives uniform weights instead. Keys may also carry weights in [0, 1] (a token
 // selector's straight-through keep mask, DynamicViT's attention masking): a_ij = w_j e^{s_ij} / Σ_k w_k e^{s_ik}, exact
@@ -91,7 +91,7 @@ public sealed class MultiHeadAttention : nn.Module
         Observer?.Invoke(b, t, s, Dim, mask.Plain && mask.Causal, queries.requires_grad);
         Tensor y;
         Tensor? sees = null; // [B, 1|H, T, 1]: which queries see some key (a query that sees none adds nothing, not the projection's bias)
-        if (mask.Plain) y = F.scaled_dot_product_attention(queries, keys, values, is_casual: mask.Causal);
+        if (mask.Plain) y = Attend(queries, keys, values, mask.Causal);
         else if (mask.KeyWeights is not null)
         {
             var weights = Weighted(queries, keys, mask, b, t, s);
@@ -103,11 +103,41 @@ public sealed class MultiHeadAttention : nn.Module
             var allowed = mask.Build(b, t, s, x.device);
             // Queries with no key to see: let them see every key, then zero their output.
             sees = allowed.any(-1, keepdim: true);
-            y = F.scaled_dot_product_attention(queries, keys, values, allowed.logical_or(sees.logical_not())) * sees.to(queries.dtype);
+            y = Attend(queries, keys, values, allowed: allowed.logical_or(sees.logical_not())) * sees.to(queries.dtype);
         }
         var output = dropout.call(proj.call(y.transpose(1, 2).reshape(b, t, Dim)));
         return sees is null ? output : output * sees.any(1).to(output.dtype);    // [B, T, 1]
     }
+
+    /// <summary>Largest score tensor (B·H·T·S elements) <see cref="Attend"/> computes explicitly: 64 Mi floats, 256 MiB per layer kept for backward.</summary>
+    public const long ExplicitScoresLimit = 64L << 20;
+
+    /// <summary>
+    /// softmax(q kᵀ / √hd) v of queries [B, H, T, hd] over keys and values [B, H, S, hd], causal (query i sees keys j ≤ i)
+    /// and/or restricted to <paramref name="allowed"/> [B, 1|H, T, S] (every row must allow some key). When the result
+    /// needs a gradient on the CPU, the scores are computed explicitly — two batched products and a softmax, whose
+    /// backward autograd derives — because the fused kernel's CPU backward is slower at the kit's shapes (`kit bench gpt`
+    /// times both); inference, and scores above <see cref="ExplicitScoresLimit"/>, take the fused kernel, which never holds
+    /// the [B, H, T, S] scores.
+    /// </summary>
+    public static Tensor Attend(Tensor queries, Tensor keys, Tensor values, bool causal = false, Tensor? allowed = null)
+    {
+        long t = queries.shape[2], s = keys.shape[2];
+        bool needsGradient = queries.requires_grad || keys.requires_grad || values.requires_grad;
+        if (!needsGradient || queries.device_type != DeviceType.CPU || queries.shape[0] * queries.shape[1] * t * s > ExplicitScoresLimit)
+            return allowed is null ? F.scaled_dot_product_attention(queries, keys, values, is_casual: causal)
+                : F.scaled_dot_product_attention(queries, keys, values, causal ? allowed.logical_and(ones(t, s, dtype: @bool, device: allowed.device).tril()) : allowed);
+        // The scale goes on the queries ([.., T, hd]) rather than on the scores ([.., T, S]): fewer elements. The masks are
+        // added as 0 / −∞ biases into the product's own output (which its backward does not need): an addition's backward
+        // passes the gradient through, where a masked_fill's would mask it in one more pass over the scores.
+        var scores = (queries * (1.0 / Math.Sqrt(queries.shape[3]))).matmul(keys.transpose(-2, -1));
+        if (causal) scores = scores.add_(Bias(ones(t, s, dtype: @bool, device: scores.device).tril(), scores.dtype));
+        if (allowed is not null) scores = scores.add_(Bias(allowed.to(@bool), scores.dtype));
+        return scores.softmax(-1).matmul(values);
+    }
+
+    // 0 where a key may be seen, −∞ where not.
+    static Tensor Bias(Tensor allowed, ScalarType dtype) => zeros(allowed.shape, dtype, allowed.device).masked_fill_(allowed.logical_not(), float.NegativeInfinity);
 
     /// <summary>The attention weights [B, H, T, S] the same call would use (rows that see no key are zero), for pictures.</summary>
     public Tensor Weights(Tensor x, Tensor? context = null, AttentionMask mask = default, Func<Tensor, Tensor>? rotate = null)

@@ -2,9 +2,9 @@
 // the same steps the throughput row measures (forward to the loss, backward, the optimizer's zero_grad + step, and the
 // end of the step's dispose scope, where its tensors go back to the allocator). The matrix products are then timed
 // alone at the model's own shapes — every weight's forward product and its two backward products (input and weight
-// gradients) — and attention alone, forward and backward (the kit's explicit scores, and the fused kernel for comparison): what is left of forward + backward is the
-// elementwise work (norms, GELU, rotary positions, residual adds, softmax cross-entropy, the embedding's scatter) and
-// the allocations it makes. Each product is also put beside the measured matmul peak, because a product with a 256-wide
+// gradients) — and attention alone, forward and backward (the kit's explicit scores, and the fused kernel beside them):
+// what is left of forward + backward is the elementwise work (norms, GELU, rotary positions, residual adds, softmax
+// cross-entropy, the embedding's scatter) and the allocations it makes. Each product is also put beside the measured matmul peak, because a product with a 256-wide
 // inner dimension may not reach it: that share, not the kit's code, is the ceiling of the step's MFU (and a share above
 // it is flagged, as a peak measured too low).
 using System.Diagnostics;

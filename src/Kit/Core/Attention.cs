@@ -1,9 +1,10 @@
 // Multi-head scaled dot-product attention (Vaswani et al. 2017), the one attention module of the kit: self-attention
 // (the GPT, the ViT backbone, LexVLA's adapter, LaVIT's merger) and cross-attention (LaVIT's merger and feature decoder),
 // causal or not, with a key padding mask and an explicit mask, through TorchSharp's fused
-// scaled_dot_product_attention (or, where a CPU backward follows, explicit scores: see Attend). A query that may see no key at all (LaVIT: an image whose every patch was kept has no
-// dropped token to attend to) gets a zero output, explicitly; softmax over nothing would be NaN, and the released
-// LaVIT code's eps trick silently gives uniform weights instead. Keys may also carry weights in [0, 1] (a token
+// scaled_dot_product_attention (or, where a CPU backward follows, explicit scores: see Attend). A query that may see no
+// key at all (LaVIT: an image whose every patch was kept has no dropped token to attend to) gets a zero output,
+// explicitly; softmax over nothing would be NaN, and the released LaVIT code's eps trick silently gives uniform weights
+// instead. Keys may also carry weights in [0, 1] (a token
 // selector's straight-through keep mask, DynamicViT's attention masking): a_ij = w_j e^{s_ij} / Σ_k w_k e^{s_ik}, exact
 // masking where w is 0 or 1, with a gradient to every w_j — how a hard keep decision still learns from the loss.
 using TorchSharp;
@@ -124,20 +125,20 @@ public sealed class MultiHeadAttention : nn.Module
     {
         long t = queries.shape[2], s = keys.shape[2];
         bool needsGradient = queries.requires_grad || keys.requires_grad || values.requires_grad;
-        if (!needsGradient || queries.device_type != DeviceType.CPU || queries.shape[0] * queries.shape[1] * t * s > ExplicitScoresLimit)
-            return allowed is null ? F.scaled_dot_product_attention(queries, keys, values, is_casual: causal)
-                : F.scaled_dot_product_attention(queries, keys, values, causal ? allowed.logical_and(ones(t, s, dtype: @bool, device: allowed.device).tril()) : allowed);
-        // The scale goes on the queries ([.., T, hd]) rather than on the scores ([.., T, S]): fewer elements. The masks are
-        // added as 0 / −∞ biases into the product's own output (which its backward does not need): an addition's backward
+        bool explicitScores = needsGradient && queries.device_type == DeviceType.CPU && queries.shape[0] * queries.shape[1] * t * s <= ExplicitScoresLimit;
+        if (!explicitScores && allowed is null) return F.scaled_dot_product_attention(queries, keys, values, is_casual: causal);
+        // One boolean mask [.., T, S] for both restrictions (null: none).
+        var causalMask = causal ? ones(t, s, dtype: @bool, device: queries.device).tril() : null;
+        var visible = allowed is null ? causalMask : causalMask is null ? allowed : allowed.logical_and(causalMask);
+        if (!explicitScores) return F.scaled_dot_product_attention(queries, keys, values, visible);
+        // The scale goes on the queries ([.., T, hd]) rather than on the scores ([.., T, S]): fewer elements. The mask is
+        // added as a 0 / −∞ bias into the product's own output (which its backward does not need): an addition's backward
         // passes the gradient through, where a masked_fill's would mask it in one more pass over the scores.
         var scores = (queries * (1.0 / Math.Sqrt(queries.shape[3]))).matmul(keys.transpose(-2, -1));
-        if (causal) scores = scores.add_(Bias(ones(t, s, dtype: @bool, device: scores.device).tril(), scores.dtype));
-        if (allowed is not null) scores = scores.add_(Bias(allowed.to(@bool), scores.dtype));
+        if (visible is not null)
+            scores = scores.add_(zeros(visible.shape, scores.dtype, scores.device).masked_fill_(visible.logical_not(), float.NegativeInfinity));
         return scores.softmax(-1).matmul(values);
     }
-
-    // 0 where a key may be seen, −∞ where not.
-    static Tensor Bias(Tensor allowed, ScalarType dtype) => zeros(allowed.shape, dtype, allowed.device).masked_fill_(allowed.logical_not(), float.NegativeInfinity);
 
     /// <summary>The attention weights [B, H, T, S] the same call would use (rows that see no key are zero), for pictures.</summary>
     public Tensor Weights(Tensor x, Tensor? context = null, AttentionMask mask = default, Func<Tensor, Tensor>? rotate = null)

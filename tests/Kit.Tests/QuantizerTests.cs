@@ -124,6 +124,45 @@ public class QuantizerTests
         Assert.True(kit.allclose(y.grad!, rtol: 1e-6, atol: 1e-9), $"largest difference {(kit - y.grad!).abs().max().item<double>()}");
     }
 
+    [Theory]
+    [InlineData(10)]   // exact: halves of 5 and 5 bits
+    [InlineData(5)]    // two groups of 5 bits
+    public void EntropiesAtTheRecipesTemperatureMatchFloat64InValueAndGradient(int group)
+    {
+        // At τ = 0.01 bit logits are in the hundreds, where the kit bounds logits and floors code log-probabilities to
+        // stay in float32's normal range. In float32 the values must still be the naive softmax's in float64 (a
+        // group's marginal over its codes is the softmax over its own bits), and the gradient the unbounded formula's
+        // in float64.
+        manual_seed(group);
+        using var scope = NewDisposeScope();
+        var z64 = randn(64, 10, dtype: float64);
+        using var lfq = new LookupFreeQuantizer(10, temperature: 0.01, groupBits: group);
+        var z = z64.to(float32).requires_grad_();
+        var (sample, codebook) = lfq.Entropies(z);
+        var rows = Enumerable.Range(0, 64).Select(i => Row(z64, i)).ToArray();
+        double naiveCodebook = 0;
+        for (int start = 0; start < 10; start += group)
+            naiveCodebook += NaiveEntropies(rows.Select(r => r.Skip(start).Take(group).ToArray()).ToArray(), group, 0.01, 1).Codebook;
+        Assert.Equal(NaiveEntropies(rows, 10, 0.01, 1).Sample, sample.item<float>(), 1e-5);
+        Assert.Equal(naiveCodebook, codebook.item<float>(), 1e-4);
+
+        (sample - codebook).backward();
+        var y = z64.clone().requires_grad_();
+        var logits = y * 400;
+        var (logP, logQ) = (nn.functional.logsigmoid(logits), nn.functional.logsigmoid(-logits));
+        var reference = -(logP.exp() * logP + logQ.exp() * logQ).sum(1).mean();
+        for (int start = 0; start < 10; start += group)
+        {
+            var bits = LookupFreeQuantizer.IndexToBits(arange(1L << group), group).to(float64);
+            var (p, q) = (logP.narrow(1, start, group), logQ.narrow(1, start, group));
+            var mean = ((p - q).matmul(bits.t()) + q.sum(1, keepdim: true)).exp().mean(new long[] { 0 });
+            reference = reference + (mean * (mean + 1e-12).log()).sum();
+        }
+        reference.backward();
+        double largest = (z.grad!.to(float64) - y.grad!).abs().max().item<double>(), scale = y.grad!.abs().max().item<double>();
+        Assert.True(largest <= 1e-4 * scale, $"largest gradient difference {largest} against a largest gradient of {scale}");
+    }
+
     [Fact]
     public void GroupedCodebookEntropyBoundsTheExactOne()
     {

@@ -81,7 +81,7 @@ public sealed class LookupFreeQuantizer : Quantizer
     /// </summary>
     public (Tensor Sample, Tensor Codebook) Entropies(Tensor z)
     {
-        var logits = z * (4 * CodeScale / Temperature);
+        var logits = (z * (4 * CodeScale / Temperature)).clamp(-LogitBound, LogitBound);
         var logP = F.logsigmoid(logits);    // log p(bit = +1)
         var logQ = F.logsigmoid(-logits);   // log p(bit = −1)
         var sample = -(logP.exp() * logP + logQ.exp() * logQ).sum(1).mean();
@@ -93,6 +93,14 @@ public sealed class LookupFreeQuantizer : Quantizer
         }
         return (sample, codebook);
     }
+
+    // At the recipe's τ = 0.01 most bit logits are in the hundreds. libtorch's CPU exp leaves its vectorised path for
+    // arguments below float32's normal range (≈ −87.3) and subnormal intermediates are slow on x86, which together made
+    // these few small ops many times slower than their FLOPs. Bounding a logit at ±30 moves a bit's probability by less
+    // than e^−30 ≈ 1e−13 (σ(30) is 1 in float32) and each entropy by under 1e−10 nats; flooring a half's code
+    // log-probability at −43 keeps every product of two halves (≥ e^−86) a normal float32 and moves a code's batch mean
+    // by under e^−43. Through a bound or a floor the gradient is zero where the exact one is of order e^−30 or less.
+    const double LogitBound = 30, HalfLogProbabilityFloor = -43;
 
     // H of the batch-averaged distribution over the 2^g codes of one group. p(c|z) factorises over bits, so split the
     // group's bits into a low half a and a high half b: p(c|z) = p_a(c_a|z) · p_b(c_b|z), and the batch mean
@@ -115,7 +123,7 @@ public sealed class LookupFreeQuantizer : Quantizer
         int g = (int)logP.shape[1];
         if (g == 0) return ones(logP.shape[0], 1, dtype: logP.dtype, device: logP.device);
         var bits = IndexToBits(arange(1L << g, device: logP.device), g).to(logP.dtype); // [2^g, g]
-        return ((logP - logQ).matmul(bits.t()) + logQ.sum(1, keepdim: true)).exp();
+        return ((logP - logQ).matmul(bits.t()) + logQ.sum(1, keepdim: true)).clamp_min(HalfLogProbabilityFloor).exp();
     }
 
     /// <summary>Index of each row of booleans (or ±1 / 0-1 values with "positive" meaning set) [..., bits], LSB first.</summary>

@@ -5,8 +5,8 @@
 // gradients) — and attention alone, forward and backward (the kit's explicit scores, and the fused kernel beside them):
 // what is left of forward + backward is the elementwise work (norms, GELU, rotary positions, residual adds, softmax
 // cross-entropy, the embedding's scatter) and the allocations it makes. Each product is also put beside the measured matmul peak, because a product with a 256-wide
-// inner dimension may not reach it: that share, not the kit's code, is the ceiling of the step's MFU (and a share above
-// it is flagged, as a peak measured too low).
+// inner dimension may not reach it (a share above it is flagged, as a peak measured too low); the last row, the step's
+// FLOPs over the products' and attention's time alone, is the ceiling of the step's MFU on the machine at hand.
 using System.Diagnostics;
 using Kit.Core;
 using Kit.Language;
@@ -98,9 +98,14 @@ static class BenchGptProfile
         table.Add(Row("  in forward + backward: causal attention (alone)", attention, phases.Total,
             $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}], explicit scores; the fused kernel instead: {1e3 * fusedAttention:0.0} ms"));
         table.Add(Row("  in forward + backward: the rest (elementwise ops, cross-entropy, allocations)", forwardBackward - gemmSeconds - attention, phases.Total, ""));
+        // The step's FLOPs (the MFU row's count) over the time of its products and attention alone: what the step would
+        // reach with every other part free, so a target above it is out of this machine's reach whatever the rest costs.
+        double stepFlops = config.TrainFlopsPerToken((int)t) * rows;
+        table.Add(Row("the ceiling: products and attention alone, everything else free", gemmSeconds + attention, phases.Total,
+            OfPeak("the step's ceiling", stepFlops, gemmSeconds + attention) + " (the most the step can reach here)"));
         return ResultTable.FromRows("GPT training step: where the time goes", new[] { "part", "ms per step", "% of the step", "note" }, table,
             note: "Phases timed inside the same steps; products and attention timed alone at the model's shapes, so 'the rest' is forward + backward less both. "
-                + "A product's own share of the matmul peak bounds what the step can reach.");
+                + "The ceiling is the step's FLOPs over the products' and attention's time alone: the step's share of the peak cannot exceed it.");
     }
 
     static IReadOnlyList<object?> Row(string part, double seconds, double total, string note) => new object?[] { part, 1e3 * seconds, 100 * seconds / total, note };

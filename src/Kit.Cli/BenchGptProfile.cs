@@ -98,11 +98,10 @@ static class BenchGptProfile
         table.Add(Row("  in forward + backward: causal attention (alone)", attention, phases.Total,
             $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}], explicit scores; the fused kernel instead: {1e3 * fusedAttention:0.0} ms"));
         table.Add(Row("  in forward + backward: the rest (elementwise ops, cross-entropy, allocations)", forwardBackward - gemmSeconds - attention, phases.Total, ""));
-        // The step's FLOPs (the MFU row's count) over the time of its products and attention alone: what the step would
-        // reach with every other part free, so a target above it is out of this machine's reach whatever the rest costs.
-        double stepFlops = config.TrainFlopsPerToken((int)t) * rows;
-        table.Add(Row("the ceiling: products and attention alone, everything else free", gemmSeconds + attention, phases.Total,
-            OfPeak("the step's ceiling", stepFlops, gemmSeconds + attention) + " (the most the step can reach here)"));
+        // A target above the ceiling is out of this machine's reach whatever the rest costs (FLOPs: the MFU row's count).
+        double ceilingSeconds = gemmSeconds + attention;
+        table.Add(Row("the ceiling: products and attention alone, everything else free", ceilingSeconds, phases.Total,
+            OfPeak("the step's ceiling", config.TrainFlopsPerToken((int)t) * rows, ceilingSeconds) + " (the most the step can reach here)"));
         return ResultTable.FromRows("GPT training step: where the time goes", new[] { "part", "ms per step", "% of the step", "note" }, table,
             note: "Phases timed inside the same steps; products and attention timed alone at the model's shapes, so 'the rest' is forward + backward less both. "
                 + "The ceiling is the step's FLOPs over the products' and attention's time alone: the step's share of the peak cannot exceed it.");

@@ -1,9 +1,11 @@
 // Command-line parsing kept small and explicit: every command answers --help with its own usage, and every
 // mistake names the argument and what was expected.
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Kit.Cli.Notebooks;
 using Kit.Core;
+using Kit.Training;
 
 namespace Kit.Cli;
 
@@ -44,20 +46,26 @@ public static class Commands
             (every table, figure and claim), tables/*.csv and figures/ into one run folder. The report is rewritten as each
             notebook finishes, so an interrupted run keeps what finished and says where it stopped.
 
-              --scale      quick (CI, minutes), default (a CPU, the README's main job) or full (a GPU). Default: default
-              --out        the run folder. Default: runs/<yyyyMMdd-HHmmss>
+            Each notebook runs in a process of its own (`kit notebook run ... --report`), so one that ends the process — a native
+            abort — is reported with the cell it was in, and the notebooks after it still run.
+
+              --scale      quick (CI, minutes), default (a CPU, the README's main job) or full (a GPU). Default: KIT_SCALE, else default
+              --out        the run folder (created when missing; relative to the directory you run kit from). Default: runs/<yyyyMMdd-HHmmss>
               --notebooks  the folder of notebooks. Default: notebooks/ of the repository
             """,
         ["notebook run"] = """
-            usage: kit notebook run <notebook.ipynb> [--scale quick|default|full] [--param name=value]... [--out <folder>]
+            usage: kit notebook run <notebook.ipynb> [--scale quick|default|full] [--param name=value]... [--out <folder>] [--report <folder>]
 
             Executes the notebook headless on the .NET Interactive C# kernel (in process) and writes the executed copy into
-            the out folder — never over the notebook itself. A failing cell stops the run, naming the cell, its line and the
-            exception; that run's copy is written as <name>.failed.ipynb and the last good copy is kept.
+            the out folder — never over the notebook itself, even through a link. A failing cell stops the run, naming the
+            cell, its line and the exception; that run's copy is written as <name>.failed.ipynb and the last good copy is kept.
+            Before each cell the copy so far is written as <name>.running.ipynb, so a process that dies in a cell leaves
+            every cell before it.
 
-              --scale   sets the parameters cell's `scale`. Default: the notebook's own value
+              --scale   sets the parameters cell's `scale`. Default: the notebook's own value (which reads KIT_SCALE)
               --param   sets another variable of the cell tagged "parameters" (repeatable), typed after the variable
-              --out     the folder for the executed copy. Default: runs/notebooks
+              --out     the folder for the executed copy (created when missing). Default: runs/notebooks
+              --report  also writes the notebook's tables, claims and figures into this run folder, as `kit reproduce` does
             """,
         ["notebook jupyter"] = """
             usage: kit notebook jupyter <notebook.ipynb|folder> [--scale quick|default|full] [--out <folder>] [--compare-with <folder>]
@@ -66,7 +74,7 @@ public static class Commands
             as a kernel for this run only, with its HTTP server on loopback, run by jupyter-nbconvert; the kit comes from the
             local feed, packed first. Needs: sudo apt-get install --no-install-recommends jupyter-nbconvert python3-nbclient jupyter-client
 
-              --scale         sets KIT_SCALE, which every notebook's parameters cell reads. Default: quick
+              --scale         sets KIT_SCALE, which every notebook's parameters cell reads. Default: KIT_SCALE, else quick
               --out           the folder for the executed copies. Default: runs/jupyter
               --compare-with  a folder of executed copies (a headless run at the same scale and seed): fails when a
                               notebook's tables differ from its copy there (measured columns are skipped)
@@ -123,6 +131,13 @@ public static class Commands
     {
         try
         {
+            // Before any work: a bad KIT_* value or an unknown KIT_ name is an error, and relative KIT_CACHE / KIT_DATA are
+            // fixed to the directory the command was run from (the runner works inside the notebook's folder).
+            if (!IsHelp(args))
+            {
+                KitEnvironment.Check();
+                KitEnvironment.ResolveFolders();
+            }
             return args switch
             {
                 [] or ["--help"] or ["-h"] or ["help"] => Help(Usage, 0),
@@ -130,7 +145,7 @@ public static class Commands
                 [.., "--help" or "-h"] => Help(Topic(args.TakeWhile(a => a is not ("--help" or "-h")).ToArray()), 0),
                 ["notebook"] => throw new UsageException("notebook needs a subcommand: run, jupyter, compare or export.", "notebook run"),
                 ["notebook", "run"] => throw new UsageException("notebook run needs a notebook path.", "notebook run"),
-                ["notebook", "run", var path, .. var rest] => await RunNotebook(path, Options.Parse(rest, "notebook run", "--scale", "--param", "--out")),
+                ["notebook", "run", var path, .. var rest] => await RunNotebook(path, Options.Parse(rest, "notebook run", "--scale", "--param", "--out", "--report")),
                 ["notebook", "jupyter"] => throw new UsageException("notebook jupyter needs a notebook path or a folder of notebooks.", "notebook jupyter"),
                 ["notebook", "jupyter", var path, .. var rest] => Jupyter(path, Options.Parse(rest, "notebook jupyter", "--scale", "--out", "--compare-with")),
                 ["notebook", "compare", var a, var b] => Compare(a, b),
@@ -152,10 +167,12 @@ public static class Commands
         }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or DirectoryNotFoundException or InvalidOperationException)
         {
-            Console.Error.WriteLine($"kit: {Clean(e)}");
+            foreach (var line in Clean(e).Split('\n')) Console.Error.WriteLine($"kit: {line}");
             return 2;
         }
     }
+
+    static bool IsHelp(string[] args) => args is [] || args.Any(a => a is "--help" or "-h") || args[0] == "help";
 
     /// <summary>An exception's message without .NET's " (Parameter 'x')" suffix, which names code, not the user's input.</summary>
     internal static string Clean(Exception e) =>
@@ -191,32 +208,54 @@ public static class Commands
             if (eq <= 0) throw new UsageException($"--param '{p}' must look like name=value.", o.Command);
             result[p[..eq].Trim()] = p[(eq + 1)..];
         }
-        if (o.One("--scale") is string scale) result["scale"] = ScaleName(scale);
+        if (Scale(o) is string scale && o.One("--scale") is not null) result["scale"] = scale;
         return result;
     }
 
     static string ScaleName(string scale) => RunScales.Parse(scale).ToString().ToLowerInvariant();
 
+    /// <summary>The scale --scale and KIT_SCALE ask for (null when neither does); the two disagreeing is an error.</summary>
+    static string? Scale(Options o)
+    {
+        var flag = o.One("--scale") is string s ? ScaleName(s) : null;
+        var environment = Environment.GetEnvironmentVariable("KIT_SCALE") is { } e && !string.IsNullOrWhiteSpace(e) ? ScaleName(e) : null;
+        if (flag is not null && environment is not null && flag != environment)
+            throw new UsageException($"--scale {flag} and KIT_SCALE={environment} disagree; give one of them, or both the same.", o.Command);
+        return flag ?? environment;
+    }
+
+    /// <summary>An --out folder as an absolute path (relative to where kit was run), checked writable before any work: created when missing, not a file, writable, with room.</summary>
+    static string OutFolder(string? given, string fallback) =>
+        KitEnvironment.EnsureWritableFolder(Path.GetFullPath(given ?? fallback), $"--out '{given ?? fallback}'");
+
     static async Task<int> RunNotebook(string path, Options o)
     {
-        var outDir = o.One("--out") ?? Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks");
         var parameters = Parameters(o);
-        NotebookRunner.OutputPaths(path, outDir); // refuse an out folder that would overwrite the source before any cell runs
+        var notebook = Path.GetFullPath(path);
+        NotebookFile.Load(notebook); // a file that is no notebook is refused before anything is written
+        NotebookRunner.OutputPaths(notebook, Path.GetFullPath(o.One("--out") ?? Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks"))); // the source is never overwritten
+        var outDir = OutFolder(o.One("--out"), Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks"));
+        var report = o.One("--report") is string r ? KitEnvironment.EnsureWritableFolder(Path.GetFullPath(r), $"--report '{r}'") : null;
+        ArtifactCache.EnsureWritable();
         Console.Error.WriteLine($"kit: running {path}");
-        var result = await NotebookRunner.RunAsync(path, outDir, parameters, Log);
+        var result = await NotebookRunner.RunAsync(notebook, outDir, parameters, Log);
+        if (report is not null) ReportWriter.WritePart(report, result);
         Console.Error.WriteLine(result.Succeeded
             ? $"kit: {Path.GetFileName(path)} succeeded in {result.Seconds:0.0}s → {result.ExecutedPath}"
             : $"kit: {Path.GetFileName(path)} FAILED — {result.Failure!.Message}\n     this run's copy (outputs up to the failure): {result.ExecutedPath}" +
               (result.KeptCopy is null ? "" : $"\n     the last good executed copy is kept: {result.KeptCopy}"));
-        return result.Succeeded ? 0 : 1;
+        if (result.SavedElsewhere is not null)
+            Console.Error.WriteLine($"kit: {result.SavedElsewhere}; the executed copy was saved at {result.ExecutedPath} instead");
+        return result.Succeeded && result.SavedElsewhere is null ? 0 : 1;
     }
 
     static int Jupyter(string path, Options o)
     {
-        var scale = ScaleName(o.One("--scale") ?? "quick");
-        var notebooks = NotebooksAt(path, "notebook jupyter");
-        var outDir = o.One("--out") ?? Path.Combine(Root, "runs", "jupyter");
-        var compareWith = o.One("--compare-with");
+        var scale = Scale(o) ?? "quick";
+        var notebooks = NotebooksAt(Path.GetFullPath(path), "notebook jupyter");
+        var outDir = OutFolder(o.One("--out"), Path.Combine(Root, "runs", "jupyter"));
+        ArtifactCache.EnsureWritable();
+        var compareWith = o.One("--compare-with") is string c ? Path.GetFullPath(c) : null;
         if (compareWith is not null && !Directory.Exists(compareWith)) throw new DirectoryNotFoundException($"--compare-with '{compareWith}' does not exist.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var jupyterPath = JupyterRoute.Prepare(Root, LocalFeed.DefaultFolder(Root), Log);
@@ -243,7 +282,7 @@ public static class Commands
 
     static int Compare(string a, string b)
     {
-        foreach (var p in new[] { a, b }) if (!File.Exists(p)) throw new FileNotFoundException($"executed notebook '{p}' does not exist.", p);
+        foreach (var p in new[] { a, b }) NotebookFile.Load(p); // each must be a notebook: a missing file, a folder or other JSON is named in one line
         var differences = NotebookComparer.Differences(a, b);
         Console.WriteLine(differences.Count == 0 ? $"the {NotebookComparer.Tables(a).Count} tables agree" : string.Join("\n", differences));
         return differences.Count == 0 ? 0 : 1;
@@ -262,15 +301,26 @@ public static class Commands
 
     static int Pack(Options o)
     {
-        LocalFeed.Pack(Root, o.One("--out") ?? LocalFeed.DefaultFolder(Root), Log);
-        Log.WriteLine("kit: notebooks in VS Code and Jupyter now find it (notebooks/nuget.config names the feed)");
+        var feed = Path.GetFullPath(o.One("--out") ?? LocalFeed.DefaultFolder(Root));
+        LocalFeed.Pack(Root, feed, Log);
+        Log.WriteLine(PackMessage(feed, Root));
         return 0;
+    }
+
+    /// <summary>What a pack into <paramref name="feed"/> means for the notebooks: found, unless it went to another folder than notebooks/nuget.config names.</summary>
+    internal static string PackMessage(string feed, string root)
+    {
+        var named = LocalFeed.DefaultFolder(root);
+        return KitPaths.RealPath(feed) == KitPaths.RealPath(named)
+            ? "kit: notebooks in VS Code and Jupyter now find it (notebooks/nuget.config names the feed)"
+            : $"kit: notebooks/nuget.config names {named}, not {feed}: the notebooks' first cell will not find this pack " +
+              "until a NuGet source names that folder (or run kit pack without --out).";
     }
 
     /// <summary>The notebooks a path names: the file itself, or every *.ipynb of a folder in name order (none is an error).</summary>
     static IReadOnlyList<string> NotebooksAt(string path, string command)
     {
-        if (File.Exists(path)) return new[] { path };
+        if (File.Exists(path)) return new[] { Path.GetFullPath(path) };
         if (!Directory.Exists(path)) throw new FileNotFoundException($"'{path}' is neither a notebook nor a folder of notebooks.", path);
         var found = Directory.GetFiles(path, "*.ipynb").Order(StringComparer.Ordinal).ToList();
         if (found.Count == 0) throw new UsageException($"'{path}' holds no notebooks (*.ipynb); nothing to run.", command);
@@ -279,35 +329,95 @@ public static class Commands
 
     static async Task<int> Reproduce(Options o)
     {
-        var scale = ScaleName(o.One("--scale") ?? "default");
+        var scale = Scale(o) ?? "default";
         var root = KitPaths.RepositoryRoot ?? ".";
-        var folder = o.One("--notebooks") ?? Path.Combine(root, "notebooks");
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--notebooks '{folder}' does not exist.");
+        var given = o.One("--notebooks");
+        var folder = Path.GetFullPath(given ?? Path.Combine(root, "notebooks"));
+        if (File.Exists(folder))
+            throw new UsageException($"--notebooks '{given}' is a file; expected a folder of notebooks (to run one notebook: kit notebook run {given}).", "reproduce");
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--notebooks '{given ?? folder}' does not exist.");
         var notebooks = NotebooksAt(folder, "reproduce");
-        var runDir = o.One("--out") ?? Path.Combine(root, "runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-        foreach (var n in notebooks) NotebookRunner.OutputPaths(n, runDir);
-        var results = new List<NotebookRunResult>();
-        var report = new ReportWriter(runDir, scale, KitRuntime.Describe());
+        var defaultOut = Path.Combine(root, "runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        foreach (var n in notebooks) NotebookRunner.OutputPaths(n, Path.GetFullPath(o.One("--out") ?? defaultOut));
+        var runDir = OutFolder(o.One("--out"), defaultOut);
+        ArtifactCache.EnsureWritable();
+        using var reportLock = RunLock.Acquire(Path.Combine(runDir, "report.md"), "--out");
+        foreach (var n in notebooks) { var stale = ReportWriter.PartPath(runDir, n); if (File.Exists(stale)) File.Delete(stale); } // an earlier run's parts are not this run's
+        var report = new ReportWriter(runDir, scale, ReportWriter.Environment(KitRuntime.Describe()));
+        var parts = new List<ReportPart>();
         string? running = null;
-        // Ctrl-C (or a kill) mid-run: the report is rewritten to say which notebook stopped; the finished ones stay.
+        Process? child = null;
+        bool interrupted = false;
+        // Ctrl-C (or a kill) mid-run: the notebook's process is stopped and the report is rewritten to say which notebook
+        // stopped; the finished ones stay.
         void Interrupted(PosixSignalContext context)
         {
-            lock (results) report.Write(results, interruptedDuring: running);
-            Log.WriteLine($"\nkit: interrupted during {running ?? "start-up"}; the report of the {results.Count} finished notebook(s): {report.Path}");
+            lock (parts)
+            {
+                interrupted = true;
+                try { child?.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                report.Write(parts, interruptedDuring: running);
+            }
+            Log.WriteLine($"\nkit: interrupted during {running ?? "start-up"}; the report of the {parts.Count} finished notebook(s): {report.Path}");
+            context.Cancel = true;
+            Environment.Exit(130); // 128 + SIGINT, as a shell reports it; the notebook's process is already stopped
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupted);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupted);
         foreach (var path in notebooks)
         {
             running = Path.GetFileName(path);
-            Log.WriteLine($"kit: [{results.Count + 1}/{notebooks.Count}] {running} at scale {scale}");
-            var result = await NotebookRunner.RunAsync(path, runDir, new Dictionary<string, string> { ["scale"] = scale }, Log);
-            Log.WriteLine(result.Succeeded ? $"kit:     ok in {result.Seconds:0}s" : $"kit:     FAILED — {result.Failure!.Message}");
-            lock (results) { results.Add(result); report.Write(results, interruptedDuring: null); }
+            Log.WriteLine($"kit: [{parts.Count + 1}/{notebooks.Count}] {running} at scale {scale}");
+            var part = await RunInItsOwnProcess(path, runDir, scale, p => { lock (parts) child = p; });
+            lock (parts)
+            {
+                if (interrupted) break;
+                parts.Add(part);
+                report.Write(parts, interruptedDuring: null);
+            }
+            Log.WriteLine(part.Succeeded ? $"kit:     ok in {part.Seconds:0}s" : $"kit:     FAILED — {part.Failure}");
         }
         running = null;
-        Log.WriteLine($"kit: {results.Count(r => r.Succeeded)}/{results.Count} notebooks succeeded; report: {report.Path}");
-        return results.All(r => r.Succeeded) ? 0 : 1;
+        Log.WriteLine($"kit: {parts.Count(r => r.Succeeded)}/{parts.Count} notebooks succeeded; report: {report.Path}");
+        return parts.All(r => r.Succeeded) ? 0 : 1;
+    }
+
+    // `kit notebook run <notebook> --report <run>` in a child process: the notebook's part of the report, or — when the
+    // process ends without writing one (a native abort) — a failed part naming the exit and the cell it was in.
+    static async Task<ReportPart> RunInItsOwnProcess(string notebook, string runDir, string scale, Action<Process?> track)
+    {
+        var start = SelfStart("notebook", "run", notebook, "--scale", scale, "--out", runDir, "--report", runDir);
+        start.RedirectStandardError = true;
+        start.RedirectStandardOutput = true;
+        var tail = new Queue<string>();
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start a process for {notebook}.");
+        track(process);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            Log.WriteLine(e.Data);
+            lock (tail) { tail.Enqueue(e.Data); if (tail.Count > 40) tail.Dequeue(); }
+        };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine(e.Data); };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        await process.WaitForExitAsync();
+        track(null);
+        if (ReportWriter.ReadPart(runDir, notebook) is { } part) return part;
+        string[] lines;
+        lock (tail) lines = tail.ToArray();
+        return NotebookAbort.Record(notebook, runDir, process.ExitCode, lines, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>This program with <paramref name="args"/> (through the dotnet host when it runs as a .dll).</summary>
+    static ProcessStartInfo SelfStart(params string[] args)
+    {
+        var host = Environment.ProcessPath ?? "dotnet";
+        var start = new ProcessStartInfo(host) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(Commands).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return start;
     }
 
     static int BenchCommand(string[] rest)

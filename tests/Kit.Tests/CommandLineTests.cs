@@ -8,27 +8,9 @@ namespace Kit.Tests;
 
 public sealed class CommandLineTests : TempDirectoryTest
 {
-    sealed record Outcome(int Exit, string Out, string Err);
+    static ProcessStartInfo Command(IEnumerable<string> args) => KitProcess.Start(args);
 
-    // The command built beside the tests (the test project references Kit.Cli), started by the dotnet host running them.
-    static ProcessStartInfo Command(IEnumerable<string> args)
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h
-            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Kit.Cli.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        return start;
-    }
-
-    static Outcome Kit(params string[] args)
-    {
-        using var p = Process.Start(Command(args))!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2))) { p.Kill(entireProcessTree: true); throw new TimeoutException($"kit {string.Join(' ', args)} did not finish"); }
-        return new Outcome(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    static KitProcess.Outcome Kit(params string[] args) => KitProcess.Run(args);
 
     string Notebook(string name, params string[] codeCells)
     {

@@ -101,6 +101,25 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
     }
 
     [Fact]
+    public void UnifiedCodebookSetUpWithoutTheOptionalDataTakesTheCodebookTheTextAllows()
+    {
+        // The README-only machine: no WordNet, so the text has a few dozen ids, fewer than notebook 07's 256 codes.
+        var previous = Environment.GetEnvironmentVariable(KitEnvironment.OptionalData);
+        Environment.SetEnvironmentVariable(KitEnvironment.OptionalData, "ignore");
+        try
+        {
+            var asked = UnifiedCodebookConfig.For(RunScale.Tiny, 8) with { CodebookSize = 256 };
+            var setup = UnifiedCodebookExperiment.Prepare(asked, RunScale.Tiny, CPU);
+            Assert.True(setup.Offset.TextCount < 256, $"{setup.Offset.TextCount} text ids");
+            Assert.Equal(CodebookRows.FitCount(256, setup.Offset.TextCount), setup.Config.CodebookSize);
+            Assert.Equal(setup.Config.CodebookSize, setup.Rows.Ids.Distinct().Count());
+            Assert.Equal(setup.Config.CodebookSize, setup.Offset.CodebookSize); // the separate baseline's too
+            Assert.Contains("WordNet hidden by KIT_OPTIONAL_DATA=ignore", setup.CodebookNote);
+        }
+        finally { Environment.SetEnvironmentVariable(KitEnvironment.OptionalData, previous); }
+    }
+
+    [Fact]
     public void UnifiedCodebookAtTinyScale()
     {
         var setup = UnifiedCodebookExperiment.Prepare(RunScale.Tiny, 8, CPU);

@@ -72,6 +72,19 @@ public sealed class UnifiedCodebookTests
         Assert.Equal("count", error.ParamName);
     }
 
+    [Theory]
+    [InlineData(256, 2885, 256)] // WordNet installed: the asked size
+    [InlineData(256, 51, 32)]    // the synthetic text alone: the largest power of two its ids hold
+    [InlineData(32, 32, 32)]
+    [InlineData(256, 255, 128)]
+    [InlineData(256, 2, 2)]
+    public void TheCodebookSizeIsBoundedByTheTextRowsAvailable(int asked, int textRows, int expected) =>
+        Assert.Equal(expected, CodebookRows.FitCount(asked, textRows));
+
+    [Fact]
+    public void ATextTooSmallForAnyCodebookIsRefused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => CodebookRows.FitCount(256, 1));
+
     [Fact]
     public void CycleScheduleRunsUnequalPhasesInTurn()
     {

@@ -45,7 +45,7 @@ public static class JupyterRoute
     /// <summary>Executes <paramref name="notebook"/> into <paramref name="outDirectory"/> at <paramref name="scale"/>.</summary>
     public static JupyterRunResult Run(string notebook, string outDirectory, string scale, string jupyterPath, TextWriter log)
     {
-        var (executed, _) = NotebookRunner.OutputPaths(notebook, outDirectory);
+        var executed = NotebookRunner.OutputPaths(notebook, outDirectory).Executed;
         Directory.CreateDirectory(outDirectory);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var environment = new Dictionary<string, string> { ["JUPYTER_PATH"] = jupyterPath, ["KIT_SCALE"] = scale };

@@ -9,6 +9,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using Kit.Core;
 using Kit.Notebook;
 using Microsoft.CodeAnalysis.Scripting;
 using Microsoft.DotNet.Interactive;
@@ -23,8 +24,15 @@ namespace Kit.Cli.Notebooks;
 /// <summary>How a run ended.</summary>
 /// <param name="ExecutedPath">The executed copy this run wrote (for a failed run, the ".failed" copy beside the good one).</param>
 /// <param name="KeptCopy">For a failed run, the last good executed copy it left in place (null when there was none).</param>
+/// <param name="SavedElsewhere">Why the executed copy is not in the out folder (a write that failed there), when it is not; ExecutedPath then names where it is.</param>
 public sealed record NotebookRunResult(string Notebook, string ExecutedPath, bool Succeeded, NotebookCellException? Failure,
-    double Seconds, IReadOnlyList<DisplayedArtifact> Artifacts, string? Title, string? KeptCopy = null);
+    double Seconds, IReadOnlyList<DisplayedArtifact> Artifacts, string? Title, string? KeptCopy = null, string? SavedElsewhere = null);
+
+/// <summary>Where a run of a notebook writes, all beside each other in the out folder.</summary>
+/// <param name="Executed">The executed copy of a run that succeeded (name.ipynb).</param>
+/// <param name="Failed">The copy of a run that failed (name.failed.ipynb); the last good executed copy is left as it was.</param>
+/// <param name="Running">The copy so far, rewritten before each cell (name.running.ipynb): what is left when the process dies.</param>
+public sealed record NotebookOutputs(string Executed, string Failed, string Running);
 
 /// <summary>Executes notebooks cell by cell on the .NET Interactive C# kernel.</summary>
 public static class NotebookRunner
@@ -40,7 +48,9 @@ public static class NotebookRunner
     {
         log ??= TextWriter.Null;
         var doc = NotebookFile.Load(notebookPath);
-        var (executedPath, failedPath) = OutputPaths(notebookPath, outDirectory);
+        var paths = OutputPaths(notebookPath, outDirectory);
+        Directory.CreateDirectory(Path.GetDirectoryName(paths.Executed)!);
+        using var runLock = RunLock.Acquire(paths.Executed, "--out");
         // A copy saved over its source carries the cell an earlier run injected; it would win over this run's.
         var staleCells = doc.Elements.Where(e => NotebookFile.Tags(e).Contains(NotebookFile.InjectedTag)).ToList();
         foreach (var e in staleCells) doc.Elements.Remove(e);
@@ -50,6 +60,19 @@ public static class NotebookRunner
         var clock = Stopwatch.StartNew();
         var artifacts = new List<DisplayedArtifact>();
         NotebookCellException? failure = null;
+        bool progressWarned = false;
+        // Before each cell the copy so far is written (cells before it with their outputs, this one marked as started), so
+        // a process that dies in a cell — a native abort — leaves everything up to the cell before, and names the cell.
+        void SaveProgress(int startedCell)
+        {
+            doc.Metadata["kit"] = new Dictionary<string, object> { ["running"] = true, ["started_cell"] = startedCell, ["parameters"] = Parameters(parameters) };
+            try { NotebookFile.Save(doc, paths.Running); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (!progressWarned) log.WriteLine($"  could not write the copy so far to {paths.Running} ({e.Message}); the run goes on");
+                progressWarned = true;
+            }
+        }
         var previousDirectory = Environment.CurrentDirectory;
         Environment.CurrentDirectory = Path.GetDirectoryName(Path.GetFullPath(notebookPath))!; // the kernel's working directory too
         ChartView.ResetPlotlyEmbedding();
@@ -67,6 +90,7 @@ public static class NotebookRunner
                 cell.ExecutionOrder = 0;
                 if (failure is not null) continue; // cells after a failure keep no stale outputs
                 int number = i + 1 - injected;     // cell numbers in messages refer to the notebook as written
+                SaveProgress(number);
                 var cellClock = Stopwatch.StartNew();
                 failure = cell.KernelName is "csharp" or "C#" or "c#"
                     ? await Execute(kernel, csharp, cell, number, ++executionCount, artifacts)
@@ -103,31 +127,50 @@ public static class NotebookRunner
         {
             ["executed_at"] = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             ["duration_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
-            ["parameters"] = (parameters ?? new Dictionary<string, string>()).ToDictionary(kv => kv.Key, kv => (object)kv.Value),
+            ["parameters"] = Parameters(parameters),
             ["succeeded"] = failure is null,
         };
-        Directory.CreateDirectory(outDirectory);
-        string written = failure is null ? executedPath : failedPath;
-        NotebookFile.Save(doc, written);
-        if (failure is null && File.Exists(failedPath)) File.Delete(failedPath); // superseded by this good run
+        string written = failure is null ? paths.Executed : paths.Failed;
+        string? elsewhere = null;
+        try { NotebookFile.Save(doc, written); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The cells ran: their outputs are kept even when the out folder can no longer take them (a full disk, a folder gone).
+            elsewhere = $"{written} could not be written ({e.Message})";
+            written = Path.Combine(Path.GetTempPath(), "kit-unsaved-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture), Path.GetFileName(written));
+            NotebookFile.Save(doc, written);
+            log.WriteLine($"  {elsewhere}; the executed copy is at {written}");
+        }
+        TryDelete(paths.Running);
+        if (failure is null && elsewhere is null) TryDelete(paths.Failed); // superseded by this good run
         GC.Collect(); // the kernel's script state held the notebook's tensors
         return new NotebookRunResult(notebookPath, written, failure is null, failure, clock.Elapsed.TotalSeconds, artifacts,
-            NotebookFile.Title(doc), failure is not null && File.Exists(executedPath) ? executedPath : null);
+            NotebookFile.Title(doc), failure is not null && File.Exists(paths.Executed) ? paths.Executed : null, elsewhere);
+    }
+
+    static Dictionary<string, object> Parameters(IReadOnlyDictionary<string, string>? parameters) =>
+        (parameters ?? new Dictionary<string, string>()).ToDictionary(kv => kv.Key, kv => (object)kv.Value);
+
+    static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>
-    /// Where a run of <paramref name="notebookPath"/> writes: the executed copy and, for a failed run, the copy beside
-    /// it (name.failed.ipynb). Neither may be the source itself.
+    /// Where a run of <paramref name="notebookPath"/> writes in <paramref name="outDirectory"/>. None may be the source itself:
+    /// links are followed before the paths are compared, so an out folder that is a link to the notebook's folder is refused too.
     /// </summary>
-    public static (string Executed, string Failed) OutputPaths(string notebookPath, string outDirectory)
+    public static NotebookOutputs OutputPaths(string notebookPath, string outDirectory)
     {
-        var executed = Path.GetFullPath(Path.Combine(outDirectory, Path.GetFileName(notebookPath)));
-        var failed = Path.ChangeExtension(executed, ".failed.ipynb");
-        var source = Path.GetFullPath(notebookPath);
-        if (executed == source || failed == source)
-            throw new ArgumentException($"--out '{outDirectory}' is the notebook's own folder: the executed copy would overwrite the source '{notebookPath}'. " +
-                "Choose another folder (the default is runs/notebooks).");
-        return (executed, failed);
+        var folder = KitPaths.RealPath(outDirectory);
+        var name = Path.GetFileName(notebookPath);
+        var outputs = new NotebookOutputs(Path.Combine(folder, name), Path.Combine(folder, Path.ChangeExtension(name, ".failed.ipynb")),
+            Path.Combine(folder, Path.ChangeExtension(name, ".running.ipynb")));
+        var source = KitPaths.RealPath(notebookPath);
+        if (new[] { outputs.Executed, outputs.Failed, outputs.Running }.Contains(source))
+            throw new ArgumentException($"--out '{outDirectory}' is {(folder == Path.GetFullPath(outDirectory) ? "" : $"a link to {Path.GetDirectoryName(source)}, ")}the notebook's own folder: " +
+                $"the executed copy would overwrite the source '{notebookPath}'. Choose another folder (the default is runs/notebooks).");
+        return outputs;
     }
 
     static (CompositeKernel Kernel, CSharpKernel CSharp) CreateKernel()

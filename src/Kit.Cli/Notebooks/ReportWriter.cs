@@ -1,21 +1,34 @@
-// `kit reproduce`: the executed notebooks plus report.md — first a summary of every claim of every notebook (holds,
-// does not hold, not expected at this scale), then per notebook every table (Markdown in the report, CSV beside it),
-// its claims (claims/<notebook>.csv) and every figure (PNG image grids, HTML charts sharing one local plotly.js). The
-// report is rewritten after each notebook, so a run that is interrupted still has one, saying where it stopped.
+// `kit reproduce`: the executed notebooks plus report.md — first what the run used (scale, machine, which optional data),
+// then a summary of every claim of every notebook (holds, does not hold, not expected at this scale), then per notebook
+// every table (Markdown in the report, CSV beside it), its claims (claims/<notebook>.csv) and every figure (PNG image
+// grids, HTML charts sharing one local plotly.js). Each notebook runs in a process of its own, which writes its part:
+// its files and parts/<notebook>.json (status, claims, its section of the report). The parent assembles report.md from
+// the parts after each notebook, so a run that is interrupted, or whose notebook aborted the process, still has one.
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Kit.Evaluation;
 using Kit.Notebook;
 
 namespace Kit.Cli.Notebooks;
 
-/// <summary>Writes a run folder's report from notebook results.</summary>
+/// <summary>One claim as the report lists it.</summary>
+public sealed record ReportClaim(string Finding, string PaperFigure, string ThisRun, Verdict Verdict, string VerdictText);
+
+/// <summary>What one notebook's process left for the report.</summary>
+/// <param name="Notebook">The source notebook's file name.</param>
+/// <param name="ExecutedFile">The executed copy's file name in the run folder (".failed.ipynb" for a failed run).</param>
+/// <param name="Section">The notebook's section of report.md (tables, claims, figures).</param>
+public sealed record ReportPart(string Notebook, string ExecutedFile, string? Title, bool Succeeded, string? Failure, double Seconds,
+    IReadOnlyList<ReportClaim> Claims, string Section);
+
+/// <summary>Writes a run folder's report: each notebook's part, and report.md from the parts.</summary>
 public sealed class ReportWriter
 {
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
     readonly string _runDirectory, _scale, _environment;
-    readonly HashSet<string> _written = new(StringComparer.Ordinal);
-    bool _plotlyWritten;
 
+    /// <param name="environment">What the run used: the machine and the optional data (see <see cref="Environment"/>).</param>
     public ReportWriter(string runDirectory, string scale, string environment)
     {
         _runDirectory = runDirectory; _scale = scale; _environment = environment;
@@ -25,73 +38,118 @@ public sealed class ReportWriter
     /// <summary>Where the report is written.</summary>
     public string Path { get; }
 
+    /// <summary>The file a notebook's part is kept in.</summary>
+    public static string PartPath(string runDirectory, string notebook) =>
+        System.IO.Path.Combine(runDirectory, "parts", System.IO.Path.GetFileNameWithoutExtension(notebook) + ".json");
+
+    /// <summary>The machine's description and which optional data this run used, for the report's head.</summary>
+    public static string Environment(string machine) =>
+        machine + "\noptional data: WordNet " + (Kit.Language.TextCorpus.InstalledWordNet is string w ? $"used ({w})" : Kit.Language.TextCorpus.WordNetAbsence) +
+        "; Fashion-MNIST " + (Kit.Data.FashionMnist.Locate() is string f ? $"used ({f})" : Kit.Data.FashionMnist.Absence);
+
     /// <summary>
-    /// Writes report.md, tables/ and figures/ for <paramref name="results"/>; <paramref name="interruptedDuring"/> names
-    /// the notebook that was running when the run was stopped (null for a run that is finished or still going).
+    /// Writes <paramref name="result"/>'s tables, claims and figures into the run folder and its part (parts/&lt;name&gt;.json);
+    /// returns the part.
     /// </summary>
-    public void Write(IReadOnlyList<NotebookRunResult> results, string? interruptedDuring)
+    public static ReportPart WritePart(string runDirectory, NotebookRunResult result)
     {
+        var stem = System.IO.Path.GetFileNameWithoutExtension(result.Notebook);
         var md = new StringBuilder();
-        md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
-        if (interruptedDuring is not null)
-            md.Append($"**Interrupted** while {interruptedDuring} was running: the {results.Count} notebook(s) below finished; the rest did not run.\n\n");
-        md.Append("```\n").Append(_environment).Append("\n```\n\n");
-        md.Append("| notebook | status | time |\n|---|---|---|\n");
-        foreach (var r in results)
-            md.Append($"| [{System.IO.Path.GetFileName(r.Notebook)}]({System.IO.Path.GetFileName(r.ExecutedPath)}) | {(r.Succeeded ? "ok" : "**failed**")} | {r.Seconds:0}s |\n");
-        if (interruptedDuring is not null) md.Append($"| {interruptedDuring} | **interrupted** | |\n");
-        Summary(md, results);
-        foreach (var r in results) Notebook(md, r);
-        Kit.Core.AtomicFile.WriteAllText(Path, md.ToString());
-    }
-
-    // Every claim of every notebook in one table; "not expected at this scale" is told apart from "does not hold".
-    static void Summary(StringBuilder md, IReadOnlyList<NotebookRunResult> results)
-    {
-        var claims = results.SelectMany(r => r.Artifacts.Select(a => a.View).OfType<ClaimsTable>()
-            .SelectMany(t => t.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(r.Notebook), Claim: c)))).ToList();
-        if (claims.Count == 0) return;
-        int Count(Verdict v) => claims.Count(c => c.Claim.Verdict == v);
-        md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, {Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
-        md.Append("| notebook | claim | paper | this run | verdict |\n|---|---|---|---|---|\n");
-        static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
-        foreach (var (notebook, claim) in claims)
-            md.Append($"| {notebook} | {Cell(claim.Finding)} | {Cell(claim.PaperFigure)} | {Cell(claim.ThisRun)} | {(claim.Verdict == Verdict.DoesNotHold ? "**does not hold**" : claim.VerdictText)} |\n");
-    }
-
-    void Notebook(StringBuilder md, NotebookRunResult r)
-    {
-        var stem = System.IO.Path.GetFileNameWithoutExtension(r.Notebook);
-        md.Append($"\n## {stem}{(r.Title is null ? "" : " — " + r.Title)}\n\n");
-        if (!r.Succeeded) md.Append($"**Failed:** {r.Failure?.Message}\n\n");
+        md.Append($"\n## {stem}{(result.Title is null ? "" : " — " + result.Title)}\n\n");
+        if (!result.Succeeded) md.Append($"**Failed:** {result.Failure?.Message}\n\n");
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        bool plotly = false;
         int k = 0;
-        foreach (var artifact in r.Artifacts)
+        foreach (var artifact in result.Artifacts)
         {
             k++;
             var name = $"{stem}-{k:D2}-{Display.FileStem(artifact.View.Title ?? "output", 48)}";
-            bool fresh = _written.Add(name);
+            bool fresh = written.Add(name);
             switch (artifact.View)
             {
                 case ClaimsTable claims:
-                    if (fresh) claims.Table.SaveCsv(System.IO.Path.Combine(_runDirectory, "claims", stem + ".csv"));
+                    if (fresh) claims.Table.SaveCsv(System.IO.Path.Combine(runDirectory, "claims", stem + ".csv"));
                     md.Append(claims.Table.ToMarkdown()).Append($"\n[CSV](claims/{stem}.csv)\n\n");
                     break;
                 case ResultTable table:
-                    if (fresh) table.SaveCsv(System.IO.Path.Combine(_runDirectory, "tables", name + ".csv"));
+                    if (fresh) table.SaveCsv(System.IO.Path.Combine(runDirectory, "tables", name + ".csv"));
                     md.Append(table.ToMarkdown()).Append($"\n[CSV](tables/{name}.csv)\n\n");
                     break;
                 case ChartView chart:
-                    var figures = System.IO.Path.Combine(_runDirectory, "figures");
-                    if (!_plotlyWritten) { Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, "plotly.min.js"), ChartView.PlotlyJs); _plotlyWritten = true; }
+                    var figures = System.IO.Path.Combine(runDirectory, "figures");
+                    if (!plotly) { Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, "plotly.min.js"), ChartView.PlotlyJs); plotly = true; }
                     if (fresh) Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, name + ".html"), chart.ToStandaloneHtml("plotly.min.js"));
                     md.Append($"[Chart: {chart.Title}](figures/{name}.html)\n\n");
                     break;
                 case var view when view.ToPng() is byte[] png:
-                    if (fresh) Kit.Core.AtomicFile.WriteAllBytes(System.IO.Path.Combine(_runDirectory, "figures", name + ".png"), png);
+                    if (fresh) Kit.Core.AtomicFile.WriteAllBytes(System.IO.Path.Combine(runDirectory, "figures", name + ".png"), png);
                     md.Append($"![{view.Title ?? "images"}](figures/{name}.png)\n\n");
                     break;
             }
         }
         if (k == 0) md.Append("_No tables or figures._\n");
+        var claimsRows = result.Artifacts.Select(a => a.View).OfType<ClaimsTable>()
+            .SelectMany(t => t.Claims.Select(c => new ReportClaim(c.Finding, c.PaperFigure, c.ThisRun, c.Verdict, c.VerdictText))).ToList();
+        var part = new ReportPart(System.IO.Path.GetFileName(result.Notebook), System.IO.Path.GetFileName(result.ExecutedPath), result.Title, result.Succeeded,
+            result.Failure?.Message, result.Seconds, claimsRows, md.ToString());
+        Kit.Core.AtomicFile.WriteAllText(PartPath(runDirectory, result.Notebook), JsonSerializer.Serialize(part, Json));
+        return part;
+    }
+
+    /// <summary>The part a notebook's process wrote, or null when it wrote none (it aborted before the end).</summary>
+    public static ReportPart? ReadPart(string runDirectory, string notebook)
+    {
+        var path = PartPath(runDirectory, notebook);
+        if (!File.Exists(path)) return null;
+        try { return JsonSerializer.Deserialize<ReportPart>(File.ReadAllText(path), Json); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>
+    /// Writes report.md from <paramref name="parts"/> (one per finished notebook, in order); <paramref name="interruptedDuring"/>
+    /// names the notebook that was running when the run was stopped (null for a run that is finished or still going).
+    /// Returns where it was written: the run folder, or — when that write fails — a temporary folder, which the caller reports.
+    /// </summary>
+    public string Write(IReadOnlyList<ReportPart> parts, string? interruptedDuring)
+    {
+        var md = new StringBuilder();
+        md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
+        if (interruptedDuring is not null)
+            md.Append($"**Interrupted** while {interruptedDuring} was running: the {parts.Count} notebook(s) below finished; the rest did not run.\n\n");
+        md.Append("```\n").Append(_environment).Append("\n```\n\n");
+        md.Append("| notebook | status | time |\n|---|---|---|\n");
+        foreach (var p in parts)
+            md.Append($"| [{p.Notebook}]({p.ExecutedFile}) | {(p.Succeeded ? "ok" : "**failed**")} | {p.Seconds:0}s |\n");
+        if (interruptedDuring is not null) md.Append($"| {interruptedDuring} | **interrupted** | |\n");
+        Summary(md, parts, _environment);
+        foreach (var p in parts) md.Append(p.Section);
+        try
+        {
+            Kit.Core.AtomicFile.WriteAllText(Path, md.ToString());
+            return Path;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var fallback = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "kit-unsaved-runs", System.IO.Path.GetFileName(_runDirectory.TrimEnd('/')), "report.md");
+            Kit.Core.AtomicFile.WriteAllText(fallback, md.ToString());
+            Console.Error.WriteLine($"kit: the report could not be written to {Path} ({e.Message}); it is at {fallback}.");
+            return fallback;
+        }
+    }
+
+    // Every claim of every notebook in one table; "not expected at this scale" is told apart from "does not hold", and the
+    // heading says whether the optional data was used (claims that rest on WordNet or Fashion-MNIST can change without it).
+    static void Summary(StringBuilder md, IReadOnlyList<ReportPart> parts, string environment)
+    {
+        var claims = parts.SelectMany(p => p.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(p.Notebook), Claim: c))).ToList();
+        if (claims.Count == 0) return;
+        int Count(Verdict v) => claims.Count(c => c.Claim.Verdict == v);
+        var data = environment.Split('\n').FirstOrDefault(l => l.StartsWith("optional data: ", StringComparison.Ordinal))?["optional data: ".Length..];
+        md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, {Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
+        if (data is not null) md.Append($"Optional data in this run: {data}.\n\n");
+        md.Append("| notebook | claim | paper | this run | verdict |\n|---|---|---|---|---|\n");
+        static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+        foreach (var (notebook, claim) in claims)
+            md.Append($"| {notebook} | {Cell(claim.Finding)} | {Cell(claim.PaperFigure)} | {Cell(claim.ThisRun)} | {(claim.Verdict == Verdict.DoesNotHold ? "**does not hold**" : claim.VerdictText)} |\n");
     }
 }

@@ -76,7 +76,7 @@ public static class PatchReadout
         using var batch = new ShapesDataset(count, split, new ShapesOptions(Resolution: backbone.ImageSize, Seed: seed)).Batch(0, count);
         var pooling = PatchGrid.CellPooling(backbone.GridHeight, backbone.GridWidth, device);
         using var noGrad = no_grad();
-        var features = Scopes.InChunks(count, 256, (start, n) => pooling.matmul(backbone.PatchFeatures(batch.Images.narrow(0, start, n).to(device))));
+        var features = Scopes.InChunks(count, 256, (start, n) => pooling.MatmulChecked(backbone.PatchFeatures(batch.Images.narrow(0, start, n).to(device))));
         return (features.reshape(-1, backbone.Dim).to(device), ProbeNetwork.CellTargets(batch.Scenes!).reshape(-1, 2).to(device));
     }
 }

@@ -9,7 +9,8 @@
 // reaches stays mapped until it exits, which is what tcmalloc does too.
 // Where the kit starts the process itself (the launcher, the test settings) it also sets GLIBC_TUNABLES with the same
 // values plus glibc.malloc.hugetlb=1, which backs the heap with transparent huge pages; that one only exists as an
-// environment tunable read at process start. KIT_MALLOC=system leaves glibc as it is (for comparisons: run a bench with it set).
+// environment tunable read at process start. KIT_MALLOC=system leaves glibc as it is (for comparisons: run a bench with it set);
+// KIT_MALLOC=kit (or unset) is the default.
 using System.Runtime.InteropServices;
 
 namespace Kit.Core;
@@ -35,11 +36,14 @@ public static class Allocator
             if (_state is not null) return;
             if (!OperatingSystem.IsLinux()) { _state = "the system's allocator (not Linux: nothing to tune)"; return; }
             if (Preloaded() is string other) { _state = $"{other} (preloaded; the kit leaves it as it is)"; return; }
-            if (Environment.GetEnvironmentVariable(EnvironmentVariable) == "system") { _state = $"glibc malloc, untuned ({EnvironmentVariable}=system)"; return; }
+            var setting = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            if (setting == "system") { _state = $"glibc malloc, untuned ({EnvironmentVariable}=system)"; return; }
+            // An unknown value is reported by KitEnvironment.Check (every entry point runs it); here, before Main, the default holds.
+            if (setting is { Length: > 0 } && setting != "kit") _state = $"{EnvironmentVariable}='{setting}' is not a setting (expected 'kit' or 'system'): ";
             try
             {
                 bool ok = Mallopt(M_MMAP_MAX, 0) == 1 & Mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1 & Mallopt(M_TOP_PAD, 64 << 20) == 1;
-                _state = ok ? "glibc malloc, tuned by the kit (no mmap per block, no trimming, 64 MiB top pad)" : "glibc malloc (mallopt refused the kit's tuning)";
+                _state += ok ? "glibc malloc, tuned by the kit (no mmap per block, no trimming, 64 MiB top pad)" : "glibc malloc (mallopt refused the kit's tuning)";
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {
@@ -54,7 +58,7 @@ public static class Allocator
         Tune();
         var tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "";
         bool hugePages = tunables.Contains("glibc.malloc.hugetlb=1", StringComparison.Ordinal) || tunables.Contains("glibc.malloc.hugetlb=2", StringComparison.Ordinal);
-        return _state + (_state!.StartsWith("glibc malloc, tuned", StringComparison.Ordinal)
+        return _state + (_state!.Contains("glibc malloc, tuned", StringComparison.Ordinal)
             ? hugePages ? "; transparent huge pages on (GLIBC_TUNABLES)" : "; transparent huge pages off (set only where the kit starts the process: ./kit, dotnet test)"
             : "");
     }

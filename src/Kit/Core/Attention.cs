@@ -97,7 +97,7 @@ public sealed class MultiHeadAttention : nn.Module
         {
             var weights = Weighted(queries, keys, mask, b, t, s);
             sees = weights.sum(-1, keepdim: true).gt(0);
-            y = weights.matmul(values);
+            y = weights.MatmulChecked(values);
         }
         else
         {
@@ -134,10 +134,10 @@ public sealed class MultiHeadAttention : nn.Module
         // The scale goes on the queries ([.., T, hd]) rather than on the scores ([.., T, S]): fewer elements. The mask is
         // added as a 0 / −∞ bias into the product's own output (which its backward does not need): an addition's backward
         // passes the gradient through, where a masked_fill's would mask it in one more pass over the scores.
-        var scores = (queries * (1.0 / Math.Sqrt(queries.shape[3]))).matmul(keys.transpose(-2, -1));
+        var scores = (queries * (1.0 / Math.Sqrt(queries.shape[3]))).MatmulChecked(keys.transpose(-2, -1));
         if (visible is not null)
             scores = scores.add_(zeros(visible.shape, scores.dtype, scores.device).masked_fill_(visible.logical_not(), float.NegativeInfinity));
-        return scores.softmax(-1).matmul(values);
+        return scores.softmax(-1).MatmulChecked(values);
     }
 
     /// <summary>The attention weights [B, H, T, S] the same call would use (rows that see no key are zero), for pictures.</summary>
@@ -146,7 +146,7 @@ public sealed class MultiHeadAttention : nn.Module
         var (queries, keys, _) = Project(x, context, rotate);
         long b = x.shape[0], t = x.shape[1], s = keys.shape[2];
         if (mask.KeyWeights is not null) return Weighted(queries, keys, mask, b, t, s);
-        var scores = queries.matmul(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
+        var scores = queries.MatmulChecked(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
         var allowed = mask.Build(b, t, s, x.device);
         var weights = scores.masked_fill(allowed.logical_not(), float.NegativeInfinity).softmax(-1);
         return weights.nan_to_num(0.0); // a row with no allowed key: all -inf, softmax NaN → 0
@@ -157,7 +157,7 @@ public sealed class MultiHeadAttention : nn.Module
     // which keeps its product finite and still gives its weight a gradient. A row whose weights sum to 0 is 0.
     Tensor Weighted(Tensor queries, Tensor keys, AttentionMask mask, long b, long t, long s)
     {
-        var scores = queries.matmul(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
+        var scores = queries.MatmulChecked(keys.transpose(-2, -1)) / Math.Sqrt(Dim / Heads);
         var allowed = mask.Build(b, t, s, queries.device);
         var w = mask.KeyWeights!.reshape(b, 1, 1, s).to(scores.dtype);
         var counted = allowed.logical_and(w.gt(0));

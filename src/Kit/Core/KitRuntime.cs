@@ -9,8 +9,10 @@ namespace Kit.Core;
 public static class KitRuntime
 {
     /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder, data availability.</summary>
+    /// <remarks>Checks the kit's environment variables first: a bad value or an unknown KIT_ name is an ArgumentException naming it.</remarks>
     public static string Describe()
     {
+        KitEnvironment.Check();
         var native = TorchNativeLoader.Report;
         return string.Join("\n", new[]
         {
@@ -19,8 +21,8 @@ public static class KitRuntime
             $"native library: {native.Note}" + (native.Loaded is not null && native.Loaded != native.Original ? $" (loaded {native.Loaded})" : ""),
             $"allocator: {Allocator.Describe()}",
             $"cache: {KitPaths.CacheRoot} (trained artifacts; KIT_CACHE moves it)",
-            $"Fashion-MNIST: {(Kit.Data.FashionMnist.Locate() is string d ? d : "not installed (" + Kit.Data.FashionMnist.InstallCommand + ")")}",
-            $"WordNet: {(File.Exists(Path.Combine(Kit.Language.TextCorpus.WordNetDirectory, "data.noun")) ? Kit.Language.TextCorpus.WordNetDirectory : "not installed (sudo apt-get install wordnet-base)")}",
+            $"Fashion-MNIST: {Kit.Data.FashionMnist.Locate() ?? Kit.Data.FashionMnist.Absence}",
+            $"WordNet: {Kit.Language.TextCorpus.InstalledWordNet ?? Kit.Language.TextCorpus.WordNetAbsence}",
         });
     }
 
@@ -137,7 +139,7 @@ public static class KitRuntime
     /// </summary>
     static void Product(Tensor a, Tensor b)
     {
-        using var c = a.matmul(b);
+        using var c = a.MatmulChecked(b);
         if (a.device_type == TorchSharp.DeviceType.CUDA) cuda.synchronize();
     }
 

@@ -86,9 +86,10 @@ public static class Safetensors
             throw new InvalidDataException($"{path}: header length {n} is impossible for a {f.Length}-byte file; the file is truncated or not safetensors.");
         var headerBytes = new byte[n];
         f.ReadExactly(headerBytes);
-        JsonObject header;
-        try { header = JsonNode.Parse(headerBytes)!.AsObject(); }
+        JsonNode? root;
+        try { root = JsonNode.Parse(headerBytes); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})."); }
+        if (root is not JsonObject header) throw new InvalidDataException($"{path}: the header is {Kind(root)}; expected a JSON object of tensors.");
         long dataStart = 8 + (long)n, dataLength = f.Length - dataStart;
         var meta = new Dictionary<string, string>();
         var entries = new List<SafetensorsEntry>();
@@ -96,21 +97,39 @@ public static class Safetensors
         {
             if (name == "__metadata__")
             {
-                foreach (var (k, v) in node!.AsObject()) meta[k] = v!.GetValue<string>();
+                if (node is not JsonObject metadata) throw new InvalidDataException($"{path}: \"__metadata__\" is {Kind(node)}; expected an object of strings.");
+                foreach (var (k, v) in metadata)
+                    meta[k] = v is JsonValue value && value.TryGetValue(out string? text) ? text
+                        : throw new InvalidDataException($"{path}: metadata '{k}' is {Kind(v)}; expected a string.");
                 continue;
             }
-            var o = node!.AsObject();
-            var dtype = o["dtype"]!.GetValue<string>();
-            var shape = o["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-            var offsets = o["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-            var size = DTypes.Values.FirstOrDefault(d => d.Name == dtype).Size;
+            if (node is not JsonObject o) throw new InvalidDataException($"{path}: tensor '{name}' is {Kind(node)}; expected an object with dtype, shape and data_offsets.");
+            var dtype = o["dtype"] is JsonValue d && d.TryGetValue(out string? dt) ? dt : throw new InvalidDataException($"{path}: tensor '{name}' has dtype {Kind(o["dtype"])}; expected a string such as \"F32\".");
+            var shape = Integers(o["shape"], path, name, "shape");
+            var offsets = Integers(o["data_offsets"], path, name, "data_offsets");
+            var size = DTypes.Values.FirstOrDefault(x => x.Name == dtype).Size;
             if (size == 0) throw new InvalidDataException($"{path}: tensor '{name}' has dtype '{dtype}', which the kit does not read.");
-            if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != shape.Aggregate(1L, (a, b) => a * b) * size)
+            if (shape.Any(x => x < 0) || offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != shape.Aggregate(1L, (a, b) => a * b) * size)
                 throw new InvalidDataException($"{path}: tensor '{name}' has data_offsets [{string.Join(", ", offsets)}] that do not match its shape [{string.Join(", ", shape)}] × {size} bytes within {dataLength} data bytes.");
             entries.Add(new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]));
         }
         return (entries, meta, dataStart);
     }
+
+    static long[] Integers(JsonNode? node, string path, string tensor, string field)
+    {
+        if (node is not JsonArray array) throw new InvalidDataException($"{path}: tensor '{tensor}' has {field} {Kind(node)}; expected an array of integers.");
+        return array.Select(x => x is JsonValue v && v.TryGetValue(out long l) ? l
+            : throw new InvalidDataException($"{path}: tensor '{tensor}' has a {field} entry {Kind(x)}; expected an integer.")).ToArray();
+    }
+
+    static string Kind(JsonNode? node) => node switch
+    {
+        null => "missing or null",
+        JsonArray => "an array",
+        JsonObject => "an object",
+        _ => $"the value {node.ToJsonString()}",
+    };
 
     /// <summary>Reads every tensor (on the CPU) and the metadata of a safetensors file.</summary>
     public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path)

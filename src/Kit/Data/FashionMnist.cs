@@ -37,16 +37,28 @@ public sealed class FashionMnist
     public static string Caption(int label) =>
         $"a photo of {("aeiou".Contains(ClassNames[label][0]) ? "an" : "a")} {ClassNames[label]}";
 
-    /// <summary>Folders searched, in order: $KIT_DATA (and its fashion-mnist subfolder), data/fashion-mnist of the repository, the Debian folder.</summary>
+    /// <summary>
+    /// Folders searched, in order: $KIT_DATA (and its fashion-mnist subfolder), data/fashion-mnist of the repository, the
+    /// Debian folder; none when KIT_OPTIONAL_DATA=ignore hides the optional data.
+    /// </summary>
     public static IReadOnlyList<string> SearchDirectories()
     {
         var dirs = new List<string>();
-        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) { dirs.Add(env); dirs.Add(Path.Combine(env, "fashion-mnist")); }
+        if (KitEnvironment.OptionalDataHidden) return dirs;
+        if (KitData is string env) { dirs.Add(env); dirs.Add(Path.Combine(env, "fashion-mnist")); }
         if (KitPaths.RepositoryRoot is string root) dirs.Add(Path.Combine(root, "data", "fashion-mnist"));
-        dirs.Add(Path.Combine("data", "fashion-mnist"));
         dirs.Add(SystemDirectory);
         return dirs.Distinct().ToList();
     }
+
+    // $KIT_DATA as an absolute folder (a relative one against the directory the process started in), or null when unset.
+    static string? KitData => Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env && !string.IsNullOrWhiteSpace(env)
+        ? KitEnvironment.AbsoluteFolder(env) : null;
+
+    /// <summary>Why the files are not there, for notebooks that skip a part: hidden by KIT_OPTIONAL_DATA, or not installed.</summary>
+    public static string Absence => KitEnvironment.OptionalDataHidden
+        ? $"hidden by {KitEnvironment.OptionalData}=ignore"
+        : $"not installed ({InstallCommand})";
 
     static readonly string[] FileNames = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
 
@@ -57,7 +69,7 @@ public sealed class FashionMnist
     /// </summary>
     public static string? Locate(IReadOnlyList<string>? searchDirectories = null)
     {
-        if (searchDirectories is null && Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env)
+        if (searchDirectories is null && !KitEnvironment.OptionalDataHidden && KitData is string env)
         {
             var named = new[] { env, Path.Combine(env, "fashion-mnist") };
             var complete = named.FirstOrDefault(d => FileNames.All(f => FindFile(d, f) is not null));
@@ -80,8 +92,9 @@ public sealed class FashionMnist
     /// </summary>
     public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null, IReadOnlyList<string>? searchDirectories = null)
     {
-        var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(
-            "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
+        var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(searchDirectories is null && KitEnvironment.OptionalDataHidden
+            ? $"Fashion-MNIST is hidden by {KitEnvironment.OptionalData}=ignore (the run behaves as if it were not installed); unset it to use the installed copy."
+            : "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
             $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", searchDirectories ?? SearchDirectories())}. " +
             $"Install them with: {InstallCommand}  (or set {EnvironmentVariable} to a folder holding them).");
         string prefix = split == Split.Test ? "t10k" : "train";

@@ -1,6 +1,7 @@
 // Reconstruction metrics on images in [−1, 1]: PSNR and SSIM (Wang et al. 2004, 11×11 Gaussian window,
 // σ = 1.5, on the [0, 1] range), and the Fréchet distance between two feature sets (the FID formula, used
 // with the kit's own probe features since no Inception weights can be downloaded).
+using Kit.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -45,7 +46,7 @@ public static class ImageMetrics
         var g = Enumerable.Range(0, size).Select(i => Math.Exp(-Math.Pow(i - (size - 1) / 2.0, 2) / (2 * sigma * sigma))).ToArray();
         double sum = g.Sum();
         var g1 = tensor(g.Select(v => v / sum).ToArray(), dtype: float64);
-        return g1.unsqueeze(1).matmul(g1.unsqueeze(0)).reshape(1, 1, size, size);
+        return g1.unsqueeze(1).MatmulChecked(g1.unsqueeze(0)).reshape(1, 1, size, size);
     }
 
     /// <summary>
@@ -63,7 +64,7 @@ public static class ImageMetrics
         var (mu1, s1) = (a.mean(new long[] { 0 }), Covariance(a));
         var (mu2, s2) = (b.mean(new long[] { 0 }), Covariance(b));
         var root1 = SymmetricSqrt(s1);
-        var middle = SymmetricSqrt(root1.matmul(s2).matmul(root1));
+        var middle = SymmetricSqrt(root1.MatmulChecked(s2).MatmulChecked(root1));
         var value = (mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * middle.trace();
         return Math.Max(0, value.item<double>());
     }
@@ -71,7 +72,7 @@ public static class ImageMetrics
     static Tensor Covariance(Tensor x)
     {
         var centred = x - x.mean(new long[] { 0 }, keepdim: true);
-        return centred.t().matmul(centred) / (x.shape[0] - 1);
+        return centred.t().MatmulChecked(centred) / (x.shape[0] - 1);
     }
 
     // The square root of a symmetric positive semi-definite matrix by eigendecomposition (negative
@@ -80,7 +81,7 @@ public static class ImageMetrics
     {
         var symmetric = (m + m.t()) / 2;
         var (values, vectors) = linalg.eigh(symmetric);
-        return vectors.matmul(diag(values.clamp_min(0).sqrt())).matmul(vectors.t());
+        return vectors.MatmulChecked(diag(values.clamp_min(0).sqrt())).MatmulChecked(vectors.t());
     }
 
     static void CheckPair(Tensor a, Tensor b)

@@ -266,7 +266,7 @@ public static class LexicalAlignmentExperiment
         {
             var images = d.EncodeImages(test.Features);
             var texts = Chunked(test.Captions, d.EncodeTexts);
-            var retrieval = Retrieval.Score(images.matmul(texts.t()), right);
+            var retrieval = Retrieval.Score(images.MatmulChecked(texts.t()), right);
             PatchDisScores Dense(string name, IReadOnlyList<string> classes, Func<ImageBatch, Tensor> masks) =>
                 PatchDis(s, name, classes, masks, split => d.PatchEmbeddings(split.Features), d.EncodeTexts);
             return new LexicalScores(run.Name, run, retrieval, null, (double.NaN, double.NaN), (double.NaN, double.NaN), double.NaN, double.NaN,
@@ -279,9 +279,9 @@ public static class LexicalAlignmentExperiment
         var full = (Img: ImageVectors(test), Txt: Chunked(test.Captions, m.EncodeTexts));
         var vImg = LexicalVectors.Sparsify(full.Img);
         var vTxt = LexicalVectors.Sparsify(full.Txt);
-        var lexicalRetrieval = Retrieval.Score(LexicalVectors.Normalise(vImg).matmul(LexicalVectors.Normalise(vTxt).t()), right);
+        var lexicalRetrieval = Retrieval.Score(LexicalVectors.Normalise(vImg).MatmulChecked(LexicalVectors.Normalise(vTxt).t()), right);
         int k = Math.Min(s.Config.EmbeddingDim, s.Lexicon.Count);
-        var topK = Retrieval.Score(LexicalVectors.Normalise(LexicalVectors.TopK(full.Img, k)).matmul(LexicalVectors.Normalise(LexicalVectors.TopK(full.Txt, k)).t()), right);
+        var topK = Retrieval.Score(LexicalVectors.Normalise(LexicalVectors.TopK(full.Img, k)).MatmulChecked(LexicalVectors.Normalise(LexicalVectors.TopK(full.Txt, k)).t()), right);
         var meaningless = s.Lexicon.ShapesMask(s.Device).logical_not();
         double Meaningless(Tensor v) => (v * meaningless.to(float32)).sum().item<float>() / Math.Max(1e-12, v.sum().item<float>());
         (double, double) Active(Tensor v) { var a = LexicalVectors.ActiveCount(v); return (a.mean().item<float>(), a.std().item<float>()); }
@@ -317,7 +317,7 @@ public static class LexicalAlignmentExperiment
     {
         var classVectors = encodeTexts(classes.Select(c => $"a {c}").ToList());   // [K, D]
         int g = s.Grid, k = classes.Count + 1;
-        Tensor Similarity(LexicalSplit split) => patches(split).matmul(classVectors.t());   // [B, N, K]
+        Tensor Similarity(LexicalSplit split) => patches(split).MatmulChecked(classVectors.t());   // [B, N, K]
         Tensor Pixels(Tensor labels, ImageBatch scenes) => PatchDiscrimination.Upsample(labels, g, g, (int)scenes.Masks!.shape[1], (int)scenes.Masks!.shape[2]);
         var validation = Similarity(s.Validation);
         var best = validation.amax(new long[] { -1 }).reshape(-1).sort().Values.data<float>().ToArray();
@@ -336,7 +336,7 @@ public static class LexicalAlignmentExperiment
     {
         if (s.Fashion is not { } f) return double.NaN;
         var classes = encodeTexts(FashionMnist.ClassNames.Select(n => $"a picture of a {n}").ToList());
-        var predicted = Scopes.InChunks(f.Features.shape[0], 256, (start, n) => encodeImages(f.Features.narrow(0, start, n)).matmul(classes.t()).argmax(-1));
+        var predicted = Scopes.InChunks(f.Features.shape[0], 256, (start, n) => encodeImages(f.Features.narrow(0, start, n)).MatmulChecked(classes.t()).argmax(-1));
         return predicted.eq(f.Scenes.Labels!.to(predicted.device)).to(float32).mean().item<float>();
     }
 
@@ -362,7 +362,7 @@ public static class LexicalAlignmentExperiment
         $"{s.Config.TestImages} held-out scenes, one caption each; chance R@1 / 5 / 10 = {100 * r.Retrieval.Chance[1]:0.0} / {100 * r.Retrieval.Chance[5]:0.0} / {100 * r.Retrieval.Chance[10]:0.0} %. " +
         $"Active: entries kept by the 1/√V cut (V = {s.Lexicon.Count:N0}). Meaningless: share of the kept activation on entries that are not Shapes words. " +
         $"PatchDis chance (random patch labels with the truth's frequencies): shapes {r.Shapes.ChanceIoU:0.000}, colours {r.Colours.ChanceIoU:0.000}. " +
-        $"Zero-shot: Fashion-MNIST test images by the prompt \"a picture of a …\" over 10 classes (chance 10 %; no Fashion caption was ever trained on){(s.Fashion is null ? "; not installed here" : "")}.";
+        $"Zero-shot: Fashion-MNIST test images by the prompt \"a picture of a …\" over 10 classes (chance 10 %; no Fashion caption was ever trained on){(s.Fashion is null ? $"; skipped: Fashion-MNIST is {FashionMnist.Absence}" : "")}.";
 
     /// <summary>Retrieval at the 1/√V cut beside a fixed budget of EmbeddingDim entries per vector (LexVLA's 512-dimension comparison with CLIP).</summary>
     public static ResultTable TopKTable(LexicalSetup s, IReadOnlyList<LexicalScores> lexical, LexicalScores dense) => ResultTable.FromRows(

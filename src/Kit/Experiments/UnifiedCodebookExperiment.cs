@@ -89,9 +89,10 @@ public sealed record UnifiedCodebookConfig(UnifiedLlmConfig Llm, int TokenizerSt
 /// <param name="Shared">The shared layout: code k is text id Rows.Ids[k].</param>
 /// <param name="Offset">Notebook 07's layout with K codes (the separate baseline).</param>
 /// <param name="LanguageRows">The rows C_L [K, d] of the text-pretrained table (a copy).</param>
+/// <param name="CodebookNote">How K was set: the asked size, or fewer when the text has too few ids (WordNet not installed).</param>
 public sealed record UnifiedCodebookSetup(UnifiedCodebookConfig Config, RunScale Scale, ProbeNetwork Probe, TextCorpus Corpus, UnifiedModel Text, double TextPerplexity,
     object TextKey, CodebookRows Rows, UnifiedVocabulary Shared, UnifiedVocabulary Offset, Tensor LanguageRows, IReadOnlyList<ShapesScene> TrainScenes, Tensor TrainImages,
-    UnifiedTestSet TestSet)
+    UnifiedTestSet TestSet, string CodebookNote)
 {
     /// <summary>The vocabulary a paradigm's LLM reads.</summary>
     public UnifiedVocabulary VocabularyOf(CodebookParadigm paradigm) => paradigm == CodebookParadigm.Separate ? Offset : Shared;
@@ -188,13 +189,21 @@ public static class UnifiedCodebookExperiment
         long seed = config.Llm.Seed;
         var probe = ProbeNetwork.Trained(KitRecipes.Probe(scale, seed), device);
         var (offset, corpus, (text, perplexity), textKey) = UnifiedLlmExperiment.TextModel(config.Llm, device);
+        // Every code is a distinct word: a text with fewer ids than the asked K (no WordNet) gets a smaller codebook, for
+        // every paradigm and the separate baseline alike, and the notebook prints why.
+        int asked = config.CodebookSize, fitted = CodebookRows.FitCount(asked, offset.TextCount);
+        var note = fitted == asked
+            ? $"K = {asked} codes: rows of {asked} of the text's {offset.TextCount:N0} ids"
+            : $"K = {fitted} codes, not {asked}: the text has only {offset.TextCount:N0} ids{(TextCorpus.InstalledWordNet is null ? $" (WordNet {TextCorpus.WordNetAbsence})" : "")}, and each code must be a word of its own; " +
+              $"{fitted} is the largest power of two they hold. The separate baseline gets {fitted} codes too (one budget)";
+        if (fitted != asked) config = config with { CodebookSize = fitted };
         var rows = CodebookRows.Pick(text.Gpt.TokenEmbeddings, offset.TextCount, config.CodebookSize, rule);
         var shared = UnifiedVocabulary.SharedWithText(offset.Text, rows.Ids);
         Tensor language;
         using (no_grad()) language = text.Gpt.TokenEmbeddings.index_select(0, tensor(rows.Ids.Select(i => (long)i).ToArray(), device: device)).detach().clone();
         using var train = new ShapesDataset(config.Llm.TrainImages, Split.Train, new ShapesOptions(Resolution: 32, Seed: seed + 7)).Batch(0, config.Llm.TrainImages);
         var test = UnifiedTestSet.Shapes(config.Llm.TestImages, seed, corpus.HeldOut);
-        return new UnifiedCodebookSetup(config, scale, probe, corpus, text, perplexity, textKey, rows, shared, new UnifiedVocabulary(offset.Text, config.CodebookSize), language, train.Scenes!, train.Images.clone(), test);
+        return new UnifiedCodebookSetup(config, scale, probe, corpus, text, perplexity, textKey, rows, shared, new UnifiedVocabulary(offset.Text, config.CodebookSize), language, train.Scenes!, train.Images.clone(), test, note);
     }
 
     /// <summary>

@@ -47,6 +47,19 @@ public sealed record CodebookRows(int[] Ids, CodebookRowRule Rule, double Thresh
         return new CodebookRows(ids, rule, threshold, median);
     }
 
+    /// <summary>
+    /// The codebook size a table of <paramref name="textRows"/> text ids can hold when <paramref name="asked"/> codes are
+    /// wanted: <paramref name="asked"/> when there are enough rows, else the largest power of two the rows hold (every code
+    /// must be a distinct word; a power of two keeps a code's bits whole). Without WordNet the synthetic text has about
+    /// fifty ids, too few for notebook 07's 256 codes.
+    /// </summary>
+    public static int FitCount(int asked, int textRows)
+    {
+        if (asked < 2) throw new ArgumentOutOfRangeException(nameof(asked), asked, "expected at least 2 codes");
+        if (textRows < 2) throw new ArgumentOutOfRangeException(nameof(textRows), textRows, "expected at least 2 text rows to take codes from");
+        return asked <= textRows ? asked : 1 << (int)Math.Floor(Math.Log2(textRows));
+    }
+
     // Linear interpolation between the two nearest order statistics.
     static double Quantile(float[] sorted, double q)
     {

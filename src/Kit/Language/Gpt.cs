@@ -272,6 +272,11 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     {
         if (tokens.dim() != 2 || tokens.dtype != int64)
             throw new ArgumentException($"tokens must be int64 [B, T]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+        // An id outside the table would otherwise surface as libtorch's "index out of range in self" with C++ frames.
+        if (tokens.numel() == 0) return;
+        long lo = tokens.min().item<long>(), hi = tokens.max().item<long>();
+        if (lo < 0 || hi >= Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"token ids {lo} … {hi} given; this GPT's vocabulary has {Config.VocabSize} ids: expected 0 … {Config.VocabSize - 1}.");
     }
 
     // GPT-2's initialisation: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2·layers).

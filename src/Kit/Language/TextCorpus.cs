@@ -2,6 +2,7 @@
 // ablations measure that damage as held-out perplexity). The synthetic part (captions, question–answer pairs and
 // templated descriptions of Shapes scenes) always exists; real English comes from Debian's wordnet-base when it
 // is installed: WordNet's glosses and example sentences.
+using Kit.Core;
 using Kit.Data;
 
 namespace Kit.Language;
@@ -22,8 +23,20 @@ public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<strin
     /// <summary>Every line (for fitting the text tokenizer's remapping).</summary>
     public IEnumerable<string> All => Train.Concat(HeldOut).Concat(HeldOutWordNet);
 
-    /// <summary>Builds the corpus; WordNet lines are split 95 / 5 into train and held-out by a hash of the line.</summary>
-    public static TextCorpus Build(TextCorpusConfig config, string? wordNetDirectory = WordNetDirectory)
+    /// <summary>The installed WordNet's folder, or null when it is not installed or KIT_OPTIONAL_DATA=ignore hides it.</summary>
+    public static string? InstalledWordNet =>
+        !KitEnvironment.OptionalDataHidden && File.Exists(Path.Combine(WordNetDirectory, "data.noun")) ? WordNetDirectory : null;
+
+    /// <summary>Why WordNet is absent: hidden by KIT_OPTIONAL_DATA, or not installed.</summary>
+    public static string WordNetAbsence => KitEnvironment.OptionalDataHidden
+        ? $"hidden by {KitEnvironment.OptionalData}=ignore"
+        : "not installed (sudo apt-get install wordnet-base)";
+
+    /// <summary>Builds the corpus with the installed WordNet (<see cref="InstalledWordNet"/>), if any.</summary>
+    public static TextCorpus Build(TextCorpusConfig config) => Build(config, InstalledWordNet);
+
+    /// <summary>Builds the corpus; WordNet lines (from <paramref name="wordNetDirectory"/>, none when null) are split 95 / 5 into train and held-out by a hash of the line.</summary>
+    public static TextCorpus Build(TextCorpusConfig config, string? wordNetDirectory)
     {
         var train = SceneLines(new ShapesDataset(config.Scenes, Split.Train, new ShapesOptions(Seed: config.Seed)));
         var heldOut = SceneLines(new ShapesDataset(config.HeldOutScenes, Split.Validation, new ShapesOptions(Seed: config.Seed)));
@@ -32,7 +45,7 @@ public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<strin
         train.AddRange(wordNet.Where(l => Bucket(l) != 0));
         string source = wordNet.Count > 0
             ? $"{train.Count - (wordNet.Count - wordNetHeldOut.Count):N0} synthetic + {wordNet.Count - wordNetHeldOut.Count:N0} WordNet lines (held out: {heldOut.Count:N0} synthetic, {wordNetHeldOut.Count:N0} WordNet)"
-            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); WordNet not installed (apt install wordnet-base adds real English)";
+            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); " + (config.WordNetLines > 0 ? $"WordNet {WordNetAbsence}" : "no WordNet lines asked for");
         return new TextCorpus(train, heldOut, wordNetHeldOut, source);
     }
 

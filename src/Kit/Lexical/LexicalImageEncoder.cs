@@ -2,6 +2,7 @@
 // per lexicon entry; initialised as a copy of the text codebook and fine-tuned, so an image and a caption start out
 // scoring the same word by the same row) → ELU1p → max-pool over patches → normalise. Sparsifying (1/√V or top-k) is
 // left to inference: a cut in training would stop the gradient of every entry below it.
+using Kit.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,7 +29,7 @@ public sealed class LexicalImageEncoder : nn.Module
     public Tensor Codebook => codebook;
 
     /// <summary>Each patch's lexical scores ELU1p(adapter(x) · Z_imgᵀ), [B, N, V], unnormalised (PatchDis reads them).</summary>
-    public Tensor PatchScores(Tensor features) => LexicalVectors.Elu1p(adapter.call(features).matmul(codebook.t()));
+    public Tensor PatchScores(Tensor features) => LexicalVectors.Elu1p(adapter.call(features).MatmulChecked(codebook.t()));
 
     /// <summary>The image's lexical vector [B, V]: patch scores max-pooled and normalised (not sparsified).</summary>
     public Tensor Encode(Tensor features) => LexicalVectors.Normalise(LexicalVectors.MaxPool(PatchScores(features)));

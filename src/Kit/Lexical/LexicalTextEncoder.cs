@@ -3,6 +3,7 @@
 // so before any fine-tuning the vector already says which words the model expects next) → ELU1p → normalise.
 // The other readout scores every caption position the same way and max-pools over them, as the image side max-pools
 // its patches (SPLADE's pooling over a sentence): a word is present when some position of the caption predicts it.
+using Kit.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,10 +40,10 @@ public sealed class LexicalTextEncoder : nn.Module
     /// <summary>Lexical vectors [B, V] of <paramref name="captions"/> (normalised, not sparsified).</summary>
     public Tensor Encode(IReadOnlyList<string> captions)
     {
-        if (Readout == TextReadout.LastToken) return LexicalVectors.Normalise(LexicalVectors.Elu1p(text.LastHidden(captions).matmul(codebook.t())));
+        if (Readout == TextReadout.LastToken) return LexicalVectors.Normalise(LexicalVectors.Elu1p(text.LastHidden(captions).MatmulChecked(codebook.t())));
         var (hidden, caption) = text.States(captions);
         // ELU1p is positive, so a position outside the caption set to 0 never wins the max.
-        var scores = LexicalVectors.Elu1p(hidden.matmul(codebook.t())) * caption.unsqueeze(-1).to(hidden.dtype);
+        var scores = LexicalVectors.Elu1p(hidden.MatmulChecked(codebook.t())) * caption.unsqueeze(-1).to(hidden.dtype);
         return LexicalVectors.Normalise(LexicalVectors.MaxPool(scores));
     }
 }

@@ -5,6 +5,7 @@
 //
 // Bit order: LSB first. Dimension i carries bit i: index = Σ_i 2^i · 1[z_i > 0], so [−1, +1, −1] → 2
 // (Open-MAGVIT2's order; vector-quantize-pytorch numbers MSB first).
+using Kit.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -113,7 +114,7 @@ public sealed class LookupFreeQuantizer : Quantizer
         int g = (int)logP.shape[1], low = g / 2;
         var pa = HalfCodeProbs(logP.narrow(1, 0, low), logQ.narrow(1, 0, low));             // [M, 2^low]
         var pb = HalfCodeProbs(logP.narrow(1, low, g - low), logQ.narrow(1, low, g - low)); // [M, 2^(g−low)]
-        var mean = pb.t().matmul(pa).div(logP.shape[0]).flatten();                             // [2^g], index c_a + 2^low c_b
+        var mean = pb.t().MatmulChecked(pa).div(logP.shape[0]).flatten();                             // [2^g], index c_a + 2^low c_b
         return -(mean * (mean + 1e-12).log()).sum();
     }
 
@@ -123,7 +124,7 @@ public sealed class LookupFreeQuantizer : Quantizer
         int g = (int)logP.shape[1];
         if (g == 0) return ones(logP.shape[0], 1, dtype: logP.dtype, device: logP.device);
         var bits = IndexToBits(arange(1L << g, device: logP.device), g).to(logP.dtype); // [2^g, g]
-        return ((logP - logQ).matmul(bits.t()) + logQ.sum(1, keepdim: true)).clamp_min(HalfLogProbabilityFloor).exp();
+        return ((logP - logQ).MatmulChecked(bits.t()) + logQ.sum(1, keepdim: true)).clamp_min(HalfLogProbabilityFloor).exp();
     }
 
     /// <summary>Index of each row of booleans (or ±1 / 0-1 values with "positive" meaning set) [..., bits], LSB first.</summary>

@@ -84,6 +84,9 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     public virtual QuantizerOutput Quantize(Tensor features, Tensor? mask = null)
     {
         var (flat, restore, indexShape) = Flatten(features);
+        // An empty batch has no codes to count and makes every mean in the auxiliary loss 0/0 = NaN.
+        if (flat.shape[0] == 0)
+            throw new ArgumentException($"features [{string.Join(", ", features.shape)}] hold no positions to quantize (an empty batch); expected at least one.", nameof(features));
         if (mask is null)
         {
             var r = QuantizeFlat(flat);
@@ -109,11 +112,25 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     /// <summary>The features the indices stand for, in the layout quantize() would return ([B, D, H, W] for [B, H, W]).</summary>
     public virtual Tensor Lookup(Tensor indices)
     {
+        CheckCodes(indices);
         bool stacked = IndicesPerPosition > 1;
         var spatial = stacked ? indices.shape[..^1] : indices.shape;
         var flat = LookupFlat(stacked ? indices.reshape(-1, IndicesPerPosition) : indices.reshape(-1));
         var shaped = flat.reshape(spatial.Append(Dim).ToArray());
         return spatial.Length == 3 ? shaped.permute(0, 3, 1, 2) : shaped;
+    }
+
+    /// <summary>
+    /// Refuses codes outside [0, K): an index_select would fail with libtorch's bare "index out of range in self", and LFQ's
+    /// bit arithmetic would quietly decode another code (code 99 of a 4-bit LFQ is code 3).
+    /// </summary>
+    protected void CheckCodes(Tensor indices)
+    {
+        if (indices.is_floating_point()) throw new ArgumentException($"codes must be integers; got {indices.dtype} [{string.Join(", ", indices.shape)}].", nameof(indices));
+        if (indices.numel() == 0) return;
+        long lo = indices.min().item<long>(), hi = indices.max().item<long>();
+        if (lo < 0 || hi >= CodebookSize)
+            throw new ArgumentOutOfRangeException(nameof(indices), $"codes {lo} … {hi} given; this {GetType().Name} has {CodebookSize} codes: expected 0 … {CodebookSize - 1}.");
     }
 
     /// <summary>Quantizes flat features z [M, D].</summary>

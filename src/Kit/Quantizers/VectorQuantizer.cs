@@ -1,6 +1,7 @@
 // Vector quantization (VQ-VAE, van den Oord et al. 2017; EMA codebooks, VQ-VAE-2; cosine and
 // low-dimensional lookups, ViT-VQGAN / LlamaGen; rotation trick, Fifty et al. 2024): each feature takes the
 // nearest of K learned codes.
+using Kit.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -102,6 +103,8 @@ public sealed class VectorQuantizer : Quantizer
     public double DeadCodeThreshold { get; }
     public GradientEstimator Estimator { get; }
     public double OrthogonalWeight { get; set; }
+    /// <summary>Training batches that were not used to update the codebook because their features were not finite.</summary>
+    public int SkippedBatches { get; private set; }
 
     /// <summary>The codes as used for lookup ([K, c], normalised for cosine distance).</summary>
     public Tensor Codes => Distance == CodeDistance.Cosine ? F.normalize(codebook.Codes(), dim: 1) : codebook.Codes();
@@ -115,13 +118,23 @@ public sealed class VectorQuantizer : Quantizer
     /// code, so it is left out).
     /// </summary>
     static Tensor NearestCode(Tensor x, Tensor codes, bool cosine) =>
-        cosine ? x.matmul(codes.t()).argmax(1) : (codes.pow(2).sum(1).unsqueeze(0) - 2 * x.matmul(codes.t())).argmin(1);
+        cosine ? x.MatmulChecked(codes.t()).argmax(1) : (codes.pow(2).sum(1).unsqueeze(0) - 2 * x.MatmulChecked(codes.t())).argmin(1);
 
     protected override FlatQuantization QuantizeFlat(Tensor features)
     {
         var z = project_in is null ? features : project_in.call(features);
         if (Distance == CodeDistance.Cosine) z = F.normalize(z, dim: 1);
-        if (training && KmeansInit && !codebook.Initialised)
+        // A batch with a NaN or ∞ in it never writes the codebook: one EMA update, restart or k-means from it would leave
+        // non-finite codes for good (every later mean over them stays NaN). One sync per training step, only for codebooks
+        // the quantizer writes; the batch is still quantized (and its loss, NaN, stops a Trainer).
+        bool writes = training && codebook.Writable;
+        if (writes && !z.detach().isfinite().all().item<bool>())
+        {
+            writes = false;
+            if (SkippedBatches++ == 0)
+                Console.Error.WriteLine($"kit: {GetType().Name}: a training batch with non-finite features (NaN or ∞) was not used to update the codebook; its codes and use counts are unchanged.");
+        }
+        if (writes && KmeansInit && !codebook.Initialised)
             using (no_grad()) codebook.Initialise(Kmeans(z.detach(), (int)CodebookSize, KmeansIterations, Distance == CodeDistance.Cosine));
         var codes = Codes; // normalised once per step for cosine codes
         var indices = NearestCode(z.detach(), codes.detach(), Distance == CodeDistance.Cosine);
@@ -143,7 +156,7 @@ public sealed class VectorQuantizer : Quantizer
             aux = aux + orthogonal * OrthogonalWeight;
             parts["orthogonal"] = orthogonal.detach();
         }
-        if (training && codebook.Writable)
+        if (writes)
         {
             codebook.Observe(z.detach(), indices);
             if (DeadCodeThreshold > 0) codebook.RestartDead(z.detach(), DeadCodeThreshold);
@@ -180,7 +193,7 @@ public sealed class VectorQuantizer : Quantizer
     {
         var e = F.normalize(codebook.Codes(), dim: 1);
         if (e.shape[0] > 512) e = e.index_select(0, randperm(e.shape[0], device: e.device)[..512]);
-        var gram = e.matmul(e.t());
+        var gram = e.MatmulChecked(e.t());
         var identity = eye(gram.shape[0], device: gram.device);
         return (gram - identity).pow(2).sum() / (gram.shape[0] * gram.shape[0]);
     }

@@ -55,17 +55,60 @@ public static class ArtifactCache
                     model.eval();
                     return (model, true);
                 }
-                catch (InvalidDataException e)
+                catch (Exception e) when (e is InvalidDataException or IOException)
                 {
-                    Console.Error.WriteLine($"kit: cached {kind} at {path} does not load ({e.Message}); training anew.");
+                    Console.Error.WriteLine($"kit: the cached {kind} {path} does not load ({e.Message}); training it anew.");
                 }
             }
+            // The cache must take the result before minutes of training are spent on it.
+            EnsureWritable();
             train(model);
-            Checkpoint.Save(path, model, key);
+            Save(path, model, key, kind);
             model.eval();
             return (model, false);
         }
         finally { random.set_rng_state(outside); }
+    }
+
+    /// <summary>How the cache folder is named in messages: KIT_CACHE's value, or the default and how to move it.</summary>
+    public static string Describe() => Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } set && !string.IsNullOrWhiteSpace(set)
+        ? $"KIT_CACHE='{set}'" : $"the cache folder {KitPaths.CacheRoot} (KIT_CACHE moves it)";
+
+    static readonly HashSet<string> Checked = new(StringComparer.Ordinal);
+
+    /// <summary>Checks, once per process and folder, that the artifacts folder can be created and written, with room to spare; an ArgumentException names KIT_CACHE otherwise.</summary>
+    public static void EnsureWritable()
+    {
+        var folder = Directory;
+        lock (Checked)
+        {
+            if (Checked.Contains(folder)) return;
+            KitEnvironment.EnsureWritableFolder(folder, Describe());
+            Checked.Add(folder);
+        }
+    }
+
+    // A trained model is never thrown away because its file could not be written (a full disk, a folder gone read-only
+    // mid-run): it goes to the system's temporary folder instead, and the message says where and how to reuse it. If
+    // that fails too, the model stays in memory for this run.
+    static void Save(string path, nn.Module model, object key, string kind)
+    {
+        try { Checkpoint.Save(path, model, key); return; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var fallback = Path.Combine(Path.GetTempPath(), "kit-unsaved-artifacts", Path.GetFileName(path));
+            try
+            {
+                Checkpoint.Save(fallback, model, key);
+                Console.Error.WriteLine($"kit: the trained {kind} could not be written to {path} ({e.Message}; {Describe()}). " +
+                    $"It is saved at {fallback} instead: copy it to {path} once there is room, and later runs will load it.");
+            }
+            catch (Exception inner) when (inner is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"kit: the trained {kind} could not be written to {path} ({e.Message}; {Describe()}) nor to {fallback} ({inner.Message}). " +
+                    "This run goes on with it in memory; a later run will train it again.");
+            }
+        }
     }
 
     // The key's hash (the file name's last 16 hex digits) as a non-negative seed.

@@ -213,30 +213,72 @@ public sealed class Trainer
         return new TrainingRow(s, double.NaN, _schedule.At(s), values, clock.Elapsed.TotalSeconds);
     }
 
-    // One group keeps the single file it always had; several get one file each.
-    string OptimizerPath(int group) => _options.CheckpointPath + ".optimizer" + (_optimizers.Count == 1 ? "" : "." + _optimizers[group].Group.Name);
-    string RngPath => _options.CheckpointPath + ".rng.safetensors";
+    // A checkpoint is a set of files: the optimiser state of each group and the generator state, then the model's file,
+    // written last. The parts carry their step in their names and the model's file lists them with their SHA-256, so a
+    // kill between two writes never mixes steps: until the new model file is in place, the old one names the old parts,
+    // which are deleted only after it. A set whose parts are missing or changed is refused, naming them.
+    string OptimizerPart(int group, long step) => $"{_options.CheckpointPath}.step-{step}.optimizer{(_optimizers.Count == 1 ? "" : "." + _optimizers[group].Group.Name)}";
+    string RngPart(long step) => $"{_options.CheckpointPath}.step-{step}.rng.safetensors";
+    const string PartsKey = "kit.parts";
 
-    /// <summary>Writes model, optimiser and generator state for step <paramref name="s"/> (each file atomically).</summary>
+    /// <summary>Writes model, optimiser and generator state for step <paramref name="s"/> as one consistent set (see the note on the parts).</summary>
     public void SaveCheckpoint(int s, object? config = null)
     {
         var path = _options.CheckpointPath ?? throw new InvalidOperationException("TrainerOptions.CheckpointPath is not set.");
+        var parts = new Dictionary<string, string>();
         for (int g = 0; g < _optimizers.Count; g++)
         {
             var optimizer = _optimizers[g].Optimizer;
-            AtomicFile.Write(OptimizerPath(g), stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); });
+            var part = OptimizerPart(g, s);
+            AtomicFile.Write(part, stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); });
+            parts[Path.GetFileName(part)] = Sha256(part);
         }
-        using (var rng = random.get_rng_state()) Safetensors.Write(RngPath, new Dictionary<string, Tensor> { ["cpu"] = rng });
-        Checkpoint.Save(path, _model, config, s); // written last: its step says the other two are complete
+        using (var rng = random.get_rng_state()) Safetensors.Write(RngPart(s), new Dictionary<string, Tensor> { ["cpu"] = rng });
+        parts[Path.GetFileName(RngPart(s))] = Sha256(RngPart(s));
+        Checkpoint.Save(path, _model, config, s, new Dictionary<string, string> { [PartsKey] = System.Text.Json.JsonSerializer.Serialize(parts) });
         _lastGoodCheckpointStep = s;
+        // The set is complete: parts of other steps (this path's earlier checkpoints) are no longer named by any model file.
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        foreach (var stale in Directory.GetFiles(folder, Path.GetFileName(path) + ".step-*").Where(f => !parts.ContainsKey(Path.GetFileName(f)) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
+            File.Delete(stale);
+    }
+
+    static string Sha256(string file)
+    {
+        using var stream = File.OpenRead(file);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream)).ToLowerInvariant();
+    }
+
+    // The parts the model file names, each checked against its hash; an InvalidOperationException says what does not fit.
+    Dictionary<string, string> Parts(string path, CheckpointInfo info)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!info.Metadata.TryGetValue(PartsKey, out var json))
+            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) names no optimiser or generator parts (an earlier kit wrote it), " +
+                "so they cannot be checked to be of the same step. Delete it (and its .optimizer / .rng files) to start over.");
+        var parts = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(json)!;
+        var expected = Enumerable.Range(0, _optimizers.Count).Select(g => Path.GetFileName(OptimizerPart(g, info.Step))).Append(Path.GetFileName(RngPart(info.Step)));
+        var problems = new List<string>();
+        foreach (var name in expected)
+        {
+            var file = Path.Combine(folder, name);
+            if (!parts.TryGetValue(name, out var hash)) problems.Add($"{name} is not among the parts the checkpoint names ({string.Join(", ", parts.Keys)})");
+            else if (!File.Exists(file)) problems.Add($"{file} is missing");
+            else if (Sha256(file) != hash) problems.Add($"{file} is not the file written with it (its contents changed)");
+        }
+        if (problems.Count > 0)
+            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) is not a consistent set: {string.Join("; ", problems)}. " +
+                "Delete the checkpoint and its parts to start over.");
+        return parts.ToDictionary(kv => kv.Key, kv => Path.Combine(folder, kv.Key));
     }
 
     int TryResume(object? config)
     {
         var path = _options.CheckpointPath;
-        if (!_options.Resume || path is null || !File.Exists(path) || Enumerable.Range(0, _optimizers.Count).Any(g => !File.Exists(OptimizerPath(g)))) return 0;
+        if (!_options.Resume || path is null || !File.Exists(path)) return 0;
         // A checkpoint of another run (another config, or more steps than this one asks) is refused before anything is
-        // loaded: resuming it would train on from weights this run did not make, or train nothing at all.
+        // loaded: resuming it would train on from weights this run did not make, or train nothing at all. So is a set whose
+        // parts are not the ones written with it.
         var stored = Checkpoint.ReadInfo(path);
         string? current = config is null ? null : Checkpoint.SerializeConfig(config);
         bool same = stored.ConfigJson == current;
@@ -249,22 +291,20 @@ public sealed class Trainer
                 throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' is at step {stored.Step}, past this run's Steps={_options.Steps}. " +
                     "Give another CheckpointPath, delete the checkpoint, or set ResumeMismatched to resume it anyway.");
         }
+        Parts(path, stored);
         var info = Checkpoint.Load(path, _model);
-        Console.WriteLine($"{_options.Label}: resumed '{path}' at step {info.Step} of {_options.Steps}" +
+        Console.WriteLine($"{_options.Label}: resumed '{path}' at step {info.Step} of {_options.Steps} (model, optimiser and generator state of that step)" +
             (info.Step >= _options.Steps ? " (finished: no step left to train)" : "") +
             (same ? "; its stored config matches this run's" : "; its stored config differs from this run's (resumed as asked)"));
         for (int g = 0; g < _optimizers.Count; g++)
         {
-            using var stream = File.OpenRead(OptimizerPath(g));
+            using var stream = File.OpenRead(OptimizerPart(g, info.Step));
             using var reader = new BinaryReader(stream);
             _optimizers[g].Optimizer.load_state_dict(reader);
         }
-        if (File.Exists(RngPath))
-        {
-            var (tensors, _) = Safetensors.Read(RngPath);
-            random.set_rng_state(tensors["cpu"]);
-            foreach (var t in tensors.Values) t.Dispose();
-        }
+        var (tensors, _) = Safetensors.Read(RngPart(info.Step));
+        random.set_rng_state(tensors["cpu"]);
+        foreach (var t in tensors.Values) t.Dispose();
         _lastGoodCheckpointStep = info.Step;
         return (int)info.Step;
     }

@@ -17,7 +17,9 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
 
     public ExperimentSmokeTests() => Environment.SetEnvironmentVariable("KIT_CACHE", Path.Combine(Dir, "cache"));
 
-    public new void Dispose()
+    // Overrides (not hides) the base's Dispose: xunit calls IDisposable.Dispose, and a hiding method would never run,
+    // leaving KIT_CACHE pointing at this test's deleted folder for every test after it.
+    public override void Dispose()
     {
         Environment.SetEnvironmentVariable("KIT_CACHE", _cache);
         base.Dispose();

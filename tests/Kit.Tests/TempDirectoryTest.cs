@@ -5,7 +5,7 @@ public abstract class TempDirectoryTest : IDisposable
 {
     protected readonly string Dir = Directory.CreateTempSubdirectory("kit-test-").FullName;
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         Directory.Delete(Dir, recursive: true);
         GC.SuppressFinalize(this);

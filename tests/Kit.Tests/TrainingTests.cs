@@ -78,6 +78,28 @@ public sealed class TrainingTests : TempDirectoryTest
     }
 
     [Fact]
+    public void ANonFiniteGradientStopsTheStepBeforeItReachesTheWeightsAndNamesTheParameter()
+    {
+        var model = new TinyModel(4);
+        var before = model.parameters().Select(p => p.clone()).ToList();
+        var trainer = new Trainer(model, Options(5));
+        // A finite loss whose gradient is infinite at fc2's weight alone: (w − sg(w))^0.5 is 0, its derivative 0.5 · 0^−0.5 = ∞.
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Run(s =>
+        {
+            var w = model.named_parameters().First(p => p.name == "fc2.weight").parameter;
+            return new StepResult(RegressionStep(model, s).Loss + (w - w.detach()).pow(0.5).sum());
+        }));
+        Assert.Contains("at step 1", e.Message);
+        Assert.Contains("non-finite gradients in fc2.weight", e.Message);
+        Assert.DoesNotContain("fc1.weight", e.Message);
+        // A NaN gradient (√0 in backward: ∞ · 0) makes every gradient NaN after clipping, and says so.
+        var nan = Assert.Throws<TrainingDivergedException>(() => new Trainer(model, Options(5)).Run(s => new StepResult(RegressionStep(model, s).Loss +
+            (model.named_parameters().First(p => p.name == "fc2.weight").parameter * 0).sqrt().sum())));
+        Assert.Contains("the gradient norm is NaN at step 1", nan.Message);
+        Assert.All(model.parameters().Zip(before), pair => Assert.True(pair.First.equal(pair.Second).all().item<bool>())); // the step was not applied
+    }
+
+    [Fact]
     public void ScheduleWarmsUpThenDecaysByCosine()
     {
         var s = new LearningRateSchedule(1.0, 10, 110, 0.1);

@@ -171,7 +171,7 @@ public sealed class Trainer
                     result.Loss.backward();
                     foreach (var (_, parameters, optimizer) in stepping)
                     {
-                        if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
+                        ClipGradients(parameters, s, value);
                         optimizer.step();
                     }
                     stepping.Clear();
@@ -182,7 +182,7 @@ public sealed class Trainer
                     var groupLoss = result.GroupLosses?.GetValueOrDefault(group.Name) ?? result.Loss;
                     optimizer.zero_grad();
                     groupLoss.backward(retain_graph: i < stepping.Count - 1); // a later group's loss may share this graph
-                    if (_options.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
+                    ClipGradients(parameters, s, value);
                     optimizer.step();
                 }
                 var logged = logThis && result.Metrics is not null
@@ -203,6 +203,25 @@ public sealed class Trainer
         if (evaluate is not null) log.Evaluations.Add(Evaluate(evaluate, _options.Steps, clock));
         _model.eval();
         return log;
+    }
+
+    // Clips the global gradient norm; a norm that is not finite stops the run before the step is applied (clipping and
+    // AdamW would turn it into NaN weights, and the next step's loss would be the first sign). An infinite norm leaves
+    // exactly the infinite gradients as NaN after clipping (∞ · 0), so they are named; a NaN norm makes every gradient NaN.
+    void ClipGradients(IReadOnlyList<Parameter> parameters, int step, double loss)
+    {
+        if (_options.GradientClip <= 0) return;
+        double norm = nn.utils.clip_grad_norm_(parameters, _options.GradientClip);
+        if (double.IsFinite(norm)) return;
+        var names = _model.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name);
+        var bad = parameters.Where(p => p.grad is { } g && !g.isfinite().all().item<bool>())
+            .Select(p => names.GetValueOrDefault(p.Handle, "(a parameter outside the model)")).ToList();
+        var which = bad.Count < parameters.Count
+            ? $"non-finite gradients in {string.Join(", ", bad.Take(8))}{(bad.Count > 8 ? $" and {bad.Count - 8} more" : "")}"
+            : "every gradient is NaN after clipping, so the first non-finite one cannot be told";
+        throw new TrainingDivergedException($"{_options.Label}: the gradient norm is {norm} at step {step} while the loss was {loss} ({which}): " +
+            "a 0/0 or a square root of 0 in the backward pass, or a non-finite input. The step was not applied. " +
+            (_lastGoodCheckpointStep >= 0 ? $"The last good checkpoint is {_options.CheckpointPath} (step {_lastGoodCheckpointStep})." : "No checkpoint was written before it."));
     }
 
     TrainingRow Evaluate(Func<int, IReadOnlyDictionary<string, double>> evaluate, int s, Stopwatch clock)

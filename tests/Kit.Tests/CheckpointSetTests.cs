@@ -75,6 +75,24 @@ public sealed class CheckpointSetTests : TempDirectoryTest
     }
 
     [Fact]
+    public void ACheckpointThatCannotBeWrittenDoesNotEndTheRun()
+    {
+        var straight = Fresh();
+        var full = new Trainer(straight, Options(20, Path.Combine(Dir, "straight.safetensors"), every: 0)).Run(s => RegressionStep(straight, s)).Losses;
+        var path = Path.Combine(Dir, "blocked.safetensors");
+        Directory.CreateDirectory(path); // a folder where the model file should go: every checkpoint write fails
+        var model = Fresh();
+        var error = new StringWriter();
+        var previous = Console.Error;
+        Console.SetError(error);
+        TrainingLog log;
+        try { log = new Trainer(model, Options(20, path, every: 5)).Run(s => RegressionStep(model, s)); }
+        finally { Console.SetError(previous); }
+        Assert.Equal(full, log.Losses); // trained to the end, with the numbers of a run without checkpoints
+        Assert.Contains("the checkpoint of step 5 could not be written", error.ToString());
+    }
+
+    [Fact]
     public void ACheckpointWithoutItsPartsListIsRefused()
     {
         var path = Path.Combine(Dir, "old.safetensors");

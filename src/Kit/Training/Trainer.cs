@@ -198,7 +198,7 @@ public sealed class Trainer
             progress?.Report(s, metrics.Count > 0 ? new Dictionary<string, double>(metrics) { ["loss"] = loss } : new Dictionary<string, double> { ["loss"] = loss });
             if (evaluate is not null && _options.EvaluateEvery > 0 && s % _options.EvaluateEvery == 0 && s != _options.Steps)
                 log.Evaluations.Add(Evaluate(evaluate, s, clock));
-            if (_options.CheckpointEvery > 0 && s % _options.CheckpointEvery == 0) SaveCheckpoint(s, config);
+            if (_options.CheckpointEvery > 0 && s % _options.CheckpointEvery == 0) TrySaveCheckpoint(s, config);
         }
         if (evaluate is not null) log.Evaluations.Add(Evaluate(evaluate, _options.Steps, clock));
         _model.eval();
@@ -260,6 +260,18 @@ public sealed class Trainer
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         foreach (var stale in Directory.GetFiles(folder, Path.GetFileName(path) + ".step-*").Where(f => !parts.ContainsKey(Path.GetFileName(f)) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
             File.Delete(stale);
+    }
+
+    // A checkpoint that cannot be written (a full disk, a folder gone) does not end the run: the weights in memory are the
+    // work, and the caller saves them at the end. The last complete set stays as it was (its model file still names its parts).
+    void TrySaveCheckpoint(int s, object? config)
+    {
+        try { SaveCheckpoint(s, config); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"kit: {_options.Label}: the checkpoint of step {s} could not be written to {_options.CheckpointPath} ({e.Message}); " +
+                $"training goes on{(_lastGoodCheckpointStep >= 0 ? $", and the last complete checkpoint is still step {_lastGoodCheckpointStep}'s" : "")}.");
+        }
     }
 
     static string Sha256(string file)

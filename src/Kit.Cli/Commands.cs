@@ -233,8 +233,9 @@ public static class Commands
         var parameters = Parameters(o);
         var notebook = Path.GetFullPath(path);
         NotebookFile.Load(notebook); // a file that is no notebook is refused before anything is written
-        NotebookRunner.OutputPaths(notebook, Path.GetFullPath(o.One("--out") ?? Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks"))); // the source is never overwritten
-        var outDir = OutFolder(o.One("--out"), Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks"));
+        var defaultOut = Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks");
+        NotebookRunner.OutputPaths(notebook, Path.GetFullPath(o.One("--out") ?? defaultOut)); // the source is never overwritten, not even the folder is made
+        var outDir = OutFolder(o.One("--out"), defaultOut);
         var report = o.One("--report") is string r ? KitEnvironment.EnsureWritableFolder(Path.GetFullPath(r), $"--report '{r}'") : null;
         ArtifactCache.EnsureWritable();
         Console.Error.WriteLine($"kit: running {path}");
@@ -343,7 +344,7 @@ public static class Commands
         ArtifactCache.EnsureWritable();
         using var reportLock = RunLock.Acquire(Path.Combine(runDir, "report.md"), "--out");
         foreach (var n in notebooks) { var stale = ReportWriter.PartPath(runDir, n); if (File.Exists(stale)) File.Delete(stale); } // an earlier run's parts are not this run's
-        var report = new ReportWriter(runDir, scale, ReportWriter.Environment(KitRuntime.Describe()));
+        var report = new ReportWriter(runDir, scale, KitRuntime.Describe(), ReportWriter.OptionalData());
         var parts = new List<ReportPart>();
         string? running = null;
         Process? child = null;

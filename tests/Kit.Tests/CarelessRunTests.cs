@@ -231,7 +231,7 @@ public sealed class CarelessRunTests : TempDirectoryTest
         var run = Path.Combine(Dir, "run");
         var r = KitProcess.Run(new[] { "reproduce", "--notebooks", folder, "--out", run }, environment: Env(("KIT_OPTIONAL_DATA", "ignore")));
         Assert.True(r.Exit == 0, r.Err);
-        Assert.Contains("optional data: WordNet hidden by KIT_OPTIONAL_DATA=ignore; Fashion-MNIST hidden by KIT_OPTIONAL_DATA=ignore", File.ReadAllText(Path.Combine(run, "report.md")));
+        Assert.Contains("Optional data: WordNet hidden by KIT_OPTIONAL_DATA=ignore; Fashion-MNIST hidden by KIT_OPTIONAL_DATA=ignore", File.ReadAllText(Path.Combine(run, "report.md")));
     }
 }
 

@@ -9,13 +9,7 @@ namespace Kit.Tests;
 
 public sealed class CheckpointSetTests : TempDirectoryTest
 {
-    static StepResult RegressionStep(TinyModel model, int step)
-    {
-        var rng = KitRandom.For(7, step);
-        var x = tensor(Enumerable.Range(0, 24).Select(_ => (float)rng.Normal()).ToArray(), new long[] { 8, 3 });
-        var y = x.sum(1, keepdim: true).expand(8, 2) * 0.5;
-        return new StepResult(nn.functional.mse_loss(model.forward(x), y));
-    }
+    static StepResult RegressionStep(TinyModel model, int step) => model.RegressionStep(step, seed: 7);
 
     static TrainerOptions Options(int steps, string path, int every) =>
         new(steps, LearningRate: 0.05, WarmupSteps: 3, LogEvery: 1, CheckpointEvery: every, CheckpointPath: path, ShowProgress: false);

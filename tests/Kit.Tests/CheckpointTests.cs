@@ -4,6 +4,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Kit.Core;
+using Kit.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,6 +27,15 @@ public sealed class TinyModel : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor x) => fc2.forward(fc1.forward(x).relu());
+
+    /// <summary>One training step of a small regression (y = half the sum of x, twice) on a batch drawn from (<paramref name="seed"/>, step).</summary>
+    public StepResult RegressionStep(int step, long seed = 99)
+    {
+        var rng = KitRandom.For(seed, step);
+        var x = tensor(Enumerable.Range(0, 24).Select(_ => (float)rng.Normal()).ToArray(), new long[] { 8, 3 });
+        var y = x.sum(1, keepdim: true).expand(8, 2) * 0.5;
+        return new StepResult(nn.functional.mse_loss(forward(x), y));
+    }
 }
 
 public sealed class CheckpointTests : TempDirectoryTest

@@ -11,13 +11,7 @@ namespace Kit.Tests;
 
 public sealed class TrainingTests : TempDirectoryTest
 {
-    static StepResult RegressionStep(TinyModel model, int step)
-    {
-        var rng = KitRandom.For(99, step);
-        var x = tensor(Enumerable.Range(0, 24).Select(_ => (float)rng.Normal()).ToArray(), new long[] { 8, 3 });
-        var y = x.sum(1, keepdim: true).expand(8, 2) * 0.5;
-        return new StepResult(nn.functional.mse_loss(model.forward(x), y));
-    }
+    static StepResult RegressionStep(TinyModel model, int step) => model.RegressionStep(step);
 
     TrainerOptions Options(int steps, string? path = null, int every = 0) =>
         new(steps, LearningRate: 0.05, WarmupSteps: 3, LogEvery: 1, CheckpointEvery: every, CheckpointPath: path, ShowProgress: false);

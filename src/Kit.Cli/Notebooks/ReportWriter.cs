@@ -1,4 +1,4 @@
-// `kit reproduce`: the executed notebooks plus report.md — first what the run used (scale, machine, which optional data),
+// `kit reproduce`: the executed notebooks plus report.md — first what the run used (scale, which optional data, machine),
 // then a summary of every claim of every notebook (holds, does not hold, not expected at this scale), then per notebook
 // every table (Markdown in the report, CSV beside it), its claims (claims/<notebook>.csv) and every figure (PNG image
 // grids, HTML charts sharing one local plotly.js). Each notebook runs in a process of its own, which writes its part:
@@ -26,12 +26,13 @@ public sealed record ReportPart(string Notebook, string ExecutedFile, string? Ti
 public sealed class ReportWriter
 {
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
-    readonly string _runDirectory, _scale, _environment;
+    readonly string _runDirectory, _scale, _environment, _optionalData;
 
-    /// <param name="environment">What the run used: the machine and the optional data (see <see cref="Environment"/>).</param>
-    public ReportWriter(string runDirectory, string scale, string environment)
+    /// <param name="environment">The machine, as <c>KitRuntime.Describe()</c> tells it.</param>
+    /// <param name="optionalData">Which optional data the run used (see <see cref="OptionalData"/>).</param>
+    public ReportWriter(string runDirectory, string scale, string environment, string optionalData)
     {
-        _runDirectory = runDirectory; _scale = scale; _environment = environment;
+        _runDirectory = runDirectory; _scale = scale; _environment = environment; _optionalData = optionalData;
         Path = System.IO.Path.Combine(runDirectory, "report.md");
     }
 
@@ -42,9 +43,9 @@ public sealed class ReportWriter
     public static string PartPath(string runDirectory, string notebook) =>
         System.IO.Path.Combine(runDirectory, "parts", System.IO.Path.GetFileNameWithoutExtension(notebook) + ".json");
 
-    /// <summary>The machine's description and which optional data this run used, for the report's head.</summary>
-    public static string Environment(string machine) =>
-        machine + "\noptional data: WordNet " + (Kit.Language.TextCorpus.InstalledWordNet is string w ? $"used ({w})" : Kit.Language.TextCorpus.WordNetAbsence) +
+    /// <summary>Which optional data a run in this environment uses: each of WordNet and Fashion-MNIST used, not installed, or hidden.</summary>
+    public static string OptionalData() =>
+        "WordNet " + (Kit.Language.TextCorpus.InstalledWordNet is string w ? $"used ({w})" : Kit.Language.TextCorpus.WordNetAbsence) +
         "; Fashion-MNIST " + (Kit.Data.FashionMnist.Locate() is string f ? $"used ({f})" : Kit.Data.FashionMnist.Absence);
 
     /// <summary>
@@ -116,12 +117,14 @@ public sealed class ReportWriter
         md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
         if (interruptedDuring is not null)
             md.Append($"**Interrupted** while {interruptedDuring} was running: the {parts.Count} notebook(s) below finished; the rest did not run.\n\n");
+        md.Append($"Optional data: {_optionalData}. Results that rest on it (notebook 01's class-conditional part, the backbone of 04 " +
+            "and 06, notebook 05's codebook size, 06's lexicon and zero-shot part, the language model's text) differ without it.\n\n");
         md.Append("```\n").Append(_environment).Append("\n```\n\n");
         md.Append("| notebook | status | time |\n|---|---|---|\n");
         foreach (var p in parts)
             md.Append($"| [{p.Notebook}]({p.ExecutedFile}) | {(p.Succeeded ? "ok" : "**failed**")} | {p.Seconds:0}s |\n");
         if (interruptedDuring is not null) md.Append($"| {interruptedDuring} | **interrupted** | |\n");
-        Summary(md, parts, _environment);
+        Summary(md, parts, _optionalData);
         foreach (var p in parts) md.Append(p.Section);
         try
         {
@@ -139,14 +142,13 @@ public sealed class ReportWriter
 
     // Every claim of every notebook in one table; "not expected at this scale" is told apart from "does not hold", and the
     // heading says whether the optional data was used (claims that rest on WordNet or Fashion-MNIST can change without it).
-    static void Summary(StringBuilder md, IReadOnlyList<ReportPart> parts, string environment)
+    static void Summary(StringBuilder md, IReadOnlyList<ReportPart> parts, string optionalData)
     {
         var claims = parts.SelectMany(p => p.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(p.Notebook), Claim: c))).ToList();
         if (claims.Count == 0) return;
         int Count(Verdict v) => claims.Count(c => c.Claim.Verdict == v);
-        var data = environment.Split('\n').FirstOrDefault(l => l.StartsWith("optional data: ", StringComparison.Ordinal))?["optional data: ".Length..];
         md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, {Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
-        if (data is not null) md.Append($"Optional data in this run: {data}.\n\n");
+        md.Append($"Optional data in this run: {optionalData}.\n\n");
         md.Append("| notebook | claim | paper | this run | verdict |\n|---|---|---|---|---|\n");
         static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
         foreach (var (notebook, claim) in claims)

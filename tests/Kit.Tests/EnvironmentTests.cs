@@ -93,15 +93,20 @@ public sealed class EnvironmentTests : TempDirectoryTest
     }
 
     [Fact]
-    public void IgnoringOptionalDataHidesFashionMnistAndWordNetWhereverTheyAre()
+    public void IgnoringOptionalDataHidesTheInstalledFashionMnistAndWordNetButNotAFolderNamedOnPurpose()
     {
-        // A complete stand-in Fashion-MNIST folder named by KIT_DATA: found, unless the optional data is ignored.
+        // A complete stand-in Fashion-MNIST folder: named by KIT_DATA it is used either way; as the only copy the search
+        // would find without KIT_DATA, ignoring the optional data hides it.
         foreach (var (name, dims) in new[] { ("train-images-idx3-ubyte", new[] { 2, 28, 28 }), ("train-labels-idx1-ubyte", new[] { 2 }), ("t10k-images-idx3-ubyte", new[] { 2, 28, 28 }), ("t10k-labels-idx1-ubyte", new[] { 2 }) })
             IdxFile.Write(Path.Combine(Dir, name), dims, new byte[dims.Aggregate(1, (a, b) => a * b)]);
-        using (new Variables(("KIT_DATA", Dir), ("KIT_OPTIONAL_DATA", null)))
-            Assert.Equal(Dir, FashionMnist.Locate());
         using (new Variables(("KIT_DATA", Dir), ("KIT_OPTIONAL_DATA", "ignore")))
+            Assert.Equal(Dir, FashionMnist.Locate());
+        using (new Variables(("KIT_DATA", null), ("KIT_OPTIONAL_DATA", null)))
+            Assert.Equal(Dir, FashionMnist.Locate(new[] { Dir }));
+        using (new Variables(("KIT_DATA", null), ("KIT_OPTIONAL_DATA", "ignore")))
         {
+            Assert.DoesNotContain(FashionMnist.SystemDirectory, FashionMnist.SearchDirectories());
+            Assert.Empty(FashionMnist.SearchDirectories());
             Assert.Null(FashionMnist.Locate());
             Assert.False(FashionMnist.IsAvailable);
             Assert.Contains("KIT_OPTIONAL_DATA=ignore", Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Split.Test)).Message);

@@ -39,13 +39,14 @@ public sealed class FashionMnist
 
     /// <summary>
     /// Folders searched, in order: $KIT_DATA (and its fashion-mnist subfolder), data/fashion-mnist of the repository, the
-    /// Debian folder; none when KIT_OPTIONAL_DATA=ignore hides the optional data.
+    /// Debian folder. KIT_OPTIONAL_DATA=ignore hides the installed copies (the repository's and Debian's); a folder named
+    /// by KIT_DATA is still used, since the variable names it on purpose.
     /// </summary>
     public static IReadOnlyList<string> SearchDirectories()
     {
         var dirs = new List<string>();
-        if (KitEnvironment.OptionalDataHidden) return dirs;
         if (KitData is string env) { dirs.Add(env); dirs.Add(Path.Combine(env, "fashion-mnist")); }
+        if (KitEnvironment.OptionalDataHidden) return dirs;
         if (KitPaths.RepositoryRoot is string root) dirs.Add(Path.Combine(root, "data", "fashion-mnist"));
         dirs.Add(SystemDirectory);
         return dirs.Distinct().ToList();
@@ -69,7 +70,7 @@ public sealed class FashionMnist
     /// </summary>
     public static string? Locate(IReadOnlyList<string>? searchDirectories = null)
     {
-        if (searchDirectories is null && !KitEnvironment.OptionalDataHidden && KitData is string env)
+        if (searchDirectories is null && KitData is string env)
         {
             var named = new[] { env, Path.Combine(env, "fashion-mnist") };
             var complete = named.FirstOrDefault(d => FileNames.All(f => FindFile(d, f) is not null));
@@ -93,7 +94,7 @@ public sealed class FashionMnist
     public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null, IReadOnlyList<string>? searchDirectories = null)
     {
         var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(searchDirectories is null && KitEnvironment.OptionalDataHidden
-            ? $"Fashion-MNIST is hidden by {KitEnvironment.OptionalData}=ignore (the run behaves as if it were not installed); unset it to use the installed copy."
+            ? $"Fashion-MNIST is hidden by {KitEnvironment.OptionalData}=ignore (the run behaves as if it were not installed); unset it to use the installed copy, or name a folder with {EnvironmentVariable}."
             : "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
             $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", searchDirectories ?? SearchDirectories())}. " +
             $"Install them with: {InstallCommand}  (or set {EnvironmentVariable} to a folder holding them).");

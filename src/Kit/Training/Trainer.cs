@@ -192,8 +192,7 @@ public sealed class Trainer
             });
             if (double.IsNaN(loss) || double.IsInfinity(loss))
                 throw new TrainingDivergedException($"{_options.Label}: the loss is {loss} at step {s}; " +
-                    (_lastGoodCheckpointStep >= 0 ? $"the last good checkpoint is {_options.CheckpointPath} (step {_lastGoodCheckpointStep})." : "no checkpoint was written before it.") +
-                    " Lower the learning rate or check the inputs.");
+                    LastGoodCheckpoint + " Lower the learning rate or check the inputs.");
             if (logThis) log.Rows.Add(new TrainingRow(s, loss, lr, metrics, clock.Elapsed.TotalSeconds));
             progress?.Report(s, metrics.Count > 0 ? new Dictionary<string, double>(metrics) { ["loss"] = loss } : new Dictionary<string, double> { ["loss"] = loss });
             if (evaluate is not null && _options.EvaluateEvery > 0 && s % _options.EvaluateEvery == 0 && s != _options.Steps)
@@ -220,9 +219,13 @@ public sealed class Trainer
             ? $"non-finite gradients in {string.Join(", ", bad.Take(8))}{(bad.Count > 8 ? $" and {bad.Count - 8} more" : "")}"
             : "every gradient is NaN after clipping, so the first non-finite one cannot be told";
         throw new TrainingDivergedException($"{_options.Label}: the gradient norm is {norm} at step {step} while the loss was {loss} ({which}): " +
-            "a 0/0 or a square root of 0 in the backward pass, or a non-finite input. The step was not applied. " +
-            (_lastGoodCheckpointStep >= 0 ? $"The last good checkpoint is {_options.CheckpointPath} (step {_lastGoodCheckpointStep})." : "No checkpoint was written before it."));
+            "a 0/0 or a square root of 0 in the backward pass, or a non-finite input. The step was not applied; " + LastGoodCheckpoint);
     }
+
+    // How a stopped run's message ends: where its work is kept, if anywhere.
+    string LastGoodCheckpoint => _lastGoodCheckpointStep >= 0
+        ? $"the last good checkpoint is {_options.CheckpointPath} (step {_lastGoodCheckpointStep})."
+        : "no checkpoint was written before it.";
 
     TrainingRow Evaluate(Func<int, IReadOnlyDictionary<string, double>> evaluate, int s, Stopwatch clock)
     {

@@ -81,7 +81,7 @@ public static class Bench
             {
                 var c = spec.RequiredDim is int d ? config with { LatentDim = d, PreQuantNorm = spec.Kind == QuantizerKind.Lfq } : config;
                 using var model = new ImageTokenizer(c, spec.Build(c.LatentDim));
-                var count = FlopCounter.PerSample(model, () => data.Images.narrow(0, 0, 4));
+                var count = FlopCounter.PerSample(model, () => data.Images.narrow(0, 0, 4), x => model.call(x));
                 double macs = count.ForwardMacs;
                 var optimizer = optim.AdamW(model.parameters(), 1e-3);
                 void Step(int i) => TrainStep(model, optimizer, data.Images.narrow(0, (i * 64) % 448, 64));

@@ -433,6 +433,7 @@ public static class Commands
     static int Info(Options o)
     {
         Console.WriteLine(KitRuntime.Describe());
+        Console.WriteLine(Kit.Data.OptionalData.Describe());
         if (o.Flag("--matmul")) Console.WriteLine(KitRuntime.DescribePeaks(KitRuntime.MeasureMatmulPeak()));
         return 0;
     }

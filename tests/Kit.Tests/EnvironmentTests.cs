@@ -110,8 +110,9 @@ public sealed class EnvironmentTests : TempDirectoryTest
             Assert.Null(FashionMnist.Locate());
             Assert.False(FashionMnist.IsAvailable);
             Assert.Contains("KIT_OPTIONAL_DATA=ignore", Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Split.Test)).Message);
-            Assert.Null(TextCorpus.InstalledWordNet);
-            Assert.Contains("hidden by KIT_OPTIONAL_DATA=ignore", TextCorpus.WordNetAbsence);
+            Assert.Null(WordNet.Installed);
+            Assert.Contains("hidden by KIT_OPTIONAL_DATA=ignore", WordNet.Absence);
+            Assert.Contains("WordNet: hidden by KIT_OPTIONAL_DATA=ignore", OptionalData.Describe());
             Assert.Contains("WordNet hidden", TextCorpus.Build(new TextCorpusConfig(Scenes: 20, WordNetLines: 10, HeldOutScenes: 5)).Source);
         }
     }

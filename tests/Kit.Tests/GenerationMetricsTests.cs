@@ -1,5 +1,6 @@
 using Kit.Data;
 using Kit.Evaluation;
+using Kit.Evaluation.Unified;
 using Kit.Experiments;
 
 namespace Kit.Tests;

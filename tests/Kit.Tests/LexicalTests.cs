@@ -1,6 +1,7 @@
 // LexVLA's parts against hand-worked values: ELU1p, max-pooling and the 1/√V cut, InfoNCE, the FLOPs and overuse terms,
 // recall@K and PatchDis mIoU; the lexicon's rule on a corpus whose answers are known; and a tiny training run that
 // lifts retrieval above chance.
+using Kit.Data;
 using Kit.Evaluation;
 using Kit.Language;
 using Kit.Lexical;
@@ -236,5 +237,43 @@ public sealed class LexicalTests
         // The last-token readout is a different vector.
         var last = new LexicalTextEncoder(prompted, lexicon, TextReadout.LastToken).Encode(captions);
         Assert.True((last - batched).abs().max().item<float>() > 1e-3f);
+    }
+    [Fact]
+    public void ColourMasksGiveEveryObjectPixelItsObjectsColourClass()
+    {
+        var batch = new ShapesDataset(3, Split.Test, new ShapesOptions(Seed: 11)).Batch(0, 3);
+        var colours = ShapesMasks.Colours(batch).data<long>().ToArray();
+        var shapes = batch.Masks!.to(int64).data<long>().ToArray();
+        long pixels = batch.Masks.shape[1] * batch.Masks.shape[2];
+        for (int i = 0; i < shapes.Length; i++)
+        {
+            var scene = batch.Scenes![(int)(i / pixels)];
+            long expected = shapes[i] == 0 ? 0 : (int)scene.Objects.Single(o => o.ClassId == shapes[i]).Colour + 1;
+            Assert.Equal(expected, colours[i]);
+        }
+    }
+
+    [Fact]
+    public void ZeroShotAccuracyIsTheShareOfImagesNearestTheirOwnPrompt()
+    {
+        // Three images, two classes: image 0 is nearest class 0, images 1 and 2 nearest class 1; labels 0, 0, 1 → 2 of 3 right.
+        var features = tensor(new float[] { 1, 0, 0, 1, 0.2f, 0.9f }).reshape(3, 2);
+        var classes = tensor(new float[] { 1, 0, 0, 1 }).reshape(2, 2);
+        Assert.Equal(2 / 3.0, ZeroShotClassification.Accuracy(x => x, classes, features, tensor(new long[] { 0, 0, 1 })), 6);
+    }
+
+    [Fact]
+    public void PatchDisChoosesTheThresholdThatSeparatesObjectFromBackgroundOnValidation()
+    {
+        // A 2×2 grid over 4×4 pixels, one class: object patches score 1 against it, background patches 0.2. Labelling
+        // everything as the class (threshold 0.2) loses the background; threshold 1 labels every patch right.
+        var masks = zeros(1, 4, 4, dtype: int64);
+        masks[0, TensorIndex.Slice(0, 2), TensorIndex.Slice(0, 2)] = tensor(1L);  // the top-left patch is the object
+        var patches = tensor(new float[] { 1, 0.2f, 0.2f, 0.2f }).reshape(1, 4, 1);
+        var split = new PatchDisSplit(patches, masks);
+        var scores = PatchDisProtocol.Score("one", tensor(new float[] { 1 }).reshape(1, 1), split, split, grid: 2, seed: 0);
+        Assert.Equal(1, scores.Threshold, 6);
+        Assert.Equal(1, scores.MeanIoU, 6);
+        Assert.Equal(new long[] { 1, 0, 0, 0 }, scores.Labels.data<long>().ToArray());
     }
 }

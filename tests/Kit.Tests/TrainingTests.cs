@@ -369,7 +369,7 @@ public class TokenizerFlopTests
                        + half * 32 * 8 * 9       // up0: 8→4·8 then pixel shuffle
                        + 2 * hw * 8 * 8 * 9      // res0
                        + hw * 3 * 8 * 9;         // conv_out 8→3
-        Assert.Equal(encoder + decoder, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 8, 8)));
+        Assert.Equal(encoder + decoder, Kit.Evaluation.FlopCounter.ForwardMacsPerSample(model, () => zeros(2, 3, 8, 8), x => model.call(x)));
     }
 }
 

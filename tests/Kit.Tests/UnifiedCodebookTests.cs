@@ -3,6 +3,7 @@
 using Kit.Core;
 using Kit.Experiments;
 using Kit.Language;
+using Kit.Language.UnifiedCodebook;
 using Kit.Quantizers;
 using Kit.Tokenizers;
 using Kit.Training;
@@ -92,6 +93,80 @@ public sealed class UnifiedCodebookTests
         var groups = Enumerable.Range(1, 10).Select(s => schedule(s).Single()).ToArray();
         Assert.Equal(new[] { "tokenizer", "tokenizer", "llm", "llm", "llm", "tokenizer", "tokenizer", "llm", "llm", "llm" }, groups);
         Assert.Throws<ArgumentOutOfRangeException>(() => StepSchedules.Cycle(("tokenizer", 0)));
+    }
+
+    [Fact]
+    public void DualScheduleGivesEachPhaseItsShareAndTheTokenizerGoesFirst()
+    {
+        var schedule = new DualSchedule(Phases: 2, TokenizerSteps: 5, LlmSteps: 7); // 2 + 3 per cycle; the remainders are dropped
+        Assert.Equal(10, schedule.Total);
+        var turns = Enumerable.Range(1, schedule.Total).Select(schedule.TokenizerTurn).ToArray();
+        Assert.Equal(new[] { true, true, false, false, false, true, true, false, false, false }, turns);
+        // The trainer's cycle schedule and the loop's turn agree step for step.
+        var cycle = StepSchedules.Cycle(("tokenizer", schedule.TokenizerPhase), ("llm", schedule.LlmPhase));
+        Assert.All(Enumerable.Range(1, schedule.Total), s => Assert.Equal(schedule.TokenizerTurn(s), cycle(s).Single() == "tokenizer"));
+    }
+
+    [Fact]
+    public void DriftIsTheMeanRowCosineAndTheTableMovementWorkedByHand()
+    {
+        // Rows (1, 0) and (0, 1) against (1, 1) and (0, −2): cosines 1/√2 and −1, mean (1/√2 − 1) / 2.
+        var lookup = tensor(new float[] { 1, 0, 0, 1 }).reshape(2, 2);
+        var table = tensor(new float[] { 1, 1, 0, -2 }).reshape(2, 2);
+        var start = tensor(new float[] { 1, 1, 0, -1 }).reshape(2, 2);
+        var (agreement, movement) = CodebookDrift.Measure(lookup, table, start);
+        Assert.Equal((1 / Math.Sqrt(2) - 1) / 2, agreement, 6);
+        Assert.Equal(1 / Math.Sqrt(3), movement, 6); // ‖(0, 0, 0, −1)‖ / ‖(1, 1, 0, −1)‖
+        Assert.Equal(new[] { 1, 5, 10 }, CodebookDrift.Steps(10, 3));
+        Assert.Equal(new[] { 1, 2 }, CodebookDrift.Steps(2, 5)); // never more points than steps
+    }
+
+    [Fact]
+    public void DriftRecorderTakesOnlyItsStepsAndItsRecordReadsBackExactly()
+    {
+        var start = tensor(new float[] { 1, 2, 3, 4 }).reshape(2, 2);
+        var recorder = new DriftRecorder(new[] { 2, 4 }, start);
+        int reads = 0;
+        for (int step = 1; step <= 5; step++)
+            recorder.Observe(step, () => { reads++; return start * step; }, () => start + 0.1f * step);
+        Assert.Equal(new[] { 2, 4 }, recorder.Points.Select(p => p.Step));
+        Assert.Equal(2, reads); // the lookup is read only at the recorded steps
+        Assert.Equal(recorder.Points, DriftRecorder.Read(recorder.ToRecords()));
+        Assert.Empty(DriftRecorder.Read(new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public void ParadigmsSayWhatTheyShareFreezeAndQuantizeOnto()
+    {
+        var rows = randn(8, 4);
+        var recipe = new QuantizerSpec(QuantizerKind.Vq, CodebookSize: 16);
+        Assert.Equal(new[] { "frozen", "dual alternating", "language-driven iterative", "separate codebook" }, CodebookParadigm.All.Select(p => p.Name));
+        Assert.Equal(new[] { true, false, true, false }, CodebookParadigm.All.Select(p => p.FreezesTable));
+        Assert.Equal(new[] { true, true, true, false }, CodebookParadigm.All.Select(p => p.SharesRows));
+        Assert.Equal(new[] { false, true, false, false }, CodebookParadigm.All.Select(p => p.TrainsJointly));
+        // The kinds keep the numbers the cache keys were made with.
+        Assert.Equal(new[] { 0, 1, 2, 3 }, CodebookParadigm.All.Select(p => (int)p.Kind));
+        Assert.Equal(8, CodebookParadigm.Frozen.Quantizer(4, () => rows, recipe).CodebookSize);
+        Assert.True(CodebookParadigm.Frozen.Quantizer(4, () => rows, recipe).Codebook!.Codes().allclose(rows));
+        Assert.Equal(16, CodebookParadigm.Separate.Quantizer(4, () => rows, recipe).CodebookSize);
+        Assert.IsType<LanguageDrivenCodebook>(CodebookParadigm.LanguageDriven.Quantizer(4, () => rows, recipe).Codebook);
+    }
+
+    [Fact]
+    public void TheLanguageDrivenHooksRampThePullThenEndOnTheRows()
+    {
+        var rows = randn(8, 4);
+        var paradigm = CodebookParadigm.LanguageDriven;
+        var recipe = new QuantizerSpec(QuantizerKind.Vq, CodebookSize: 8);
+        using var tokenizer = new ImageTokenizer(new TokenizerConfig(LatentDim: 4), paradigm.Quantizer(4, () => rows, recipe), 16);
+        var pulled = (LanguageDrivenCodebook)tokenizer.Quantizer.Codebook!;
+        var hooks = paradigm.Hooks(tokenizer, rampSteps: 4);
+        hooks.BeforeStep!(2);
+        Assert.Equal(0.5, pulled.Ratio, 9);
+        Assert.Equal(LanguageDrivenCodebook.AdversarialScale(0.5), hooks.AdversarialScale!(2), 9);
+        hooks.Finish!();
+        Assert.Equal(1, pulled.Ratio);
+        Assert.Same(TokenizerHooks.None, CodebookParadigm.Frozen.Hooks(tokenizer, 4));
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class ReportWriter
 
     /// <summary>Which optional data a run in this environment uses: each of WordNet and Fashion-MNIST used, not installed, or hidden.</summary>
     public static string OptionalData() =>
-        "WordNet " + (Kit.Language.TextCorpus.InstalledWordNet is string w ? $"used ({w})" : Kit.Language.TextCorpus.WordNetAbsence) +
+        "WordNet " + (Kit.Data.WordNet.Installed is string w ? $"used ({w})" : Kit.Data.WordNet.Absence) +
         "; Fashion-MNIST " + (Kit.Data.FashionMnist.Locate() is string f ? $"used ({f})" : Kit.Data.FashionMnist.Absence);
 
     /// <summary>

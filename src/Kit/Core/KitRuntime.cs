@@ -8,7 +8,7 @@ namespace Kit.Core;
 /// <summary>What the kit runs on: device, threads, native-library status, matmul peak.</summary>
 public static class KitRuntime
 {
-    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder, data availability.</summary>
+    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder (the optional data: <c>Kit.Data.OptionalData</c>).</summary>
     /// <remarks>Checks the kit's environment variables first: a bad value or an unknown KIT_ name is an ArgumentException naming it.</remarks>
     public static string Describe()
     {
@@ -21,8 +21,6 @@ public static class KitRuntime
             $"native library: {native.Note}" + (native.Loaded is not null && native.Loaded != native.Original ? $" (loaded {native.Loaded})" : ""),
             $"allocator: {Allocator.Describe()}",
             $"cache: {KitPaths.CacheRoot} (trained artifacts; KIT_CACHE moves it)",
-            $"Fashion-MNIST: {Kit.Data.FashionMnist.Locate() ?? Kit.Data.FashionMnist.Absence}",
-            $"WordNet: {Kit.Language.TextCorpus.InstalledWordNet ?? Kit.Language.TextCorpus.WordNetAbsence}",
         });
     }
 

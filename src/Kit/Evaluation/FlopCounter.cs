@@ -93,8 +93,7 @@ public static class FlopCounter
         switch (model)
         {
             case nn.Module<Tensor, Tensor> plain: plain.call(x); break;
-            case nn.Module<Tensor, Kit.Tokenizers.TokenizerOutput> tokenizer: tokenizer.call(x); break;
-            default: throw new ArgumentException($"{model.GetType().Name} is not a module the counter can run; pass how to run it.", nameof(model));
+            default: throw new ArgumentException($"{model.GetType().Name} is not a tensor-to-tensor module; pass how to run it (forward).", nameof(model));
         }
     }
 }

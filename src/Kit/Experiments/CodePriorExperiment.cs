@@ -4,6 +4,7 @@
 using Kit.Core;
 using Kit.Data;
 using Kit.Evaluation;
+using Kit.Evaluation.Unified;
 using Kit.Language;
 using Kit.Notebook;
 using Kit.Tokenizers;

@@ -6,6 +6,7 @@
 using Kit.Core;
 using Kit.Data;
 using Kit.Evaluation;
+using Kit.Evaluation.Unified;
 using Kit.Language;
 using Kit.Notebook;
 using Kit.Quantizers;

@@ -34,16 +34,23 @@ public static class LanguageTraining
         var onDevice = features?.to(device);
         var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, c.WeightDecay, WarmupSteps: Math.Min(100, c.Steps / 10),
             LogEvery: Math.Max(1, c.Steps / 100), Label: label));
-        return trainer.Run(step =>
-        {
-            var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight, c.GivenImageLossWeight);
-            var rows = batch.Images.Where(i => i >= 0).ToArray();
-            var picked = onDevice is null || rows.Length == 0 ? null : onDevice.index_select(0, tensor(rows, device: device));
-            var loss = model.Loss(batch, picked);
-            var positions = tensor((float)batch.Tokens.shape[1]); // the padded length: what a step computes
-            batch.Dispose();
-            return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach(), ["positions"] = positions });
-        });
+        return trainer.Run(step => Step(model, sequences, c, step, onDevice));
+    }
+
+    /// <summary>
+    /// One language-model step's loss on the batch of <paramref name="sequences"/> drawn for <paramref name="step"/> (the same
+    /// batch for the same seed and step), with the text and image losses and the padded length as metrics. Shared by every loop
+    /// that trains a unified model (UniCode's dual alternating run interleaves it with tokenizer steps).
+    /// </summary>
+    public static StepResult Step(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, int step, Tensor? features = null)
+    {
+        var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight, c.GivenImageLossWeight);
+        var rows = batch.Images.Where(i => i >= 0).ToArray();
+        var picked = features is null || rows.Length == 0 ? null : features.index_select(0, tensor(rows, device: features.device));
+        var loss = model.Loss(batch, picked);
+        var positions = tensor((float)batch.Tokens.shape[1]); // the padded length: what a step computes
+        batch.Dispose();
+        return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach(), ["positions"] = positions });
     }
 
     /// <summary>Perplexity exp(mean next-token cross-entropy) of [BOS] line [EOS] over <paramref name="lines"/>.</summary>

@@ -17,23 +17,11 @@ public sealed record TextCorpusConfig(int Scenes = 4000, int WordNetLines = 6000
 /// <summary>Training and held-out lines.</summary>
 public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<string> HeldOut, IReadOnlyList<string> HeldOutWordNet, string Source)
 {
-    /// <summary>Debian's wordnet-base installs the database here.</summary>
-    public const string WordNetDirectory = "/usr/share/wordnet";
-
     /// <summary>Every line (for fitting the text tokenizer's remapping).</summary>
     public IEnumerable<string> All => Train.Concat(HeldOut).Concat(HeldOutWordNet);
 
-    /// <summary>The installed WordNet's folder, or null when it is not installed or KIT_OPTIONAL_DATA=ignore hides it.</summary>
-    public static string? InstalledWordNet =>
-        !KitEnvironment.OptionalDataHidden && File.Exists(Path.Combine(WordNetDirectory, "data.noun")) ? WordNetDirectory : null;
-
-    /// <summary>Why WordNet is absent: hidden by KIT_OPTIONAL_DATA, or not installed.</summary>
-    public static string WordNetAbsence => KitEnvironment.OptionalDataHidden
-        ? $"hidden by {KitEnvironment.OptionalData}=ignore"
-        : "not installed (sudo apt-get install wordnet-base)";
-
-    /// <summary>Builds the corpus with the installed WordNet (<see cref="InstalledWordNet"/>), if any.</summary>
-    public static TextCorpus Build(TextCorpusConfig config) => Build(config, InstalledWordNet);
+    /// <summary>Builds the corpus with the installed WordNet (<see cref="Data.WordNet.Installed"/>), if any.</summary>
+    public static TextCorpus Build(TextCorpusConfig config) => Build(config, Data.WordNet.Installed);
 
     /// <summary>Builds the corpus; WordNet lines (from <paramref name="wordNetDirectory"/>, none when null) are split 95 / 5 into train and held-out by a hash of the line.</summary>
     public static TextCorpus Build(TextCorpusConfig config, string? wordNetDirectory)
@@ -45,7 +33,7 @@ public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<strin
         train.AddRange(wordNet.Where(l => Bucket(l) != 0));
         string source = wordNet.Count > 0
             ? $"{train.Count - (wordNet.Count - wordNetHeldOut.Count):N0} synthetic + {wordNet.Count - wordNetHeldOut.Count:N0} WordNet lines (held out: {heldOut.Count:N0} synthetic, {wordNetHeldOut.Count:N0} WordNet)"
-            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); " + (config.WordNetLines > 0 ? $"WordNet {WordNetAbsence}" : "no WordNet lines asked for");
+            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); " + (config.WordNetLines > 0 ? $"WordNet {Data.WordNet.Absence}" : "no WordNet lines asked for");
         return new TextCorpus(train, heldOut, wordNetHeldOut, source);
     }
 

@@ -174,6 +174,17 @@ public sealed class UnifiedModel : nn.Module
         ?? throw new InvalidOperationException($"the {Config.Visual} interface has no regression head.");
 
     /// <summary>
+    /// The head's logits of <paramref name="codeIds"/> (vocabulary ids) at every position of <paramref name="batch"/>, teacher-forced
+    /// → [B, T, K]: what the model says of each code, for metrics that read a code's score (decompression accuracy).
+    /// </summary>
+    public Tensor CodeLogits(SequenceBatch batch, Tensor codeIds)
+    {
+        var device = gpt.parameters().First().device;
+        var hidden = gpt.Hidden(Inputs(batch.Tokens.to(device), batch.VisualInput.to(device), null, stacks: batch.Stacks?.to(device)));
+        return gpt.Head.Parts(hidden)[0].index_select(-1, codeIds.to(device));
+    }
+
+    /// <summary>
     /// Loss of a batch: weighted cross-entropy on text targets; on visual targets weighted cross-entropy (Tokens), weighted
     /// L2 to the next feature (Regression) or nothing (PatchProjection). <paramref name="features"/> are the rows' image
     /// features [B', L, F] for the rows that have an image, in row order.

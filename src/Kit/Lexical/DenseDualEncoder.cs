@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Kit.Lexical;
 
 /// <summary>Dense image and text embeddings in one d-dimensional space.</summary>
-public sealed class DenseDualEncoder : nn.Module
+public sealed class DenseDualEncoder : nn.Module, IDualEncoder
 {
     readonly LexicalAdapter adapter;
     readonly Linear image_proj, text_proj;
@@ -32,13 +32,22 @@ public sealed class DenseDualEncoder : nn.Module
     /// <summary>The image tower's adapted patches [B, N, D] (the caption-aligned backbone of the backbone ablation).</summary>
     public Tensor AdaptedPatches(Tensor features) => adapter.call(features);
 
-    /// <summary>Each patch's normalised embedding [B, N, d].</summary>
-    public Tensor PatchEmbeddings(Tensor features) => LexicalVectors.Normalise(image_proj.call(adapter.call(features)));
-
     /// <summary>Image embeddings [B, d]: patches mean-pooled, projected, normalised.</summary>
     public Tensor EncodeImages(Tensor features) => LexicalVectors.Normalise(image_proj.call(adapter.call(features).mean(new long[] { 1 })));
 
     public TextReadout Readout { get; }
+
+    /// <summary>False: d dense dimensions, no words.</summary>
+    public bool HasWords => false;
+
+    /// <summary>The image embeddings (already unit).</summary>
+    public Tensor RetrievalImages(Tensor features) => EncodeImages(features);
+
+    /// <summary>The caption embeddings (already unit).</summary>
+    public Tensor RetrievalTexts(IReadOnlyList<string> captions) => EncodeTexts(captions);
+
+    /// <summary>Each patch's projection before normalising [B, N, d].</summary>
+    public Tensor PatchScores(Tensor features) => image_proj.call(adapter.call(features));
 
     /// <summary>Caption embeddings [B, d].</summary>
     public Tensor EncodeTexts(IReadOnlyList<string> captions)

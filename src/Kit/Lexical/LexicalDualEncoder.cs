@@ -15,7 +15,7 @@ public enum TextTarget
 }
 
 /// <summary>The image encoder and the text side over one lexicon.</summary>
-public sealed class LexicalDualEncoder : nn.Module
+public sealed class LexicalDualEncoder : nn.Module, IDualEncoder
 {
     readonly LexicalImageEncoder image;
     readonly LexicalTextEncoder? text;
@@ -37,6 +37,18 @@ public sealed class LexicalDualEncoder : nn.Module
     public Lexicon Lexicon { get; }
     public TextTarget Target { get; }
     public LexicalImageEncoder Image => image;
+
+    /// <summary>True: the vectors are over the lexicon's words.</summary>
+    public bool HasWords => true;
+
+    /// <summary>Image vectors after the 1/√V cut, normalised again [B, V].</summary>
+    public Tensor RetrievalImages(Tensor features) => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeImages(features)));
+
+    /// <summary>Caption vectors after the 1/√V cut, normalised again [B, V].</summary>
+    public Tensor RetrievalTexts(IReadOnlyList<string> captions) => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeTexts(captions)));
+
+    /// <summary>Each patch's word scores [B, N, V] (ELU + 1 of the adapted patch against each word's row).</summary>
+    public Tensor PatchScores(Tensor features) => image.PatchScores(features);
 
     /// <summary>Image lexical vectors [B, V] (normalised, not sparsified).</summary>
     public Tensor EncodeImages(Tensor features) => image.Encode(features);

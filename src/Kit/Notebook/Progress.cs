@@ -2,6 +2,7 @@
 // latest metrics). Updates are throttled so a fast loop does not spend its time drawing.
 using System.Diagnostics;
 using System.Globalization;
+using Kit.Training;
 
 namespace Kit.Notebook;
 
@@ -29,7 +30,7 @@ public sealed record ProgressView(string Label, long Step, long Total, double Se
 }
 
 /// <summary>Reports a loop's progress to the notebook (in place) and to the terminal.</summary>
-public sealed class TrainingProgress
+public sealed class TrainingProgress : ITrainingProgress
 {
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly IDisplayHandle? _handle;

@@ -4,6 +4,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Analysis;
+using Kit.Training;
 
 namespace Kit.Notebook;
 
@@ -48,6 +49,13 @@ public sealed class ResultTable : IRichView
         var frame = new DataFrame(columns.Select((name, c) => Column(name, data.Select(r => r[c]).ToList())));
         return new ResultTable(frame, title, note, measured, measuredRows);
     }
+
+    /// <summary>
+    /// Builds a table of <paramref name="rows"/> declared by its <paramref name="columns"/>, each a title and what it reads of a row:
+    /// <c>ResultTable.Of("runs", results, new("PSNR dB", r =&gt; r.Psnr), new("usage %", r =&gt; 100 * r.Usage))</c>.
+    /// </summary>
+    public static ResultTable Of<T>(string title, IEnumerable<T> rows, IReadOnlyList<TableColumn<T>> columns, string? note = null, IEnumerable<string>? measured = null) =>
+        FromRows(title, columns.Select(c => c.Title).ToArray(), rows.Select(r => (IReadOnlyList<object?>)columns.Select(c => c.Value(r)).ToArray()), note, measured);
 
     static DataFrameColumn Column(string name, IReadOnlyList<object?> values)
     {
@@ -130,9 +138,22 @@ public sealed class ResultTable : IRichView
     public override string ToString() => ToPlainText();
 }
 
+/// <summary>One column of a table of <typeparamref name="T"/> rows: its title and what it reads of a row (a number, a string, or null).</summary>
+public sealed record TableColumn<T>(string Title, Func<T, object?> Value);
+
 /// <summary>DataFrame conveniences.</summary>
 public static class Tables
 {
     /// <summary>Wraps a DataFrame for rich display: <c>frame.AsTable("PSNR by codebook size")</c>.</summary>
     public static ResultTable AsTable(this DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null) => new(frame, title, note, measured);
+
+    /// <summary>A table of the logged steps of <paramref name="log"/> (for display or CSV export).</summary>
+    public static ResultTable ToTable(this TrainingLog log, string title)
+    {
+        var names = log.Rows.SelectMany(r => r.Metrics.Keys).Distinct().ToList();
+        var columns = new[] { "step", "loss", "lr", "seconds" }.Concat(names).ToList();
+        return ResultTable.FromRows(title, columns, log.Rows.Select(r =>
+            (IReadOnlyList<object?>)new object?[] { r.Step, r.Loss, r.LearningRate, r.Seconds }
+                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n, out var v) ? v : null))).ToList()), measured: new[] { "seconds" });
+    }
 }

@@ -61,6 +61,9 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     /// </summary>
     public virtual double RegularizerScale { get; set; } = 1;
 
+    /// <summary>The one table of codes this quantizer looks up (null for implicit codebooks and stacks of several).</summary>
+    public virtual Codebook? Codebook => null;
+
     /// <summary>
     /// The code histogram of the recent window, when the quantizer keeps one histogram of at most 2^16 codes (stacked and
     /// two-level quantizers keep one per layer, so they return null).

@@ -90,7 +90,7 @@ public sealed class VectorQuantizer : Quantizer
     }
 
     /// <summary>The codebook component (the table and how it learns).</summary>
-    public Codebook Codebook => codebook;
+    public override Codebook Codebook => codebook;
     /// <summary>Lookup dimension c.</summary>
     public int CodeDim => codebook.Dim;
     public CodeDistance Distance { get; }

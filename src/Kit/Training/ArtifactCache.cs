@@ -12,6 +12,13 @@ using static TorchSharp.torch;
 
 namespace Kit.Training;
 
+/// <summary>An artifact from the cache and its training record.</summary>
+/// <param name="Model">The trained or loaded model.</param>
+/// <param name="FromCache">True when the weights were loaded.</param>
+/// <param name="Seconds">This run's training time (NaN when loaded).</param>
+/// <param name="Records">What the training stored beside the weights (a drift curve, say), the same whether trained or loaded.</param>
+public sealed record CachedArtifact<T>(T Model, bool FromCache, double Seconds, IReadOnlyDictionary<string, string> Records) where T : nn.Module;
+
 /// <summary>Get-or-train for models, stored as safetensors under $KIT_CACHE/artifacts.</summary>
 public static class ArtifactCache
 {
@@ -41,6 +48,17 @@ public static class ArtifactCache
     /// </remarks>
     public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object key, int version, Func<T> create, Action<T> train) where T : nn.Module
     {
+        var artifact = Get(kind, key, version, create, m => { train(m); return null; });
+        return (artifact.Model, artifact.FromCache);
+    }
+
+    /// <summary>
+    /// <see cref="GetOrTrain{T}"/> with the training record: <paramref name="train"/> may return named records (a drift
+    /// curve, say, as text), which are stored with the weights and given back when they are loaded; the seconds are timed here.
+    /// </summary>
+    public static CachedArtifact<T> Get<T>(string kind, object key, int version, Func<T> create, Func<T, IReadOnlyDictionary<string, string>?> train)
+        where T : nn.Module
+    {
         var path = PathFor(kind, key, version);
         using var outside = random.get_rng_state();
         random.manual_seed(KeySeed(path));
@@ -51,9 +69,9 @@ public static class ArtifactCache
             {
                 try
                 {
-                    Checkpoint.Load(path, model);
+                    var info = Checkpoint.Load(path, model);
                     model.eval();
-                    return (model, true);
+                    return new CachedArtifact<T>(model, FromCache: true, Seconds: double.NaN, Records(info.Metadata));
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException)
                 {
@@ -62,13 +80,20 @@ public static class ArtifactCache
             }
             // The cache must take the result before minutes of training are spent on it.
             EnsureWritable();
-            train(model);
-            Save(path, model, key, kind);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var records = train(model) ?? new Dictionary<string, string>();
+            double seconds = clock.Elapsed.TotalSeconds;
+            Save(path, model, key, kind, records.ToDictionary(r => RecordPrefix + r.Key, r => r.Value));
             model.eval();
-            return (model, false);
+            return new CachedArtifact<T>(model, FromCache: false, seconds, records);
         }
         finally { random.set_rng_state(outside); }
     }
+
+    const string RecordPrefix = "kit.record.";
+
+    static IReadOnlyDictionary<string, string> Records(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.Where(m => m.Key.StartsWith(RecordPrefix, StringComparison.Ordinal)).ToDictionary(m => m.Key[RecordPrefix.Length..], m => m.Value);
 
     /// <summary>How the cache folder is named in messages: KIT_CACHE's value, or the default and how to move it.</summary>
     public static string Describe() => Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } set && !string.IsNullOrWhiteSpace(set)
@@ -91,15 +116,15 @@ public static class ArtifactCache
     // A trained model is never thrown away because its file could not be written (a full disk, a folder gone read-only
     // mid-run): it goes to the system's temporary folder instead, and the message says where and how to reuse it. If
     // that fails too, the model stays in memory for this run.
-    static void Save(string path, nn.Module model, object key, string kind)
+    static void Save(string path, nn.Module model, object key, string kind, IReadOnlyDictionary<string, string>? records = null)
     {
-        try { Checkpoint.Save(path, model, key); return; }
+        try { Checkpoint.Save(path, model, key, extra: records); return; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var fallback = Path.Combine(Path.GetTempPath(), "kit-unsaved-artifacts", Path.GetFileName(path));
             try
             {
-                Checkpoint.Save(fallback, model, key);
+                Checkpoint.Save(fallback, model, key, extra: records);
                 Console.Error.WriteLine($"kit: the trained {kind} could not be written to {path} ({e.Message}; {Describe()}). " +
                     $"It is saved at {fallback} instead: copy it to {path} once there is room, and later runs will load it.");
             }

@@ -6,7 +6,6 @@
 // training (tokenizer phases, then language-model phases). A group that is not scheduled is left exactly as it was.
 using System.Diagnostics;
 using Kit.Core;
-using Kit.Notebook;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -144,7 +143,7 @@ public sealed class Trainer
     {
         var log = new TrainingLog();
         int start = TryResume(config);
-        var progress = _options.ShowProgress ? new TrainingProgress(_options.Steps, _options.Label) : null;
+        var progress = _options.ShowProgress ? TrainingProgressDisplay.Create(_options.Steps, _options.Label) : null;
         var clock = Stopwatch.StartNew();
         for (int s = start + 1; s <= _options.Steps; s++)
         {

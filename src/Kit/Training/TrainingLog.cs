@@ -1,5 +1,4 @@
 // Metrics per step, kept as plain numbers so a notebook can chart or tabulate them.
-using Kit.Notebook;
 
 namespace Kit.Training;
 
@@ -21,13 +20,4 @@ public sealed class TrainingLog
     /// <summary>The mean loss over the last <paramref name="count"/> logged steps.</summary>
     public double FinalLoss(int count = 10) => Rows.TakeLast(count).Select(r => r.Loss).DefaultIfEmpty(double.NaN).Average();
 
-    /// <summary>A table of the logged steps (for display or CSV export).</summary>
-    public ResultTable ToTable(string title)
-    {
-        var names = Rows.SelectMany(r => r.Metrics.Keys).Distinct().ToList();
-        var columns = new[] { "step", "loss", "lr", "seconds" }.Concat(names).ToList();
-        return ResultTable.FromRows(title, columns, Rows.Select(r =>
-            (IReadOnlyList<object?>)new object?[] { r.Step, r.Loss, r.LearningRate, r.Seconds }
-                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n, out var v) ? v : null))).ToList()), measured: new[] { "seconds" });
-    }
 }

@@ -9,7 +9,7 @@ using Kit.Notebook;
 using Kit.Tokenizers;
 using static TorchSharp.torch;
 
-namespace Kit.Evaluation;
+namespace Kit.Evaluation.Unified;
 
 /// <summary>
 /// What a unified model is judged on: held-out images with their scenes, one-object prompts ("simple", as many as the test

@@ -93,9 +93,9 @@ public class LanguageTests
         int[] Image(params int[] codes) => new[] { v[SpecialToken.Img] }.Concat(codes.Select(c => v.CodeId(c))).Append(v[SpecialToken.EndImg]).ToArray();
         var bag = v.EncodeText("a photo of a bag");
         var expected = new[] { v[SpecialToken.Bos] }.Concat(bag).Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Eos]).ToArray();
-        Assert.Equal(expected, sequences.Build(SequenceTasks.TextToImage, 1, new KitRandom(1)));
+        Assert.Equal(expected, sequences.Build(SequenceTasks.TextToImage, 1, new KitRandom(1)).Ids);
         expected = new[] { v[SpecialToken.Bos] }.Concat(Image(5, 6, 7, 8)).Append(v[SpecialToken.Caption]).Concat(bag).Append(v[SpecialToken.Eos]).ToArray();
-        Assert.Equal(expected, sequences.Build(SequenceTasks.ImageToText, 1, new KitRandom(1)));
+        Assert.Equal(expected, sequences.Build(SequenceTasks.ImageToText, 1, new KitRandom(1)).Ids);
         // Questions come from scenes: a captions-only corpus refuses a mix that asks for VQA.
         var e = Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, corpus, Array.Empty<string>(), SequenceMix.Standard(1, 0, 1, 0)));
         Assert.Contains("Vqa", e.Message);
@@ -191,10 +191,10 @@ public class LanguageTests
         foreach (var task in new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText, SequenceTasks.Vqa })
             for (int i = 0; i < scenes.Count; i++)
             {
-                var ids = sequences.Build(task, i, rng);
+                var ids = sequences.Build(task, i, rng).Ids;
                 Assert.DoesNotContain(TextTokenizer.Unknown, ids);
             }
-        Assert.Equal(" blue", v.DecodeText(v.EncodeText(UnifiedSequences.AnswerText("blue"))));
+        Assert.Equal(" blue", v.DecodeText(v.EncodeText(SequenceLayout.AnswerText("blue"))));
     }
     [Fact]
     public void ConstrainedDecodingAlwaysEmitsWellFormedImageBlocks()
@@ -327,7 +327,7 @@ public class LanguageTests
         var optimizer = optim.AdamW(model.parameters(), 3e-3);
         
         // Fixed batch: both orders of the four pairs, one caption phrasing each.
-        var rows = new List<int[]>();
+        var rows = new List<TokenSequence>();
         var tasks = new List<SequenceTask>();
         for (int i = 0; i < 4; i++)
             foreach (var task in new[] { SequenceTasks.TextToImage, SequenceTasks.ImageToText })
@@ -376,7 +376,7 @@ public class LanguageTests
             for (int i = 0; i < t; i++)
             {
                 float expected = i + 1 >= rows[row].Length ? 0f
-                    : rows[row][i + 1] < v.CodeOffset ? 1f
+                    : rows[row].Ids[i + 1] < v.CodeOffset ? 1f
                     : tasks[row] == SequenceTasks.TextToImage ? 0.5f : 0.125f;
                 Assert.Equal(expected, weights[row * t + i]);
             }

@@ -180,7 +180,8 @@ public sealed class UnifiedCodebookTests
         var row = s.Build(DecompressionTask.Instance, 0, KitRandom.For(0, 0));
         int img = v[SpecialToken.Img], end = v[SpecialToken.EndImg];
         var block = new[] { img, v.CodeId(1), v.CodeId(2), v.CodeId(3), end };
-        Assert.Equal(new[] { v[SpecialToken.Bos] }.Concat(block).Concat(block).Append(v[SpecialToken.Eos]).ToArray(), row);
+        Assert.Equal(new[] { v[SpecialToken.Bos] }.Concat(block).Concat(block).Append(v[SpecialToken.Eos]).ToArray(), row.Ids);
+        Assert.All(row.Compressed, p => Assert.Equal(-1, p)); // D = 1: the given block is the codes themselves
         using var batch = s.Pack(new[] { row }, new[] { 0L }, new SequenceTask[] { DecompressionTask.Instance }, imageLossWeight: 0.5, givenImageLossWeight: 0);
         // Targets are row[1..]: [IMG] c c c [/IMG] [IMG] c c c [/IMG] [EOS]. The first block's codes weigh as given (0),
         // the second's as asked (0.5), every other target 1.
@@ -198,8 +199,10 @@ public sealed class UnifiedCodebookTests
         var s = new UnifiedSequences(v, corpus, new[] { "a red square" }, SequenceMix.Standard().With(DecompressionTask.Instance, 1));
         var row = s.Build(DecompressionTask.Instance, 0, KitRandom.For(0, 0));
         int img = v[SpecialToken.Img], end = v[SpecialToken.EndImg], pad = v[SpecialToken.Pad];
-        int[] expected = { v[SpecialToken.Bos], img, -1, -2, end, img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end, v[SpecialToken.Eos] };
-        Assert.Equal(expected, row);
+        // The given block is two compressed positions: the padding id, each marked with its position (0, 1) beside the ids.
+        int[] expected = { v[SpecialToken.Bos], img, pad, pad, end, img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end, v[SpecialToken.Eos] };
+        Assert.Equal(expected, row.Ids);
+        Assert.Equal(new[] { -1, -1, 0, 1, -1, -1, -1, -1, -1, -1, -1, -1 }, row.Compressed);
         using var batch = s.Pack(new[] { row }, new[] { 0L }, new SequenceTask[] { DecompressionTask.Instance }, imageLossWeight: 0.5, givenImageLossWeight: 1);
         // Inputs: the compressed positions hold the padding id; their two codes go to Stacks, −1 everywhere else.
         Assert.Equal(new long[] { v[SpecialToken.Bos], img, pad, pad, end, img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, batch.Tokens.data<long>().ToArray());
@@ -211,9 +214,10 @@ public sealed class UnifiedCodebookTests
         Assert.Equal(new[] { 1f, 0f, 0f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.5f, 1f, 1f }, batch.Weights.data<float>().ToArray());
         // Captioning gives the image compressed too; text → image asks for all four codes.
         var caption = s.Build(SequenceTasks.ImageToText, 0, KitRandom.For(0, 1));
-        Assert.Equal(new[] { v[SpecialToken.Bos], img, -1, -2, end, v[SpecialToken.Caption] }, caption.Take(6).ToArray());
+        Assert.Equal(new[] { v[SpecialToken.Bos], img, pad, pad, end, v[SpecialToken.Caption] }, caption.Ids.Take(6).ToArray());
+        Assert.Equal(new[] { -1, -1, 0, 1, -1, -1 }, caption.Compressed.Take(6).ToArray());
         var drawn = s.Build(SequenceTasks.TextToImage, 0, KitRandom.For(0, 2));
-        Assert.Equal(new[] { img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, drawn.SkipWhile(id => id != img).Take(6).ToArray());
+        Assert.Equal(new[] { img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, drawn.Ids.SkipWhile(id => id != img).Take(6).ToArray());
         // Codes that do not fill whole positions are refused.
         var odd = new VisualCorpus(corpus.Scenes, VisualCodes.FromRows(new[] { new long[] { 1, 2, 3 } })) { Depth = 2 };
         Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, odd, new[] { "a red square" }, SequenceMix.Standard()));

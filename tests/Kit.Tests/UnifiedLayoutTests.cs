@@ -14,6 +14,32 @@ public sealed class UnifiedLayoutTests
 {
     static readonly string[] Corpus = { "a large red circle", "a small blue square left of a large green star", "what colour is the star? green" };
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ThePromptsAreTheTrainingRowsCutBeforeWhatTheModelMustSay(int depth)
+    {
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(Corpus), 16);
+        var scenes = new ShapesDataset(1, Split.Train).Batch(0, 1).Scenes!;
+        var codes = new long[] { 1, 5, 9, 2 };
+        var sequences = new UnifiedSequences(v, new VisualCorpus(scenes, VisualCodes.FromRows(new[] { codes })) { Depth = depth }, Corpus, SequenceMix.Standard());
+        TokenSequence Prefix(TokenSequence row, SpecialToken until)
+        {
+            int end = Array.IndexOf(row.Ids, v[until]) + 1;
+            return new TokenSequence(row.Ids[..end], row.Compressed[..end]);
+        }
+        var captioning = sequences.Build(SequenceTasks.ImageToText, 0, KitRandom.For(0, 0));
+        var prompt = sequences.Layout.CaptionPrompt(codes, depth);
+        Assert.Equal(Prefix(captioning, SpecialToken.Caption).Ids, prompt.Ids);
+        Assert.Equal(Prefix(captioning, SpecialToken.Caption).Compressed, prompt.Compressed);
+        var vqa = sequences.Build(SequenceTasks.Vqa, 0, KitRandom.For(0, 0));
+        var question = v.DecodeText(vqa.Ids.SkipWhile(id => id != v[SpecialToken.Question]).Skip(1).TakeWhile(id => id != v[SpecialToken.Answer]).ToArray());
+        Assert.Equal(Prefix(vqa, SpecialToken.Answer).Ids, sequences.Layout.QuestionPrompt(codes, question, depth).Ids);
+        // Compressed positions: one per D codes when D > 1, none at D = 1; their ids are padding, never a negative id.
+        Assert.Equal(depth == 1 ? 0 : codes.Length / depth, prompt.Compressed.Count(p => p >= 0));
+        Assert.All(prompt.Ids, id => Assert.InRange(id, 0, v.Count - 1));
+    }
+
     [Fact]
     public void ARaggedBatchBuildsPacksTrainsAndGeneratesWithinItsBounds()
     {
@@ -27,8 +53,8 @@ public sealed class UnifiedLayoutTests
         var built = Enumerable.Range(0, 3).Select(i => sequences.Build(SequenceTasks.TextToImage, i, KitRandom.For(0, i))).ToList();
         for (int i = 0; i < 3; i++)
         {
-            int open = Array.IndexOf(built[i], v[SpecialToken.Img]), close = Array.IndexOf(built[i], v[SpecialToken.EndImg]);
-            Assert.Equal(rows[i].Select(c => v.CodeId(c)).ToArray(), built[i][(open + 1)..close]);
+            int open = Array.IndexOf(built[i].Ids, v[SpecialToken.Img]), close = Array.IndexOf(built[i].Ids, v[SpecialToken.EndImg]);
+            Assert.Equal(rows[i].Select(c => v.CodeId(c)).ToArray(), built[i].Ids[(open + 1)..close]);
         }
         using var batch = sequences.Pack(built, new long[] { 0, 1, 2 }, Enumerable.Repeat(SequenceTasks.TextToImage, 3).ToArray());
         // The visual targets are exactly each image's codes: 3 + 7 + 12.
@@ -41,7 +67,7 @@ public sealed class UnifiedLayoutTests
             Scopes.Run(() => { var l = model.Loss(batch).Total; optimizer.zero_grad(); l.backward(); optimizer.step(); });
         Assert.True(model.Loss(batch).Total.item<float>() < before, "a few steps on one batch lower its loss");
         // Generation between 3 and 12 codes per image: every block well formed and within the bounds.
-        var prompts = Enumerable.Range(0, 8).Select(i => sequences.TextToImagePrompt(scenes[i % 3].Caption(0))).ToList();
+        var prompts = Enumerable.Range(0, 8).Select(i => sequences.Layout.TextToImagePrompt(scenes[i % 3].Caption(0)).Ids).ToList();
         var constraint = new DecodingConstraint(v, prompts.Count, minCodes: 3, maxCodes: 12, stopAfterImage: true, startInsideImage: true);
         var generated = Generation.Generate(model, prompts, 13, new SamplingOptions(Temperature: 2, Seed: 3), constraint);
         foreach (var row in generated)

@@ -27,12 +27,6 @@ public sealed class DecompressionTask : SequenceTask
         if (s.Images is null) throw new ArgumentException("decompression sequences need images.", "images");
     }
 
-    public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
-    {
-        var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-        ids.AddRange(s.GivenImageBlock(item));
-        ids.AddRange(s.ImageBlock(item));
-        ids.Add(s.Vocabulary[SpecialToken.Eos]);
-        return ids.ToArray();
-    }
+    public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng) =>
+        s.GivenImage(s.Layout.Begin().Special(SpecialToken.Bos), item).Image(s.CodesOf(item)).Special(SpecialToken.Eos).Build();
 }

@@ -44,7 +44,7 @@ public static class VisualFeatures
 /// <summary>Captioning, question answering and text-to-image generation with a trained unified model.</summary>
 public sealed class UnifiedPipeline
 {
-    readonly UnifiedSequences _prompts;
+    readonly SequenceLayout _layout;
 
     public UnifiedPipeline(UnifiedModel model, UnifiedVocabulary vocabulary, IVisualTokenizer tokenizer)
     {
@@ -53,7 +53,7 @@ public sealed class UnifiedPipeline
         Model = model;
         Vocabulary = vocabulary;
         Tokenizer = tokenizer;
-        _prompts = new UnifiedSequences(vocabulary, null, Array.Empty<string>(), new SequenceMix(Array.Empty<(SequenceTask, double)>(), 0));
+        _layout = new SequenceLayout(vocabulary);
     }
 
     public UnifiedModel Model { get; }
@@ -67,7 +67,7 @@ public sealed class UnifiedPipeline
     {
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = codes.Rows().Select(c => _prompts.CaptionPrompt(Given(c))).ToList();
+        var prompts = codes.Rows().Select(c => _layout.CaptionPrompt(c, Depth).Ids).ToList();
         return Text(prompts, features, options, maxTokens, Stacks(codes));
     }
 
@@ -77,7 +77,7 @@ public sealed class UnifiedPipeline
         if (questions.Count != images.shape[0]) throw new ArgumentException($"{questions.Count} questions for {images.shape[0]} images.", nameof(questions));
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
-        var prompts = codes.Rows().Select((c, i) => _prompts.QuestionPrompt(Given(c), questions[i])).ToList();
+        var prompts = codes.Rows().Select((c, i) => _layout.QuestionPrompt(c, questions[i], Depth).Ids).ToList();
         return Text(prompts, features, options, maxTokens, Stacks(codes));
     }
 
@@ -88,8 +88,8 @@ public sealed class UnifiedPipeline
     public (Tensor Images, VisualCodes Codes) Generate(IReadOnlyList<string> prompts, SamplingOptions? options = null)
     {
         options ??= new SamplingOptions(Guidance: 3.0);
-        var conditional = prompts.Select(p => _prompts.TextToImagePrompt(p)).ToList();
-        var unconditional = prompts.Select(_ => _prompts.TextToImagePrompt("")).ToList();
+        var conditional = prompts.Select(p => _layout.TextToImagePrompt(p).Ids).ToList();
+        var unconditional = prompts.Select(_ => _layout.TextToImagePrompt("").Ids).ToList();
         using var scope = NewDisposeScope();
         if (Model.Config.Visual == VisualInterface.Regression)
         {
@@ -127,10 +127,8 @@ public sealed class UnifiedPipeline
 
     int Depth => Model.Config.StackDepth;
 
-    // An image as a prompt gives it: its codes, or (stacked codes) one compressed position per D codes.
-    // (Its compressed positions hold the padding id: Generate fills them from the stacks, where features would go.)
-    IEnumerable<int> Given(long[] codes) => Depth == 1 ? _prompts.ImageBlock(codes)
-        : _prompts.CompressedBlock(codes.Length / Depth).Select(id => id < 0 ? Vocabulary[SpecialToken.Pad] : id);
+    // An image as a prompt is given the layout's way: its codes, or (stacked codes) one compressed position per D codes,
+    // which hold the padding id; Generate fills them from the stacks, where features would go.
 
     // The compressed positions' code ids [B, L, D] (vocabulary ids), or null for one code per position.
     Tensor? Stacks(VisualCodes codes)

@@ -30,7 +30,7 @@ public abstract class SequenceTask
     public virtual void Check(UnifiedSequences sequences) { }
 
     /// <summary>The ids of one sequence for item <paramref name="item"/> (an image, or a text line), drawing choices from <paramref name="rng"/>.</summary>
-    public abstract int[] Build(UnifiedSequences sequences, int item, KitRandom rng);
+    public abstract TokenSequence Build(UnifiedSequences sequences, int item, KitRandom rng);
 
     public override string ToString() => Name;
 }

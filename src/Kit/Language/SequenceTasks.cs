@@ -25,13 +25,11 @@ public static class SequenceTasks
     {
         public override string Name => "text→image";
 
-        public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
+        public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng)
         {
-            var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            if (rng.NextDouble() >= s.Mix.UnconditionalRate) ids.AddRange(s.Encode(s.Images!.CaptionOf(item, rng)));
-            ids.AddRange(s.ImageBlock(item));
-            ids.Add(s.Vocabulary[SpecialToken.Eos]);
-            return ids.ToArray();
+            var sequence = s.Layout.Begin().Special(SpecialToken.Bos);
+            if (rng.NextDouble() >= s.Mix.UnconditionalRate) sequence.Text(s.Images!.CaptionOf(item, rng));
+            return sequence.Image(s.CodesOf(item)).Special(SpecialToken.Eos).Build();
         }
     }
 
@@ -40,15 +38,9 @@ public static class SequenceTasks
         public override string Name => "image→text";
         public override bool ImageIsGiven => true;
 
-        public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
-        {
-            var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            ids.AddRange(s.GivenImageBlock(item));
-            ids.Add(s.Vocabulary[SpecialToken.Caption]);
-            ids.AddRange(s.Encode(s.Images!.CaptionOf(item, rng)));
-            ids.Add(s.Vocabulary[SpecialToken.Eos]);
-            return ids.ToArray();
-        }
+        public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng) =>
+            s.GivenImage(s.Layout.Begin().Special(SpecialToken.Bos), item)
+                .Special(SpecialToken.Caption).Text(s.Images!.CaptionOf(item, rng)).Special(SpecialToken.Eos).Build();
     }
 
     sealed class VqaTask : SequenceTask
@@ -62,18 +54,13 @@ public static class SequenceTasks
                 throw new ArgumentException($"Vqa={s.Mix.WeightOf(Name)}: questions come from scenes, and these images have captions only.", "mix");
         }
 
-        public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
+        public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng)
         {
             var questions = s.Images!.Scenes[item].Questions();
             var qa = questions[rng.Next(questions.Count)];
-            var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            ids.AddRange(s.GivenImageBlock(item));
-            ids.Add(s.Vocabulary[SpecialToken.Question]);
-            ids.AddRange(s.Encode(qa.Question));
-            ids.Add(s.Vocabulary[SpecialToken.Answer]);
-            ids.AddRange(s.Encode(UnifiedSequences.AnswerText(qa.Answer)));
-            ids.Add(s.Vocabulary[SpecialToken.Eos]);
-            return ids.ToArray();
+            return s.GivenImage(s.Layout.Begin().Special(SpecialToken.Bos), item)
+                .Special(SpecialToken.Question).Text(qa.Question).Special(SpecialToken.Answer).Text(SequenceLayout.AnswerText(qa.Answer))
+                .Special(SpecialToken.Eos).Build();
         }
     }
 
@@ -82,12 +69,7 @@ public static class SequenceTasks
         public override string Name => "text";
         public override bool DrawsImages => false;
 
-        public override int[] Build(UnifiedSequences s, int item, KitRandom rng)
-        {
-            var ids = new List<int> { s.Vocabulary[SpecialToken.Bos] };
-            ids.AddRange(s.Encode(s.TextLines[item]));
-            ids.Add(s.Vocabulary[SpecialToken.Eos]);
-            return ids.ToArray();
-        }
+        public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng) =>
+            s.Layout.Begin().Special(SpecialToken.Bos).Text(s.TextLines[item]).Special(SpecialToken.Eos).Build();
     }
 }

@@ -51,11 +51,11 @@ public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights
 public sealed class UnifiedSequences
 {
     readonly long[][]? _codes;
-    readonly Dictionary<string, int[]> _encoded = new();
 
     public UnifiedSequences(UnifiedVocabulary vocabulary, VisualCorpus? images, IReadOnlyList<string> textLines, SequenceMix mix)
     {
         Vocabulary = vocabulary;
+        Layout = new SequenceLayout(vocabulary);
         Images = images;
         TextLines = textLines;
         Mix = mix;
@@ -82,6 +82,8 @@ public sealed class UnifiedSequences
 
     /// <summary>The vocabulary the ids come from.</summary>
     public UnifiedVocabulary Vocabulary { get; }
+    /// <summary>How sequences are laid out in it (tasks build through it).</summary>
+    public SequenceLayout Layout { get; }
     /// <summary>The images (null: text only).</summary>
     public VisualCorpus? Images { get; }
     /// <summary>The text lines.</summary>
@@ -92,66 +94,21 @@ public sealed class UnifiedSequences
     /// <summary>D, the images' codes per position (1 without images).</summary>
     public int Depth => Images?.Depth ?? 1;
 
-    /// <summary>Text ids of <paramref name="text"/> (cached: captions and questions repeat).</summary>
-    public int[] Encode(string text) { if (!_encoded.TryGetValue(text, out var ids)) _encoded[text] = ids = Vocabulary.EncodeText(text); return ids; }
-
     /// <summary>The codes of corpus image <paramref name="image"/>.</summary>
     public IReadOnlyList<long> CodesOf(int image) => _codes![image];
 
-    /// <summary>[IMG] codes [/IMG] of corpus image <paramref name="image"/>.</summary>
-    public IEnumerable<int> ImageBlock(int image) => ImageBlock(_codes![image]);
-
-    /// <summary>
-    /// Image <paramref name="image"/> as a sequence gives it to the model: its codes (D = 1), or compressed — one position
-    /// per code-map position, each holding <see cref="AggregatedPosition"/> (D &gt; 1; Pack turns those into the aggregate of its D codes).
-    /// </summary>
-    public IEnumerable<int> GivenImageBlock(int image) => Depth == 1 ? ImageBlock(image) : CompressedBlock(_codes![image].Length / Depth);
-
-    /// <summary>[IMG], <paramref name="positions"/> compressed positions, [/IMG].</summary>
-    public IEnumerable<int> CompressedBlock(int positions) =>
-        Enumerable.Range(0, positions).Select(AggregatedPosition).Prepend(Vocabulary[SpecialToken.Img]).Append(Vocabulary[SpecialToken.EndImg]);
-
-    /// <summary>
-    /// The id a compressed block holds at its position <paramref name="p"/>: negative, so it can never be taken for a word or
-    /// a code; it means "the aggregate of this row's image's codes at position p", and is never a target.
-    /// </summary>
-    public static int AggregatedPosition(int p) => -1 - p;
-
-    /// <summary>[IMG] codes [/IMG] of <paramref name="codes"/>.</summary>
-    public IEnumerable<int> ImageBlock(IEnumerable<long> codes) =>
-        codes.Select(c => Vocabulary.CodeId(c)).Prepend(Vocabulary[SpecialToken.Img]).Append(Vocabulary[SpecialToken.EndImg]);
-
-    /// <summary>
-    /// An answer as the text corpus shows it, after its question and a space (" blue"): BPE gives a word a different
-    /// id at the start of a text than after a space, and only the spaced form occurs in the corpus the ids were fitted on.
-    /// </summary>
-    public static string AnswerText(string answer) => " " + answer.Trim();
-
-    /// <summary>[BOS] caption [IMG] — the prompt of text-to-image generation (empty caption: unconditional).</summary>
-    public int[] TextToImagePrompt(string caption) => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Encode(caption)).Append(Vocabulary[SpecialToken.Img]).ToArray();
-
-    /// <summary>[BOS] [IMG] codes [/IMG] [CAP] — the prompt of captioning.</summary>
-    public int[] CaptionPrompt(IEnumerable<long> codes) => CaptionPrompt(ImageBlock(codes));
-
-    /// <summary>[BOS] block [CAP], for an image block already laid out (a compressed one, say).</summary>
-    public int[] CaptionPrompt(IEnumerable<int> block) => block.Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Caption]).ToArray();
-
-    /// <summary>[BOS] [IMG] codes [/IMG] [Q] question [A] — the prompt of visual question answering.</summary>
-    public int[] QuestionPrompt(IEnumerable<long> codes, string question) => QuestionPrompt(ImageBlock(codes), question);
-
-    /// <summary>[BOS] block [Q] question [A], for an image block already laid out.</summary>
-    public int[] QuestionPrompt(IEnumerable<int> block, string question) =>
-        block.Prepend(Vocabulary[SpecialToken.Bos]).Append(Vocabulary[SpecialToken.Question]).Concat(Encode(question)).Append(Vocabulary[SpecialToken.Answer]).ToArray();
+    /// <summary>Adds corpus image <paramref name="image"/> as given to the model: its codes, or compressed when D &gt; 1.</summary>
+    public SequenceBuilder GivenImage(SequenceBuilder sequence, int image) => sequence.GivenImage(_codes![image], Depth);
 
     /// <summary>One sequence of <paramref name="task"/> for item <paramref name="item"/> (a corpus image, or a text line).</summary>
-    public int[] Build(SequenceTask task, int item, KitRandom rng) => task.Build(this, item, rng);
+    public TokenSequence Build(SequenceTask task, int item, KitRandom rng) => task.Build(this, item, rng);
 
     /// <summary>A batch drawn with <paramref name="rng"/>: tasks by the mix, images and lines uniformly.</summary>
     public SequenceBatch Sample(int batchSize, KitRandom rng, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         var tasks = new SequenceTask[batchSize];
         var images = new long[batchSize];
-        var sequences = new int[batchSize][];
+        var sequences = new TokenSequence[batchSize];
         for (int b = 0; b < batchSize; b++)
         {
             tasks[b] = Mix.Draw(rng);
@@ -164,37 +121,37 @@ public sealed class UnifiedSequences
 
     /// <summary>
     /// Right-pads <paramref name="sequences"/> into one batch; visual positions are those inside [IMG] … [/IMG]. A compressed
-    /// position (<see cref="AggregatedPosition"/>) takes its row's image's D codes into Stacks, the padding id as its token,
-    /// and is never a target (weight 0: the model is given it).
+    /// position takes its row's image's D codes into Stacks (its id is the padding id) and is never a target (weight 0: the
+    /// model is given it).
     /// </summary>
-    public SequenceBatch Pack(IReadOnlyList<int[]> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
+    public SequenceBatch Pack(IReadOnlyList<TokenSequence> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
     {
         if (tasks.Length != sequences.Count || images.Length != sequences.Count)
             throw new ArgumentException($"{sequences.Count} sequences need as many tasks and images; got {tasks.Length} tasks and {images.Length} images.", nameof(tasks));
-        int b = sequences.Count, t = sequences.Max(s => s.Length) - 1; // inputs drop the last token, targets the first
+        int b = sequences.Count, t = sequences.Max(q => q.Length) - 1; // inputs drop the last token, targets the first
         var tokens = new long[b * t]; var targets = new long[b * t]; var weights = new float[b * t];
         var visualIn = new bool[b * t]; var visualOut = new bool[b * t];
         int pad = Vocabulary[SpecialToken.Pad], open = Vocabulary[SpecialToken.Img], close = Vocabulary[SpecialToken.EndImg];
         Array.Fill(tokens, pad); Array.Fill(targets, pad);
         int depth = Depth;
-        long[]? stacks = sequences.Any(q => q.Any(id => id < 0)) ? new long[b * t * depth] : null;
+        long[]? stacks = sequences.Any(q => q.HasCompressed) ? new long[b * t * depth] : null;
         if (stacks is not null) Array.Fill(stacks, -1L);
         for (int row = 0; row < b; row++)
         {
-            var s = sequences[row];
+            var (s, compressed) = (sequences[row].Ids, sequences[row].Compressed);
             var inside = InsideImage(s, open, close);
             float given = (float)(givenImageLossWeight ?? imageLossWeight), asked = (float)imageLossWeight;
             int block = -1; // the image block the target lies in (each [IMG] opens the next)
             for (int i = 0; i < s.Length - 1; i++)
             {
                 int k = row * t + i;
-                tokens[k] = s[i] < 0 ? pad : s[i];
-                targets[k] = s[i + 1] < 0 ? pad : s[i + 1];
-                if (s[i] < 0) Aggregated(stacks!, k, depth, images[row], -1 - s[i]);
+                tokens[k] = s[i];
+                targets[k] = s[i + 1];
+                if (compressed[i] >= 0) Aggregated(stacks!, k, depth, images[row], compressed[i]);
                 visualIn[k] = inside[i];
                 visualOut[k] = inside[i + 1];
                 if (s[i] == open) block++;
-                weights[k] = s[i + 1] < 0 ? 0f : visualOut[k] ? (tasks[row].BlockIsGiven(block) ? given : asked) : 1f;
+                weights[k] = compressed[i + 1] >= 0 ? 0f : visualOut[k] ? (tasks[row].BlockIsGiven(block) ? given : asked) : 1f;
             }
         }
         long[] shape = { b, t };

@@ -119,9 +119,6 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     /// <summary>Quantize the kept tokens (phase 2, and always once trained); off, the l2-normalised lookups pass as they are (phase 1).</summary>
     public bool Quantizing { get; set; } = true;
 
-    /// <summary>How the keep mask is drawn outside training (default: deterministic).</summary>
-    public SelectionMode Mode { get; set; } = SelectionMode.Deterministic;
-
     /// <summary>Tokens per image before selection: N, or g² for a pooled grid.</summary>
     public int Slots => Config.PooledGrid > 0 ? Config.PooledGrid * Config.PooledGrid : Patches;
 
@@ -135,16 +132,23 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
         return F.adaptive_avg_pool2d(map, new long[] { g, g }).flatten(2).transpose(1, 2);
     }
 
-    /// <summary>The keep mask [B, T] of patch features [B, N, C]: the selector's, or all ones without one.</summary>
-    public Tensor Keep(Tensor features, Generator? generator = null) =>
-        Config.Selects ? selector.Mask(features, Mode, generator) : ones(features.shape[0], Slots, dtype: features.dtype, device: features.device);
+    /// <summary>The keep mask [B, T] of patch features [B, N, C]: the selector's (drawn by <paramref name="mode"/> outside training), or all ones without one.</summary>
+    public Tensor Keep(Tensor features, SelectionMode mode = SelectionMode.Deterministic, Generator? generator = null) =>
+        Config.Selects ? selector.Mask(features, mode, generator) : ones(features.shape[0], Slots, dtype: features.dtype, device: features.device);
 
-    /// <summary>The whole tokenizer on patch features [B, N, C].</summary>
-    public DynamicOutput Forward(Tensor features, Generator? generator = null)
+    /// <summary>
+    /// The patches a keep mask [B, T] stands for, [B, N] bool: the kept patches themselves, or every patch for a pooled grid
+    /// (each of its g² tokens pools a block of patches, and all are kept).
+    /// </summary>
+    public Tensor PatchKeep(Tensor keep) =>
+        Config.PooledGrid > 0 ? ones(keep.shape[0], Patches, dtype: @bool, device: keep.device) : keep.gt(0.5);
+
+    /// <summary>The whole tokenizer on patch features [B, N, C], the keep mask drawn by <paramref name="mode"/> outside training.</summary>
+    public DynamicOutput Forward(Tensor features, SelectionMode mode = SelectionMode.Deterministic, Generator? generator = null)
     {
         if (features.dim() != 3 || features.shape[1] != Patches || features.shape[2] != Backbone.Dim)
             throw new ArgumentException($"features must be [B, {Patches}, {Backbone.Dim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
-        var keep = Keep(features, generator);
+        var keep = Keep(features, mode, generator);
         var tokens = project.call(Tokens(features));
         if (Config.Selects && Config.Merger) tokens = merger.Forward(features, keep, tokens);
         var z = F.normalize(lookup.call(tokens), dim: -1);
@@ -178,15 +182,15 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     public int MaxCodesPerImage => Slots;
     public int ImageSize => Backbone.ImageSize;
 
-    /// <summary>The kept tokens' codes of patch features [B, N, C], each image's in patch order.</summary>
-    public VisualCodes EncodeFeatures(Tensor features)
+    /// <summary>The kept tokens' codes of patch features [B, N, C], each image's in patch order, selected by <paramref name="mode"/>.</summary>
+    public VisualCodes EncodeFeatures(Tensor features, SelectionMode mode = SelectionMode.Deterministic)
     {
         using var noGrad = no_grad();
         bool quantizing = Quantizing;
         Quantizing = true;
         try
         {
-            var indices = Forward(features).Indices!.cpu();
+            var indices = Forward(features, mode).Indices!.cpu();
             var all = indices.data<long>().ToArray();
             long t = indices.shape[1];
             var rows = Enumerable.Range(0, (int)indices.shape[0]).Select(i => all.AsSpan((int)(i * t), (int)t).ToArray().Where(c => c >= 0).ToArray()).ToList();

@@ -34,9 +34,10 @@ public static class SelectionMetrics
 
     /// <summary>
     /// Scores keep masks [B, N] against foreground masks [B, N] of <paramref name="scenes"/>; chance from
-    /// <paramref name="draws"/> random masks per image of its kept size, drawn with <paramref name="seed"/>.
+    /// <paramref name="draws"/> random masks per image of its kept size, drawn with <paramref name="seed"/>. Tokens per image
+    /// are <paramref name="tokens"/> [B] when a token stands for several patches (a pooled grid), else the kept patches.
     /// </summary>
-    public static SelectionScores Score(Tensor keep, Tensor foreground, IReadOnlyList<ShapesScene> scenes, long seed = 0, int draws = 20)
+    public static SelectionScores Score(Tensor keep, Tensor foreground, IReadOnlyList<ShapesScene> scenes, long seed = 0, int draws = 20, Tensor? tokens = null)
     {
         if (!keep.shape.SequenceEqual(foreground.shape)) throw new ArgumentException($"keep [{string.Join(", ", keep.shape)}] and foreground [{string.Join(", ", foreground.shape)}] differ.", nameof(foreground));
         if (scenes.Count != keep.shape[0]) throw new ArgumentException($"{scenes.Count} scenes for {keep.shape[0]} masks.", nameof(scenes));
@@ -45,6 +46,8 @@ public static class SelectionMetrics
         var fore = foreground.to(@bool).cpu().data<bool>().ToArray();
         var rng = KitRandom.For(seed, 7_919);
         var counts = new double[b];
+        var given = tokens?.to(float64).cpu().data<double>().ToArray();
+        if (given is not null && given.Length != b) throw new ArgumentException($"{given.Length} token counts for {b} masks.", nameof(tokens));
         double iou = 0, chance = 0;
         long foreTotal = 0, foreKept = 0, backTotal = 0, backKept = 0;
         for (int i = 0; i < b; i++)
@@ -52,7 +55,7 @@ public static class SelectionMetrics
             var k = new ArraySegment<bool>(kept, i * n, n);
             var f = new ArraySegment<bool>(fore, i * n, n);
             int count = k.Count(x => x);
-            counts[i] = count;
+            counts[i] = given?[i] ?? count;
             iou += IoU(k, f);
             for (int d = 0; d < draws; d++) chance += IoU(RandomMask(n, count, rng), f) / draws;
             for (int j = 0; j < n; j++)

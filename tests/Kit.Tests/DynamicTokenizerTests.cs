@@ -256,6 +256,32 @@ public sealed class DynamicTokenizerTests
     }
 
     [Fact]
+    public void APooledGridStandsForEveryPatchAndCountsItsOwnTokens()
+    {
+        using var vit = TinyBackbone();
+        using var pooled = Tiny(vit, new DynamicTokenizerConfig(PooledGrid: 2, MergerLayers: 1, DecoderLayers: 1, Heads: 2, CodebookSize: 16, CodeDim: 8));
+        using var selecting = Tiny(vit);
+        var features = vit.PatchFeatures(rand(3, 3, 16, 16) * 2 - 1);
+        using var noGrad = no_grad();
+        var pooledKeep = pooled.Forward(features).Keep;                     // [3, 4]: the grid's four tokens, all kept
+        Assert.Equal(new long[] { 3, 4 }, pooledKeep.shape);
+        Assert.True(pooled.PatchKeep(pooledKeep).all().item<bool>());       // [3, 16]: every patch is pooled into a token
+        Assert.Equal(new long[] { 3, 16 }, pooled.PatchKeep(pooledKeep).shape);
+        var keep = selecting.Forward(features).Keep;
+        Assert.True(selecting.PatchKeep(keep).equal(keep.gt(0.5)).all().item<bool>());
+        // Scored with its token counts, a pooled grid has g² tokens per image while its patches cover the whole foreground.
+        var scenes = Enumerable.Repeat(new ShapesScene(new[] { new ShapeObject(ShapeKind.Circle, ShapeColour.Red, ShapeSize.Small, 0, 0) }), 3).ToList();
+        var fore = zeros(3, 16, dtype: @bool);
+        fore[TensorIndex.Colon, 0] = tensor(true);
+        var s = SelectionMetrics.Score(pooled.PatchKeep(pooledKeep), fore, scenes, tokens: pooledKeep.gt(0.5).sum(1));
+        Assert.Equal(4.0, s.TokensMean);
+        Assert.Equal(0.0, s.TokensStd);
+        Assert.Equal(4.0, s.TokensByObjects[1]);
+        Assert.Equal(1.0, s.ForegroundKept);
+        Assert.Equal(1.0 / 16, s.ForegroundIoU, 10);
+    }
+
+    [Fact]
     public void ABackboneReadAtDepthZeroIsItsNormalisedEmbedding()
     {
         using var vit = TinyBackbone();

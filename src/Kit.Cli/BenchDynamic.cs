@@ -65,7 +65,7 @@ static class BenchDynamic
     // third of 64, as LaVIT's ρ = 1/3 keeps): the same model, the same text.
     static ResultTable Sequences(double peak, int steps, DynamicExperimentConfig config)
     {
-        var corpus = TextCorpus.Build(config.Llm.Corpus with { Scenes = 500, WordNetLines = 0 });
+        var corpus = TextCorpus.Build(config.Llm.Text.Corpus with { Scenes = 500, WordNetLines = 0 });
         var text = TextTokenizer.Fit(corpus.All);
         var vocabulary = new UnifiedVocabulary(text, 256);
         var scenes = Enumerable.Range(0, 512).Select(i => new Kit.Data.ShapesDataset(512, Kit.Data.Split.Train)[i].Scene).ToList();
@@ -81,7 +81,7 @@ static class BenchDynamic
         {
             var codes = VisualCodes.FromRows(scenes.Select(_ => Enumerable.Range(0, length()).Select(__ => (long)rng.Next(256)).ToArray()).ToList());
             var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(scenes, codes), corpus.Train, SequenceMix.Standard());
-            var gpt = config.Llm.Model with { VocabSize = vocabulary.Count, VisualCodesFrom = vocabulary.CodeOffset };
+            var gpt = config.Llm.Text.Shape.Over(vocabulary);
             using var model = new UnifiedModel(UnifiedModelConfig.For(vocabulary, gpt, VisualInterface.Tokens, 0, imagePositions: max));
             var training = config.Llm.Unified with { Steps = steps };
             LanguageTraining.Train(model, sequences, training with { Steps = 2 }, label: "warm-up");
@@ -93,7 +93,7 @@ static class BenchDynamic
             rows.Add(new object?[] { name, codes.Lengths.Average(), positions, steps * training.BatchSize / seconds, perSecond });
             Console.WriteLine($"  LLM, {name}: {positions:0} positions per row, {steps * training.BatchSize / seconds:0} rows/s");
         }
-        return ResultTable.FromRows($"Unified LLM training speed by visual sequence length ({config.Llm.Model.Layers} layers × {config.Llm.Model.Dim}, batch {config.Llm.Unified.BatchSize})",
+        return ResultTable.FromRows($"Unified LLM training speed by visual sequence length ({config.Llm.Text.Shape.Layers} layers × {config.Llm.Text.Shape.Dim}, batch {config.Llm.Unified.BatchSize})",
             new[] { "images as", "codes per image", "padded positions per row", "rows/s", "positions/s" }, rows,
             note: "The same model and text; rows are padded to the longest in their batch, so fewer codes per image means shorter steps.");
     }

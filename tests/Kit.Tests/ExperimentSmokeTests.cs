@@ -199,8 +199,12 @@ public sealed class ExperimentSmokeTests : TempDirectoryTest
         Assert.Equal(setup.Backbone.Config.Vit.Layers + 1, DynamicTokenizerExperiment.Locality(setup).Frame.Rows.Count);   // one row per depth, 0..L
         var llm = DynamicTokenizerExperiment.TrainLlm(setup, main, "llm");
         Assert.Equal(setup.Config.Llm.TestImages, llm.Result.Scores.TextToImage!.Generated.shape[0]);
-        var speed = DynamicTokenizerExperiment.MeasureLlmSpeed(setup, main, "main", steps: 2);
+        var speed = DynamicTokenizerExperiment.MeasureLlmSpeed(setup, llm.Setup, "main", steps: 2);
         Assert.True(speed.SecondsPerEpoch > 0);
+        Assert.Equal(llm.TokensPerImage, speed.TokensPerImage);   // the same encoded images, not encoded again
+        // The continuous interfaces read a fixed grid's latents: over dynamic tokens they are refused by name.
+        var refused = Assert.Throws<ArgumentException>(() => KitRecipes.TrainUnified(llm.Setup, llm.Result.Model, VisualInterface.Regression, "regression", CPU));
+        Assert.Contains("DynamicTokenizer", refused.Message);
         Assert.Equal(1, DynamicTokenizerExperiment.BudgetTable(new[] { (scores, llm) }).Frame.Rows.Count);
         // Again: the tokenizer comes from the cache, with the same scores.
         var again = DynamicTokenizerExperiment.Train(setup, setup.Config.Tokenizer);

@@ -43,6 +43,16 @@ public class LanguageTests
     }
 
     [Fact]
+    public void AShapeOverAVocabularyIsTheGptOfThatVocabularyWithItsOwnVisualSoftmax()
+    {
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(new[] { "a red circle", "a blue star" }), 16);
+        var gpt = new GptShape(Layers: 2, Heads: 4, Dim: 32, ContextLength: 24).Over(v);
+        Assert.Equal(new GptConfig(v.Count, ContextLength: 24, Layers: 2, Heads: 4, Dim: 32, VisualCodesFrom: v.CodeOffset), gpt);
+        Assert.Equal(v.TextCount + (v.CodeOffset - v.SpecialOffset) + 16, gpt.VocabSize);   // text, specials, codes
+        gpt.Validate();
+    }
+
+    [Fact]
     public void LeftPaddingLeavesASequenceUnchanged()
     {
         // A prompt computed alone and the same prompt left-padded in a batch give the same last-position logits.

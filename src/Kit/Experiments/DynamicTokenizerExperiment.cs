@@ -101,27 +101,30 @@ public static partial class DynamicTokenizerExperiment
     /// <summary>The pooled grid side whose g² tokens come closest to <paramref name="tokensPerImage"/> (the same budget).</summary>
     public static int SameBudgetGrid(double tokensPerImage, int gridSide) => Math.Clamp((int)Math.Round(Math.Sqrt(tokensPerImage)), 1, gridSide);
 
-    /// <summary>The unified LLM of notebook 07 trained on <paramref name="run"/>'s codes (text model shared through the cache) and judged.</summary>
+    /// <summary>The unified LLM's data over <paramref name="run"/>'s tokenizer: the corpus and the training images encoded once.</summary>
+    public static UnifiedLlmSetup LlmData(DynamicSetup s, DynamicTokenizerRun run) =>
+        KitRecipes.UnifiedData(s.Config.Llm, s.Scale, run.Tokenizer, run.Key, s.Probe, device: s.Device);
+
+    /// <summary>The unified LLM trained on <paramref name="run"/>'s codes from the shared text model (cached) and judged.</summary>
     public static DynamicLlmResult TrainLlm(DynamicSetup s, DynamicTokenizerRun run, string name)
     {
-        var llm = UnifiedLlmExperiment.Prepare(s.Config.Llm, s.Scale, run.Tokenizer, run.Key, s.Probe, device: s.Device);
-        var (text, _, _) = UnifiedLlmExperiment.PretrainText(llm);
-        var result = UnifiedLlmExperiment.TrainVariant(llm, text.Model, VisualInterface.Tokens, name, s.Device);
+        var llm = LlmData(s, run);
+        var (text, _, _) = KitRecipes.PretrainText(llm, s.Device);
+        var result = KitRecipes.TrainUnified(llm, text.Model, VisualInterface.Tokens, name, s.Device);
         return new DynamicLlmResult(name, llm, result, llm.Train.Codes.Lengths.Average(), llm.SecondsPerEpoch(result.Training));
     }
 
     /// <summary>
-    /// The unified LLM's training speed on <paramref name="run"/>'s codes, measured afresh every time (never cached): a
+    /// The unified LLM's training speed on <paramref name="llm"/>'s sequences, measured afresh every time (never cached): a
     /// new model of the same config trained <paramref name="steps"/> steps on the same mix; seconds per epoch (one pass
     /// over the training images' sequences) and positions per second.
     /// </summary>
-    public static LlmSpeed MeasureLlmSpeed(DynamicSetup s, DynamicTokenizerRun run, string name, int steps = 30)
+    public static LlmSpeed MeasureLlmSpeed(DynamicSetup s, UnifiedLlmSetup llm, string name, int steps = 30)
     {
-        var llm = UnifiedLlmExperiment.Prepare(s.Config.Llm, s.Scale, run.Tokenizer, run.Key, s.Probe, device: s.Device);
-        var config = UnifiedModelConfig.For(llm.Vocabulary, llm.Gpt, VisualInterface.Tokens, 0, imagePositions: run.Tokenizer.MaxCodesPerImage);
+        var config = UnifiedModelConfig.For(llm.Vocabulary, llm.Gpt, VisualInterface.Tokens, 0, imagePositions: llm.Tokenizer.MaxCodesPerImage);
         var sequences = new UnifiedSequences(llm.Vocabulary, llm.Train, llm.Corpus.Train, SequenceMix.Standard());
         using var model = new UnifiedModel(config).to(s.Device);
-        var training = s.Config.Llm.Unified with { Steps = steps };
+        var training = llm.Recipe.Unified with { Steps = steps };
         LanguageTraining.Train(model, sequences, training with { Steps = 2 }, label: $"warm-up ({name})");   // first steps pay one-off costs
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var log = LanguageTraining.Train(model, sequences, training, label: $"timing ({name})");

@@ -24,17 +24,17 @@ namespace Kit.Experiments;
 /// <param name="EvalImages">Held-out scenes the tokenizers are scored on.</param>
 /// <param name="SpreadImages">Images encoded repeatedly to measure the stochastic mode's spread.</param>
 /// <param name="Encodings">Encodings per image for that spread.</param>
-/// <param name="Llm">The unified LLM's sizes (notebook 07's, with its own unified steps).</param>
+/// <param name="Llm">The unified LLM recipe, with its own unified steps.</param>
 /// <param name="Depth">Blocks of the backbone the tokenizers read: 0, its embedding layer, whose features are patch-local
 /// (the kit's MAE ViT mixes every patch with the whole image from its first block on: <see cref="DynamicTokenizerExperiment.Locality"/>).</param>
 /// <param name="Seed">Seed of every generator.</param>
 public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderConfig Pixels, DynamicTokenizerConfig Tokenizer, DynamicTrainingConfig Training,
-    IReadOnlyList<double> KeepRatios, int EvalImages, int SpreadImages, int Encodings, UnifiedLlmConfig Llm, int Depth = 0, long Seed = 0)
+    IReadOnlyList<double> KeepRatios, int EvalImages, int SpreadImages, int Encodings, UnifiedLlmRecipe Llm, int Depth = 0, long Seed = 0)
 {
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
     public static DynamicExperimentConfig For(RunScale scale, long seed = 0)
     {
-        var llm = UnifiedLlmConfig.For(scale, seed);
+        var llm = KitRecipes.UnifiedLlm(scale, seed);
         return new DynamicExperimentConfig(
             Backbone: KitRecipes.Backbone(scale, seed),
             Pixels: new PixelDecoderConfig(Steps: scale.Pick(4, 100, 600, 2000), TrainImages: scale.Pick(64, 2048, 4096, 16_384), Seed: seed),
@@ -42,7 +42,7 @@ public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderCon
             // merger folds every dropped patch into the kept ones), so the selector has nothing to learn from; the
             // merger is the notebook's ablation.
             Tokenizer: new DynamicTokenizerConfig(KeepRatio: 1.0 / 3, Merger: false, MergerLayers: scale.Pick(1, 2, 2, 4), DecoderLayers: scale.Pick(1, 2, 2, 4),
-                CodebookSize: llm.Quantizer.CodebookSize, Width: scale.Pick(32, 64, 64, 0)),
+                CodebookSize: llm.Text.CodebookSize, Width: scale.Pick(32, 64, 64, 0)),
             Training: new DynamicTrainingConfig(FeatureSteps: scale.Pick(4, 60, 300, 3000), QuantizedSteps: scale.Pick(4, 30, 150, 1500),
                 BatchSize: scale.Pick(16, 64, 64, 128), TrainImages: scale.Pick(64, 2048, 8192, 20_000), Seed: seed, SelectorLearningRate: 10),
             KeepRatios: scale == RunScale.Tiny ? new[] { 1.0 / 3, 1.0 } : new[] { 0.25, 1.0 / 3, 0.5, 1.0 },

@@ -21,7 +21,7 @@ public sealed record NotebookSetup(RunScale Scale, long Seed, Device Device, Pro
 /// <summary>The kit's shared sizes at each scale.</summary>
 // Not named "Recipes": the .NET Interactive kernel brings a global namespace of that name, which hides such a class in
 // a notebook cell (CS0234) while the kit's own runner compiles it.
-public static class KitRecipes
+public static partial class KitRecipes
 {
     /// <summary>The quantizer sweeps' tokenizer: 16 channels on a CPU (tiny, quick, default), 32 on a GPU (full).</summary>
     public static TokenizerConfig Tokenizer(RunScale scale) => new(Channels: scale.Pick(8, 16, 16, 32), LatentDim: 16);

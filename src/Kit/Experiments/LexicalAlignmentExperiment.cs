@@ -103,7 +103,7 @@ public static partial class LexicalAlignmentExperiment
 
     // A run's name says when its text GPT is tuned in fewer than all of its blocks (the default tunes every block).
     static string TunedNote(LexicalExperimentConfig c) =>
-        c.TextBlocks < c.Llm.Model.Layers ? $", last {c.TextBlocks} of {c.Llm.Model.Layers} text blocks tuned" : "";
+        c.TextBlocks < c.Text.Shape.Layers ? $", last {c.TextBlocks} of {c.Text.Shape.Layers} text blocks tuned" : "";
 
     static void Freeze(nn.Module model)
     {

@@ -32,7 +32,7 @@ public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel
 
 /// <summary>Sizes of notebook 06 at one scale.</summary>
 /// <param name="Backbone">The frozen MAE ViT (notebook 04's).</param>
-/// <param name="Llm">Notebook 07's config: its corpus, vocabulary, GPT and text pretraining give the text side.</param>
+/// <param name="Text">The shared text model's recipe: its corpus, vocabulary, GPT and text pretraining give the text side.</param>
 /// <param name="TrainImages">Shapes training scenes (each with its three captions).</param>
 /// <param name="TestImages">Held-out scenes for retrieval and PatchDis.</param>
 /// <param name="ValidationImages">Scenes on which the PatchDis background threshold is chosen.</param>
@@ -45,20 +45,20 @@ public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel
 /// term outweighs InfoNCE on these small towers and costs retrieval (the notebook's intro gives the figures).</param>
 /// <param name="EmbeddingDim">The dense baseline's width d, and the top-k budget (LexVLA compares 512 active dimensions with CLIP's 512).</param>
 /// <param name="TextBlocks">The text GPT's last blocks fine-tuned (with its final norm), in place of LoRA; every block at each scale.</param>
-public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfig Llm, int TrainImages, int TestImages, int ValidationImages, int FashionImages,
+public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe Text, int TrainImages, int TestImages, int ValidationImages, int FashionImages,
     int Steps, int BatchSize, double LearningRate = 1e-3, double Temperature = 0.05, double SparsityWeight = 0.1, int EmbeddingDim = 64, long Seed = 0,
     int TextBlocks = 1)
 {
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
     public static LexicalExperimentConfig For(RunScale scale, long seed = 0)
     {
-        var llm = UnifiedLlmConfig.For(scale, seed);
+        var text = KitRecipes.Text(scale, seed);
         // Every block of the small text GPT is fine-tuned: with only its last one, its last-position state barely moves
         // towards the captions' words (the notebook's claims section gives the figures).
-        return new(Backbone: KitRecipes.Backbone(scale, seed), Llm: llm,
+        return new(Backbone: KitRecipes.Backbone(scale, seed), Text: text,
             TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16, 128, 256, 512),
             FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed,
-            TextBlocks: llm.Model.Layers);
+            TextBlocks: text.Shape.Layers);
     }
 
     /// <summary>Throws ArgumentException naming the bad value.</summary>
@@ -70,7 +70,8 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, UnifiedLlmConfi
         if (!(Temperature > 0)) throw new ArgumentException($"Temperature={Temperature}: expected > 0.", nameof(Temperature));
         if (!(SparsityWeight >= 0)) throw new ArgumentException($"SparsityWeight={SparsityWeight}: expected ≥ 0.", nameof(SparsityWeight));
         if (EmbeddingDim < 1) throw new ArgumentException($"EmbeddingDim={EmbeddingDim}: expected at least 1.", nameof(EmbeddingDim));
-        if (TextBlocks < 1 || TextBlocks > Llm.Model.Layers) throw new ArgumentException($"TextBlocks={TextBlocks}: expected 1…{Llm.Model.Layers} (the text GPT's blocks).", nameof(TextBlocks));
+        if (TextBlocks < 1 || TextBlocks > Text.Shape.Layers)
+            throw new ArgumentException($"TextBlocks={TextBlocks}: expected 1…{Text.Shape.Layers} (the text GPT's blocks).", nameof(TextBlocks));
         return this;
     }
 }
@@ -106,7 +107,8 @@ public static partial class LexicalAlignmentExperiment
         device ??= Devices.Default;
         var config = LexicalExperimentConfig.For(scale, seed).Validate();
         var backbone = MaskedAutoencoder.Pretrained(config.Backbone, device);
-        var (vocabulary, corpus, text, textKey) = UnifiedLlmExperiment.TextModel(config.Llm, device);
+        var text = KitRecipes.TextModel(config.Text, device);
+        var (vocabulary, corpus, textKey) = (text.Vocabulary, text.Corpus, text.Key);
         var lexicon = Lexicon.Build(vocabulary.Text, corpus.Train);
         LexicalSplit Shapes(int count, Split split, long offset, int templateShift)
         {

@@ -16,7 +16,8 @@ using static TorchSharp.torch;
 namespace Kit.Experiments;
 
 /// <summary>Sizes of notebook 05 at one scale.</summary>
-/// <param name="Llm">Notebook 07's config: corpus, text model, probe, image counts, the LLM's optimiser.</param>
+/// <param name="Llm">The unified LLM recipe: text model, the LLM's optimiser, image counts, sampling.</param>
+/// <param name="Grid">Notebook 07's fixed-grid tokenizer recipe (its latent is widened to the LLM's embeddings here).</param>
 /// <param name="TokenizerSteps">T, the tokenizer steps every paradigm gets.</param>
 /// <param name="LlmSteps">U, the language-model steps every paradigm gets.</param>
 /// <param name="DualPhases">P, the dual paradigm's tokenizer/LLM cycles.</param>
@@ -25,14 +26,14 @@ namespace Kit.Experiments;
 /// <param name="ContextLength">The LLM's context: a decompression row holds two image blocks (1 + 66 + 66 + 1 ids).</param>
 /// <param name="DriftPoints">How many times over T + U steps the codebook drift is recorded.</param>
 /// <param name="CodebookSize">K, the rows taken (notebook 07's 256; fewer at the tiny scale, whose text has few ids).</param>
-public sealed record UnifiedCodebookConfig(UnifiedLlmConfig Llm, int TokenizerSteps, int LlmSteps, int DualPhases = 4, double RampShare = 0.8,
+public sealed record UnifiedCodebookConfig(UnifiedLlmRecipe Llm, GridTokenizerRecipe Grid, int TokenizerSteps, int LlmSteps, int DualPhases = 4, double RampShare = 0.8,
     double DecompressionWeight = 0.5, int ContextLength = 144, int DriftPoints = 50, int CodebookSize = 256)
 {
     /// <summary>The tokenizer: notebook 07's, with a latent as wide as the LLM's embeddings (the codes are its rows).</summary>
-    public TokenizerConfig Tokenizer => Llm.Tokenizer with { LatentDim = Llm.Model.Dim };
+    public TokenizerConfig Tokenizer => Grid.Tokenizer with { LatentDim = Llm.Text.Shape.Dim };
 
     /// <summary>The tokenizer's training: notebook 07's recipe for T steps.</summary>
-    public TokenizerTrainingConfig TokenizerTraining => Llm.TokenizerTraining with { Steps = TokenizerSteps };
+    public TokenizerTrainingConfig TokenizerTraining => Grid.Training with { Steps = TokenizerSteps };
 
     /// <summary>The LLM's training: notebook 07's recipe for U steps.</summary>
     public LanguageTrainingConfig Unified => Llm.Unified with { Steps = LlmSteps };
@@ -41,18 +42,18 @@ public sealed record UnifiedCodebookConfig(UnifiedLlmConfig Llm, int TokenizerSt
     public int RampSteps => Math.Max(1, (int)Math.Round(RampShare * TokenizerSteps));
 
     /// <summary>The separate baseline's quantizer: notebook 07's recipe with this codebook size.</summary>
-    public QuantizerSpec SeparateQuantizer => Llm.Quantizer with { CodebookSize = CodebookSize };
+    public QuantizerSpec SeparateQuantizer => Grid.Quantizer with { CodebookSize = CodebookSize };
 
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
     public static UnifiedCodebookConfig For(RunScale scale, long seed = 0)
     {
-        var llm = UnifiedLlmConfig.For(scale, seed);
+        var grid = KitRecipes.GridTokenizer(scale, seed);
         // Default: six LLMs (four paradigms, two over stacked codes) and four tokenizer trainings (plus the two stacked ones) share the 20-minute budget, so each
         // gets fewer steps than notebook 07's single model; the claims compare paradigms on equal budgets.
         // The tokenizer's latent is d_model (128) wide, which makes a step of batch 64 several times dearer than notebook 07's
         // 16-wide one; at the default scale its batch is halved.
-        llm = llm with { TokenizerTraining = llm.TokenizerTraining with { BatchSize = scale.Pick(16, 32, 32, 64) } };
-        var config = new UnifiedCodebookConfig(llm, TokenizerSteps: scale.Pick(8, 40, 180, 1500), LlmSteps: scale.Pick(8, 60, 450, 6000),
+        grid = grid with { Training = grid.Training with { BatchSize = scale.Pick(16, 32, 32, 64) } };
+        var config = new UnifiedCodebookConfig(KitRecipes.UnifiedLlm(scale, seed), grid, TokenizerSteps: scale.Pick(8, 40, 180, 1500), LlmSteps: scale.Pick(8, 60, 450, 6000),
             DualPhases: scale.Pick(2, 2, 4, 6), CodebookSize: scale.Pick(32, 256, 256, 256)); // tiny: its text has a few hundred ids
         return config.Validate();
     }
@@ -135,7 +136,8 @@ public static partial class UnifiedCodebookExperiment
         config.Validate();
         long seed = config.Llm.Seed;
         var probe = ProbeNetwork.Trained(KitRecipes.Probe(scale, seed), device);
-        var (offset, corpus, (text, perplexity), textKey) = UnifiedLlmExperiment.TextModel(config.Llm, device);
+        var textModel = KitRecipes.TextModel(config.Llm.Text, device);
+        var (offset, corpus, text, perplexity, textKey) = (textModel.Vocabulary, textModel.Corpus, textModel.Model, textModel.Perplexity, textModel.Key);
         // Every code is a distinct word: a text with fewer ids than the asked K (no WordNet) gets a smaller codebook, for
         // every paradigm and the separate baseline alike, and the notebook prints why.
         int asked = config.CodebookSize, fitted = CodebookRows.FitCount(asked, offset.TextCount);

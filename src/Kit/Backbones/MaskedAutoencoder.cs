@@ -161,17 +161,16 @@ public static class MaskedAutoencoder
         var (images, fashion) = Images(config);
         using var _ = images;
         var log = new TrainingLog();
-        double seconds = double.NaN;
         // The key: the config and what the data turned out to be (Fashion-MNIST installed or not).
-        var (vit, loaded) = ArtifactCache.GetOrTrain("mae-vit", new { config, fashion }, 1, () => new VisionTransformer(config.Vit).to(device), v =>
+        var artifact = ArtifactCache.Get("mae-vit", new { config, fashion }, 1, () => new VisionTransformer(config.Vit).to(device), v =>
         {
-            var clock = Stopwatch.StartNew();
             log = Train(v, config, images, device);
-            seconds = clock.Elapsed.TotalSeconds;
+            return null;
         });
+        var vit = artifact.Model;
         foreach (var p in vit.parameters()) p.requires_grad = false;
         vit.eval();
-        return new PretrainedBackbone(vit, config, log, log.Rows.Count > 0 ? log.FinalLoss() : double.NaN, loaded ? double.NaN : seconds, fashion);
+        return new PretrainedBackbone(vit, config, log, log.Rows.Count > 0 ? log.FinalLoss() : double.NaN, artifact.Seconds, fashion);
     }
 
     static TrainingLog Train(VisionTransformer vit, MaeConfig c, Tensor images, Device device)

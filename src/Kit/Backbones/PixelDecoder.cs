@@ -55,10 +55,8 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
     public static (PixelDecoder Decoder, double Seconds) Trained(IPatchBackbone backbone, object backboneKey, PixelDecoderConfig config, Device? device = null)
     {
         device ??= Devices.Default;
-        double seconds = double.NaN;
-        var (model, _) = ArtifactCache.GetOrTrain("pixel-decoder", new { Backbone = backboneKey, config }, 1, () => new PixelDecoder(backbone, config).to(device), m =>
+        var artifact = ArtifactCache.Get("pixel-decoder", new { Backbone = backboneKey, config }, 1, () => new PixelDecoder(backbone, config).to(device), m =>
         {
-            var clock = Stopwatch.StartNew();
             using var data = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Resolution: backbone.ImageSize, Seed: config.Seed + 41)).Batch(0, config.TrainImages);
             using var features = Features(backbone, data.Images, device);
             var images = data.Images.to(device);
@@ -71,10 +69,11 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
                 var index = tensor(Enumerable.Range(0, config.BatchSize).Select(_ => (long)rng.Next((int)n)).ToArray(), device: device);
                 return new StepResult(F.mse_loss(m.forward(features.index_select(0, index)), images.index_select(0, index)));
             });
-            seconds = clock.Elapsed.TotalSeconds;
+            return null;
         });
+        var model = artifact.Model;
         foreach (var p in model.parameters()) p.requires_grad = false;
-        return (model, seconds);
+        return (model, artifact.Seconds);
     }
 
     /// <summary>The frozen backbone's features of many images [N, P, C], 256 at a time.</summary>

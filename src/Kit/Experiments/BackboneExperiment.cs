@@ -12,15 +12,26 @@ namespace Kit.Experiments;
 /// <summary>The pretrained backbone and both readouts.</summary>
 public sealed record BackboneReport(PretrainedBackbone Backbone, ReadoutResult Pretrained, ReadoutResult Random, ReadoutConfig Readout)
 {
+    // One row of the table: which features, their readout, and what pretraining cost (none for the random network).
+    sealed record Row(string Features, ReadoutResult Readout, double? MaeLoss, object? Seconds);
+
     /// <summary>One row per backbone: shape and colour read from the features, beside chance, and what pretraining cost.</summary>
-    public ResultTable Table() => ResultTable.FromRows("What the frozen backbone's patch features know (linear readout per grid cell, held-out scenes)",
-        new[] { "features", "shape %", "colour %", "empty cells called empty %", "shape chance %", "colour chance %", "MAE loss", "pretrain s" },
+    public ResultTable Table() => ResultTable.Of("What the frozen backbone's patch features know (linear readout per grid cell, held-out scenes)",
         new[]
         {
-            (IReadOnlyList<object?>)new object?[] { $"ViT pretrained by MAE ({Backbone.Config.Steps} steps{(Backbone.FashionImages > 0 ? $", with {Backbone.FashionImages} Fashion-MNIST images" : "")})",
-                100 * Pretrained.Shape, 100 * Pretrained.Colour, 100 * Pretrained.Empty, 100 * Pretrained.ShapeChance, 100 * Pretrained.ColourChance, double.IsNaN(Backbone.FinalLoss) ? null : Backbone.FinalLoss,
-                double.IsNaN(Backbone.Seconds) ? "cached" : Backbone.Seconds },
-            new object?[] { "the same ViT, random initialisation", 100 * Random.Shape, 100 * Random.Colour, 100 * Random.Empty, 100 * Random.ShapeChance, 100 * Random.ColourChance, null, null },
+            new Row($"ViT pretrained by MAE ({Backbone.Config.Steps} steps{(Backbone.FashionImages > 0 ? $", with {Backbone.FashionImages} Fashion-MNIST images" : "")})",
+                Pretrained, double.IsNaN(Backbone.FinalLoss) ? null : Backbone.FinalLoss, double.IsNaN(Backbone.Seconds) ? "cached" : Backbone.Seconds),
+            new Row("the same ViT, random initialisation", Random, null, null),
+        }, new TableColumn<Row>[]
+        {
+            new("features", r => r.Features),
+            new("shape %", r => 100 * r.Readout.Shape),
+            new("colour %", r => 100 * r.Readout.Colour),
+            new("empty cells called empty %", r => 100 * r.Readout.Empty),
+            new("shape chance %", r => 100 * r.Readout.ShapeChance),
+            new("colour chance %", r => 100 * r.Readout.ColourChance),
+            new("MAE loss", r => r.MaeLoss),
+            new("pretrain s", r => r.Seconds),
         },
         note: $"Each cell's features: the mean of the patches whose centre lies in it; one linear layer per attribute, trained on {Readout.TrainImages} scenes' cells, " +
               $"scored on the objects of {Readout.TestImages} test scenes. Chance: the most frequent class. MAE loss: the hidden patches' reconstruction error (each patch normalised).",

@@ -19,7 +19,7 @@ namespace Kit.Experiments;
 
 /// <summary>Sizes of the class-conditional experiment at one scale.</summary>
 public sealed record ClassConditionalConfig(ProbeConfig Probe, TokenizerConfig Tokenizer, QuantizerSpec Quantizer, TokenizerTrainingConfig TokenizerTraining,
-    GptConfig Model, LanguageTrainingConfig Training, int TrainImages, int SamplesPerClass, double Guidance = 3.0, double Temperature = 1.0, long Seed = 0)
+    GptShape Model, LanguageTrainingConfig Training, int TrainImages, int SamplesPerClass, double Guidance = 3.0, double Temperature = 1.0, long Seed = 0)
 {
     /// <summary>The experiment at <paramref name="scale"/>; the default fits about three minutes of a 2-core CPU.</summary>
     public static ClassConditionalConfig For(RunScale scale, long seed = 0) => new(
@@ -27,7 +27,7 @@ public sealed record ClassConditionalConfig(ProbeConfig Probe, TokenizerConfig T
         Tokenizer: KitRecipes.Tokenizer(scale),
         Quantizer: new QuantizerSpec(Kind: QuantizerKind.Vq, CodebookSize: 256, KmeansInit: true, DeadCodeThreshold: 1.0),
         TokenizerTraining: KitRecipes.TokenizerTraining(scale, seed) with { Steps = scale.Pick(6, 60, 300, 1500), Data = TokenizerData.FashionMnist },
-        Model: new GptConfig(VocabSize: 2, ContextLength: 80, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
+        Model: new GptShape(Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256), ContextLength: 80),
         Training: new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 400, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
         TrainImages: scale.Pick(64, 2048, 8192, 54_000), SamplesPerClass: scale.Pick(1, 4, 20, 100), Seed: seed);
 }
@@ -41,19 +41,23 @@ public sealed record ClassConditionalResult(TokenizerRun Tokenizer, double Probe
     IReadOnlyList<double> PerClass, double FrechetDistance, Tensor Samples, IReadOnlyList<int> Requested, double PriorSeconds)
 {
     /// <summary>One row: the tokenizer, the probe's ceiling, class accuracy beside chance, FD.</summary>
-    public ResultTable Table() => ResultTable.FromRows("Class-conditional generation on Fashion-MNIST (VQGAN's and MAGVIT-v2's ImageNet setting, at 32×32)", new[]
-    {
-        "tokenizer", "recon PSNR dB", "probe on real %", "probe on reconstructions %", "samples of the asked class %", "chance %", "FD (probe)", "prior train s",
-    }, new[] { (IReadOnlyList<object?>)new object?[]
-    {
-        Tokenizer.Key.Quantizer.Describe(), Tokenizer.Metrics.Psnr, 100 * ProbeOnReal, 100 * ProbeOnReconstructions, 100 * Accuracy, 100 * Chance, FrechetDistance,
-        double.IsNaN(PriorSeconds) ? "cached" : PriorSeconds,
-    } }, note: "A frozen Fashion-MNIST classifier reads each sample's class; chance is guessing among the ten balanced classes. " +
+    public ResultTable Table() => ResultTable.Of("Class-conditional generation on Fashion-MNIST (VQGAN's and MAGVIT-v2's ImageNet setting, at 32×32)", new[] { this },
+        new TableColumn<ClassConditionalResult>[]
+        {
+            new("tokenizer", r => r.Tokenizer.Key.Quantizer.Describe()),
+            new("recon PSNR dB", r => r.Tokenizer.Metrics.Psnr),
+            new("probe on real %", r => 100 * r.ProbeOnReal),
+            new("probe on reconstructions %", r => 100 * r.ProbeOnReconstructions),
+            new("samples of the asked class %", r => 100 * r.Accuracy),
+            new("chance %", r => 100 * r.Chance),
+            new("FD (probe)", r => r.FrechetDistance),
+            new("prior train s", r => double.IsNaN(r.PriorSeconds) ? "cached" : r.PriorSeconds),
+        }, note: "A frozen Fashion-MNIST classifier reads each sample's class; chance is guessing among the ten balanced classes. " +
         "Probe on reconstructions: the test images decoded from their own codes, the most a sample can be expected to reach.", measured: new[] { "prior train s" });
 
     /// <summary>Class accuracy of the samples split by requested class.</summary>
-    public ResultTable PerClassTable() => ResultTable.FromRows("Samples read as the class they were asked for", new[] { "class", "prompt", "right %" },
-        PerClass.Select((a, c) => (IReadOnlyList<object?>)new object?[] { FashionMnist.ClassNames[c], FashionMnist.Caption(c), 100 * a }));
+    public ResultTable PerClassTable() => ResultTable.Of("Samples read as the class they were asked for", Enumerable.Range(0, PerClass.Count),
+        new TableColumn<int>[] { new("class", c => FashionMnist.ClassNames[c]), new("prompt", c => FashionMnist.Caption(c)), new("right %", c => 100 * PerClass[c]) });
 }
 
 /// <summary>Runs the class-conditional experiment.</summary>
@@ -72,7 +76,7 @@ public static class ClassConditionalExperiment
         using var train = TokenizerTraining.Images(config.TokenizerTraining, Split.Train, config.TrainImages);
         using var codes = tokenizer.Tokenizer.EncodeAll(train.Images, device);
         var sequences = new UnifiedSequences(vocabulary, VisualCorpus.Captioned(train.Captions, codes), Array.Empty<string>(), SequenceMix.TextToImageOnly);
-        var prior = UnifiedTraining.Train("class-conditional prior", UnifiedModelConfig.For(vocabulary, config.Model with { VocabSize = vocabulary.Count }), sequences,
+        var prior = UnifiedTraining.Train("class-conditional prior", UnifiedModelConfig.For(vocabulary, config.Model.Over(vocabulary, visualSoftmax: false)), sequences,
             config.Training, new { Tokenizer = tokenizer.Key, config.TrainImages, TextIds = vocabulary.TextCount }, device: device);
         var model = prior.Model;
         double seconds = prior.Seconds;

@@ -18,11 +18,11 @@ namespace Kit.Experiments;
 public sealed record CodePriorEntry(string Name, TokenizerRun Run, int[]? FactorGroups = null);
 
 /// <summary>Sizes of the priors at one scale.</summary>
-public sealed record CodePriorConfig(GptConfig Model, LanguageTrainingConfig Training, int TrainImages, int TestImages, double Guidance = 3.0, double Temperature = 0.8, long Seed = 0)
+public sealed record CodePriorConfig(GptShape Model, LanguageTrainingConfig Training, int TrainImages, int TestImages, double Guidance = 3.0, double Temperature = 0.8, long Seed = 0)
 {
     /// <summary>The priors at <paramref name="scale"/>.</summary>
     public static CodePriorConfig For(RunScale scale, long seed = 0) => new(
-        new GptConfig(VocabSize: 2, ContextLength: 96, Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256)),
+        new GptShape(Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256), ContextLength: 96),
         new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
         TrainImages: scale.Pick(64, 2048, 4096, 20_000), TestImages: scale.Pick(4, 32, 64, 256), Seed: seed);
 }
@@ -55,7 +55,10 @@ public static class CodePriorExperiment
             Console.WriteLine($"— prior on {entry.Name}");
             var tokenizer = entry.Run.Tokenizer;
             var vocabulary = new UnifiedVocabulary(text, (int)tokenizer.CodebookSize);
-            var gpt = config.Model with { VocabSize = vocabulary.Count, Factorization = entry.FactorGroups is null ? null : vocabulary.Factorized(entry.FactorGroups) };
+            var gpt = config.Model.Over(vocabulary, visualSoftmax: false) with
+            {
+                Factorization = entry.FactorGroups is null ? null : vocabulary.Factorized(entry.FactorGroups),
+            };
             using var codes = tokenizer.EncodeAll(train.Images, device);
             var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(), SequenceMix.TextToImageOnly);
             var model = UnifiedTraining.Train($"prior on {entry.Name}", UnifiedModelConfig.For(vocabulary, gpt), sequences, config.Training,
@@ -70,14 +73,19 @@ public static class CodePriorExperiment
             generated.Dispose();
             model.Dispose();
         }
-        var table = ResultTable.FromRows("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", new[]
+        var table = ResultTable.Of("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", results, new TableColumn<CodePriorResult>[]
         {
-            "tokenizer", "vocabulary", "prior head", "embedding rows", "recon PSNR dB", "FD (probe)", "T2I objects %", "chance %", "T2I scenes %",
-        }, results.Select(r => (IReadOnlyList<object?>)new object?[]
-        {
-            r.Entry.Name, r.Entry.Run.Tokenizer.CodebookSize, r.Entry.FactorGroups is null ? "flat" : string.Join(" × ", r.Entry.FactorGroups.Select(b => $"2^{b}")),
-            r.EmbeddingRows, r.Entry.Run.Metrics.Psnr, r.FrechetDistance, 100 * r.TextToImage.ObjectAccuracy, 100 * r.Chance.ObjectAccuracy, 100 * r.TextToImage.SceneAccuracy,
-        }), note: "Paper (MAGVIT-v2 Fig. 1, ImageNet): VQ generation worsens beyond 2^14 codes while LFQ keeps improving to 2^18. Chance: the same images scored against shuffled prompts.");
+            new("tokenizer", r => r.Entry.Name),
+            new("vocabulary", r => r.Entry.Run.Tokenizer.CodebookSize),
+            new("prior head", r => r.Entry.FactorGroups is null ? "flat" : string.Join(" × ", r.Entry.FactorGroups.Select(b => $"2^{b}"))),
+            new("embedding rows", r => r.EmbeddingRows),
+            new("recon PSNR dB", r => r.Entry.Run.Metrics.Psnr),
+            new("FD (probe)", r => r.FrechetDistance),
+            new("T2I objects %", r => 100 * r.TextToImage.ObjectAccuracy),
+            new("chance %", r => 100 * r.Chance.ObjectAccuracy),
+            new("T2I scenes %", r => 100 * r.TextToImage.SceneAccuracy),
+        }, note: "Paper (MAGVIT-v2 Fig. 1, ImageNet): VQ generation worsens beyond 2^14 codes while LFQ keeps improving to 2^18. " +
+            "Chance: the same images scored against shuffled prompts.");
         return new CodePriorResults(results, table);
     }
 }

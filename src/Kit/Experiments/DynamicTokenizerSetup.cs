@@ -110,18 +110,23 @@ public static partial class DynamicTokenizerExperiment
         int images = (int)Math.Min(2048, s.TrainFeatures.shape[0]);
         using var train = DynamicTokenizerTraining.TrainingScenes(images, s.Config.Seed, vit.ImageSize).To(s.Device);   // the tokenizers' own training scenes
         var background = s.Foreground.logical_not();
-        var rows = new List<IReadOnlyList<object?>>();
+        var rows = new List<(int Depth, Tensor Cos)>();
         for (int depth = 0; depth <= vit.Config.Layers; depth++)
         {
             var reader = vit.AtDepth(depth);
             var mean = PixelDecoder.Features(reader, train.Images, s.Device).mean(new long[] { 0 }, keepdim: true);
             var features = PixelDecoder.Features(reader, s.Eval.Images, s.Device);
-            var cos = F.cosine_similarity(mean.expand_as(features), features, dim: -1);
-            rows.Add(new object?[] { depth == 0 ? "0 (embedding)" : $"{depth}", cos.mean().item<float>(), cos.masked_select(s.Foreground).mean().item<float>(),
-                cos.masked_select(background).mean().item<float>(), depth == s.Config.Depth ? "yes" : "" });
+            rows.Add((depth, F.cosine_similarity(mean.expand_as(features), features, dim: -1)));
         }
-        return ResultTable.FromRows($"How patch-local the backbone's features are, by depth ({s.Eval.Images.shape[0]} held-out scenes)",
-            new[] { "blocks read", "cos to position's mean: all", "foreground", "background", "read by the tokenizers" }, rows,
+        return ResultTable.Of($"How patch-local the backbone's features are, by depth ({s.Eval.Images.shape[0]} held-out scenes)", rows,
+            new TableColumn<(int Depth, Tensor Cos)>[]
+            {
+                new("blocks read", r => r.Depth == 0 ? "0 (embedding)" : $"{r.Depth}"),
+                new("cos to position's mean: all", r => r.Cos.mean().item<float>()),
+                new("foreground", r => r.Cos.masked_select(s.Foreground).mean().item<float>()),
+                new("background", r => r.Cos.masked_select(background).mean().item<float>()),
+                new("read by the tokenizers", r => r.Depth == s.Config.Depth ? "yes" : ""),
+            },
             note: "Each patch feature against its position's mean over training images: 1 = predictable without the patch. Foreground: patches an object covers part of.");
     }
 

@@ -38,14 +38,21 @@ public static class TokenizerSweep
             Console.WriteLine($"— {entry.Name}: {entry.Quantizer.Describe()}");
             runs.Add((entry, TokenizerTraining.Run(entry.Tokenizer ?? tokenizer, entry.Quantizer, training, probe, device)));
         }
-        var columns = new[] { "variant", "quantizer", "vocabulary", "positions/img", "bits/img", "PSNR dB", "SSIM", "rFD", "usage %", "perplexity", "train s" };
-        var rows = runs.Select(r => (IReadOnlyList<object?>)new object?[]
+        var table = ResultTable.Of(title, runs, new TableColumn<(SweepEntry Entry, TokenizerRun Run)>[]
         {
-            r.Item1.Name, r.Item1.Quantizer.Describe(), r.Item2.Tokenizer.Quantizer.CodebookSize, r.Item2.Metrics.PositionsPerImage,
-            r.Item2.Metrics.BitsPerImage, r.Item2.Metrics.Psnr, r.Item2.Metrics.Ssim, r.Item2.Metrics.RFd, 100 * r.Item2.Metrics.Usage,
-            r.Item2.Metrics.Perplexity, r.Item2.FromCache ? "cached" : r.Item2.Metrics.TrainSeconds,
-        });
-        return new SweepResult(ResultTable.FromRows(title, columns, rows, note, measured: new[] { "train s" }), runs);
+            new("variant", r => r.Entry.Name),
+            new("quantizer", r => r.Entry.Quantizer.Describe()),
+            new("vocabulary", r => r.Run.Tokenizer.Quantizer.CodebookSize),
+            new("positions/img", r => r.Run.Metrics.PositionsPerImage),
+            new("bits/img", r => r.Run.Metrics.BitsPerImage),
+            new("PSNR dB", r => r.Run.Metrics.Psnr),
+            new("SSIM", r => r.Run.Metrics.Ssim),
+            new("rFD", r => r.Run.Metrics.RFd),
+            new("usage %", r => 100 * r.Run.Metrics.Usage),
+            new("perplexity", r => r.Run.Metrics.Perplexity),
+            new("train s", r => r.Run.FromCache ? "cached" : r.Run.Metrics.TrainSeconds),
+        }, note, measured: new[] { "train s" });
+        return new SweepResult(table, runs);
     }
 
     /// <summary>Originals (first row) above the reconstructions of each variant (one row each), with the variants named.</summary>

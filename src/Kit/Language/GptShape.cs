@@ -5,7 +5,10 @@ namespace Kit.Language;
 /// <summary>Depth, heads, width and context of a GPT.</summary>
 public sealed record GptShape(int Layers, int Heads, int Dim, int ContextLength)
 {
-    /// <summary>The GPT config of this shape over <paramref name="vocabulary"/>: its size, and visual codes with their own softmax.</summary>
-    public GptConfig Over(UnifiedVocabulary vocabulary) =>
-        new(VocabSize: vocabulary.Count, ContextLength: ContextLength, Layers: Layers, Heads: Heads, Dim: Dim, VisualCodesFrom: vocabulary.CodeOffset);
+    /// <summary>
+    /// The GPT config of this shape over <paramref name="vocabulary"/>: its size, and visual codes with a softmax of their own
+    /// (or, with <paramref name="visualSoftmax"/> false, one softmax over every id, as a prior over codes alone has).
+    /// </summary>
+    public GptConfig Over(UnifiedVocabulary vocabulary, bool visualSoftmax = true) =>
+        new(VocabSize: vocabulary.Count, ContextLength: ContextLength, Layers: Layers, Heads: Heads, Dim: Dim, VisualCodesFrom: visualSoftmax ? vocabulary.CodeOffset : null);
 }

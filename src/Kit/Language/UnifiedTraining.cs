@@ -38,19 +38,19 @@ public static class UnifiedTraining
     {
         device ??= Devices.Default;
         var log = new TrainingLog();
-        double seconds = double.NaN;
-        var (model, loaded) = ArtifactCache.GetOrTrain("unified-lm", new Key(stage, config, training, sequences.Mix.Key, data, startName), Version,
+        var artifact = ArtifactCache.Get("unified-lm", new Key(stage, config, training, sequences.Mix.Key, data, startName), Version,
             () => new UnifiedModel(config).to(device),
             m =>
             {
                 if (start is not null) m.Gpt.load_state_dict(start.Gpt.state_dict());
                 prepare?.Invoke(m);
-                var clock = Stopwatch.StartNew();
                 log = LanguageTraining.Train(m, sequences, training, features, label: stage);
-                seconds = clock.Elapsed.TotalSeconds;
+                return null;
             });
         double positions = log.Rows.Count > 0 ? log.Metric("positions").DefaultIfEmpty(double.NaN).Average() : double.NaN;
-        return new UnifiedTrainingResult(model, log, loaded ? double.NaN : seconds, loaded ? double.NaN : training.Steps * training.BatchSize * positions / seconds, loaded);
+        double seconds = artifact.Seconds;
+        return new UnifiedTrainingResult(artifact.Model, log, seconds, artifact.FromCache ? double.NaN : training.Steps * training.BatchSize * positions / seconds,
+            artifact.FromCache);
     }
 
     /// <summary>The GPT trained on <paramref name="textLines"/> alone (a unified model without images; cached).</summary>

@@ -72,22 +72,17 @@ public static class TokenizerTraining
         if (quantizer.RequiredDim is int d && d != tokenizer.LatentDim) tokenizer = tokenizer with { LatentDim = d };
         var key = new RunKey(tokenizer, quantizer, training, tokenizer.Multipliers);
         TrainingLog log = new();
-        double seconds = 0;
         // Version: bump when the tokenizer's networks, its losses or how its codebook learns change.
-        var (model, loaded) = ArtifactCache.GetOrTrain("tokenizer", key, version: 1,
+        var artifact = ArtifactCache.Get("tokenizer", key, version: 1,
             () => new ImageTokenizer(tokenizer, quantizer.Build(tokenizer.LatentDim), training.Resolution).to(device),
-            m =>
-            {
-                var clock = Stopwatch.StartNew();
-                log = Train(m, training, probe, device);
-                seconds = clock.Elapsed.TotalSeconds;
-            });
-        var metrics = Evaluate(model, training, probe, device) with
+            m => { log = Train(m, training, probe, device); return null; });
+        double seconds = artifact.FromCache ? 0 : artifact.Seconds;
+        var metrics = Evaluate(artifact.Model, training, probe, device) with
         {
             TrainSeconds = seconds,
             ImagesPerSecond = seconds > 0 ? training.Steps * (double)training.BatchSize / seconds : double.NaN,
         };
-        return new TokenizerRun(model, log, metrics, loaded, key);
+        return new TokenizerRun(artifact.Model, log, metrics, artifact.FromCache, key);
     }
 
     /// <summary>Held-out images for evaluation (validation split), [N, 3, R, R].</summary>

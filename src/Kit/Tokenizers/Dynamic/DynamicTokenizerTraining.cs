@@ -64,13 +64,12 @@ public static class DynamicTokenizerTraining
         config.Validate(backbone.GridHeight);
         var key = new { Backbone = backboneKey, config, training };
         var log = new TrainingLog();
-        double seconds = double.NaN;
-        var (model, _) = ArtifactCache.GetOrTrain("dynamic-tokenizer", key, 2, () => new DynamicTokenizer(backbone, config, pixels).to(device), m =>
+        var artifact = ArtifactCache.Get("dynamic-tokenizer", key, 2, () => new DynamicTokenizer(backbone, config, pixels).to(device), m =>
         {
-            var clock = Stopwatch.StartNew();
             log = Train(m, training, features, device);
-            seconds = clock.Elapsed.TotalSeconds;
+            return null;
         });
+        var (model, seconds) = (artifact.Model, artifact.Seconds);
         model.Quantizing = true;
         foreach (var p in model.parameters()) p.requires_grad = false;
         double perSecond = double.IsNaN(seconds) ? double.NaN : (double)(training.FeatureSteps + training.QuantizedSteps) * training.BatchSize / seconds;

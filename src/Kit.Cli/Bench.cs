@@ -37,7 +37,8 @@ public static class Bench
         if (Flagged.Count > 0) Console.WriteLine(FlaggedMarkdown());
         if (outFile is not null)
         {
-            AtomicFile.WriteAllText(outFile, $"# kit bench {what}\n\n{KitRuntime.Describe().Replace("\n", "  \n")}\n\n{peaks.Replace("\n", "  \n")}\n\n"
+            AtomicFile.WriteAllText(outFile,
+                $"# kit bench {what}\n\n{KitRuntime.Describe().Replace("\n", "  \n")}\n\n{peaks.Replace("\n", "  \n")}\n\n"
                 + string.Join("\n", tables.Select(t => t.ToMarkdown())) + FlaggedMarkdown());
             Console.WriteLine($"\nwritten to {outFile}");
         }
@@ -55,14 +56,16 @@ public static class Bench
         double share = gflops / peak;
         if (share > 1)
         {
-            var line = $"{what}: {gflops:0} GFLOP/s is {share:P0} of the measured matmul peak ({peak:0} GFLOP/s): the FLOP count or the peak is wrong";
+            var line = $"{what}: {gflops:0} GFLOP/s is {share:P0} of the measured matmul peak ({peak:0} GFLOP/s): the FLOP count or " +
+                $"the peak is wrong";
             Flagged.Add(line);
             Console.WriteLine($"  FLAGGED — {line}");
         }
         return share;
     }
 
-    static string FlaggedMarkdown() => Flagged.Count == 0 ? "" : "\n**Flagged** (above the measured peak):\n\n" + string.Concat(Flagged.Select(f => $"- {f}\n"));
+    static string FlaggedMarkdown() => Flagged.Count == 0 ? "" : "\n**Flagged** (above the measured peak):\n\n"
+        + string.Concat(Flagged.Select(f => $"- {f}\n"));
 
     /// <summary>Images/s of full training steps (forward, backward, AdamW) at 32×32, batch 64, per quantizer and tokenizer width.</summary>
     static ResultTable Tokenizers(double peak, int steps)
@@ -76,7 +79,8 @@ public static class Bench
             new QuantizerSpec(Kind: QuantizerKind.Stacked, Depth: 4, Aggregation: StackAggregation.CumulativeSum, CodebookSize: 256),
         };
         using var data = new ShapesDataset(512, Split.Train).Batch(0, 512);
-        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)", KitRecipes.Tokenizer(RunScale.Default)) })
+        foreach (var (label, config) in new[] { ("default (32 ch)", new TokenizerConfig()), ("notebooks (16 ch)",
+            KitRecipes.Tokenizer(RunScale.Default)) })
             foreach (var spec in specs)
             {
                 var c = spec.RequiredDim is int d ? config with { LatentDim = d, PreQuantNorm = spec.Kind == QuantizerKind.Lfq } : config;
@@ -96,7 +100,9 @@ public static class Bench
             }
         return ResultTable.FromRows("Tokenizer training throughput (32×32, batch 64, forward+backward+AdamW)",
             new[] { "tokenizer", "quantizer", "forward MMAC/img", "img/s", "GFLOP/s", "of matmul peak" }, rows,
-            note: $"Training FLOPs = 2 per MAC for the forward pass, the weight gradients and the input gradients each layer needs (the first conv reads images: no input gradient; FlopCounter hooks every conv and linear layer); peak = float32 matmul measured in this run ({peak:0} GFLOP/s). Target: ≥ 55 % at the default config.");
+            note: $"Training FLOPs = 2 per MAC for the forward pass, the weight gradients and the input gradients each layer needs " +
+                $"(the first conv reads images: no input gradient; FlopCounter hooks every conv and linear layer); peak = float32 " +
+                    $"matmul measured in this run ({peak:0} GFLOP/s). Target: ≥ 55 % at the default config.");
     }
 
     /// <summary>Time and largest tensor of the entropy terms per 4,096 tokens, exact vs grouped.</summary>
@@ -118,10 +124,13 @@ public static class Bench
             int high = group - group / 2;
             double largestMb = Math.Max(4096.0 * (1L << high), 1L << group) * 4 / 1e6;
             rows.Add(new object?[] { $"2^{bits}", group == bits ? "exact" : $"{bits / group}×2^{group}", forward, backward, largestMb });
-            Console.WriteLine($"  LFQ 2^{bits} groups of {group} bits: {forward:0.0} ms forward, {backward:0.0} ms forward+backward, largest tensor {largestMb:0.00} MB");
+            Console.WriteLine($"  LFQ 2^{bits} groups of {group} bits: {forward:0.0} ms forward, {backward:0.0} ms forward+backward, " +
+                $"largest tensor {largestMb:0.00} MB");
         }
-        return ResultTable.FromRows("LFQ entropy terms per 4,096 tokens", new[] { "vocabulary", "codebook entropy", "forward ms", "forward+backward ms", "largest tensor MB" }, rows,
-            note: "Each group's batch-mean code distribution is the product of its two halves' code probabilities (P_bᵀ P_a / M), never all M × 2^g at once. " +
+        return ResultTable.FromRows("LFQ entropy terms per 4,096 tokens", new[] { "vocabulary", "codebook entropy", "forward ms",
+            "forward+backward ms", "largest tensor MB" }, rows,
+            note: "Each group's batch-mean code distribution is the product of its two halves' code probabilities (P_bᵀ P_a / M), " +
+                "never all M × 2^g at once. " +
                   "Target: 2^18 grouped (2 × 2^9) forward + backward ≤ 10 ms.");
     }
 
@@ -168,7 +177,8 @@ public static class Bench
                 Console.WriteLine($"  step {step}: working set {mb:0} MB");
             }
         }
-        return ResultTable.FromRows($"Working set over {steps} training steps (batch 16, one dispose scope per step)", new[] { "step", "working set MB", "change since step 50" }, rows,
+        return ResultTable.FromRows($"Working set over {steps} training steps (batch 16, one dispose scope per step)", new[] { "step",
+            "working set MB", "change since step 50" }, rows,
             note: "Target: flat within ±5 % after warm-up.");
     }
 }

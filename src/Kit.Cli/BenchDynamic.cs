@@ -30,7 +30,8 @@ static class BenchDynamic
         using (no_grad()) features = backbone.PatchFeatures(images);
         int batch = config.Training.BatchSize;
         var rows = new List<IReadOnlyList<object?>>();
-        foreach (var variant in new[] { config.Tokenizer, config.Tokenizer with { Merger = !config.Tokenizer.Merger }, config.Tokenizer with { KeepRatio = 1 }, config.Tokenizer with { PooledGrid = 5 } })
+        foreach (var variant in new[] { config.Tokenizer, config.Tokenizer with { Merger = !config.Tokenizer.Merger },
+            config.Tokenizer with { KeepRatio = 1 }, config.Tokenizer with { PooledGrid = 5 } })
         {
             using var model = new DynamicTokenizer(backbone, variant);
             var count = FlopCounter.PerSample(model, () => features.narrow(0, 0, 8), x => model.Forward(x));
@@ -55,9 +56,12 @@ static class BenchDynamic
             rows.Add(new object?[] { variant.Describe(), macs / 1e6, perSecond, gflops, share });
             Console.WriteLine($"  {variant.Describe()}: {perSecond:0} img/s, {gflops:0} GFLOP/s = {share:P0} of peak");
         }
-        var tokenizers = ResultTable.FromRows($"Dynamic tokenizer training throughput (features of {backbone.GridHeight}×{backbone.GridWidth} patches × {backbone.Dim}, batch {batch}, forward+backward+AdamW)",
+        var tokenizers = ResultTable.FromRows($"Dynamic tokenizer training throughput (features of " +
+            $"{backbone.GridHeight}×{backbone.GridWidth} patches × {backbone.Dim}, batch {batch}, forward+backward+AdamW)",
             new[] { "tokenizer", "forward MMAC/img (layers and attention)", "img/s", "GFLOP/s", "of matmul peak" }, rows,
-            note: $"Training FLOPs = 2 per MAC for the forward pass and the gradients backward computes, of every linear layer and attention product (FlopCounter; the frozen backbone runs outside the step and is not counted); peak = float32 matmul measured in this run ({peak:0} GFLOP/s).");
+            note: $"Training FLOPs = 2 per MAC for the forward pass and the gradients backward computes, of every linear layer and " +
+                $"attention product (FlopCounter; the frozen backbone runs outside the step and is not counted); peak = float32 matmul " +
+                    $"measured in this run ({peak:0} GFLOP/s).");
         return new[] { tokenizers, Sequences(peak, steps, config) };
     }
 
@@ -79,7 +83,8 @@ static class BenchDynamic
         var rows = new List<IReadOnlyList<object?>>();
         foreach (var (name, length, max) in layouts)
         {
-            var codes = VisualCodes.FromRows(scenes.Select(_ => Enumerable.Range(0, length()).Select(__ => (long)rng.Next(256)).ToArray()).ToList());
+            var codes = VisualCodes.FromRows(scenes.Select(_ => Enumerable.Range(0,
+                length()).Select(__ => (long)rng.Next(256)).ToArray()).ToList());
             var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(scenes, codes), corpus.Train, SequenceMix.Standard());
             var gpt = config.Llm.Text.Shape.Over(vocabulary);
             using var model = new UnifiedModel(UnifiedModelConfig.For(vocabulary, gpt, VisualInterface.Tokens, 0, imagePositions: max));
@@ -93,7 +98,8 @@ static class BenchDynamic
             rows.Add(new object?[] { name, codes.Lengths.Average(), positions, steps * training.BatchSize / seconds, perSecond });
             Console.WriteLine($"  LLM, {name}: {positions:0} positions per row, {steps * training.BatchSize / seconds:0} rows/s");
         }
-        return ResultTable.FromRows($"Unified LLM training speed by visual sequence length ({config.Llm.Text.Shape.Layers} layers × {config.Llm.Text.Shape.Dim}, batch {config.Llm.Unified.BatchSize})",
+        return ResultTable.FromRows($"Unified LLM training speed by visual sequence length ({config.Llm.Text.Shape.Layers} layers × " +
+            $"{config.Llm.Text.Shape.Dim}, batch {config.Llm.Unified.BatchSize})",
             new[] { "images as", "codes per image", "padded positions per row", "rows/s", "positions/s" }, rows,
             note: "The same model and text; rows are padded to the longest in their batch, so fewer codes per image means shorter steps.");
     }

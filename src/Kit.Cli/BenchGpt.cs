@@ -45,7 +45,9 @@ static class BenchGpt
             for (int i = 0; i < steps; i++) Step();
             double tokensPerSecond = steps * batch * (double)t / clock.Elapsed.TotalSeconds;
             double gflops = tokensPerSecond * config.TrainFlopsPerToken(t) / 1e9;
-            rows.Add(new object?[] { $"train: {config.Layers} layers, d={config.Dim}, T={t}, V={config.VocabSize}, batch {batch}", tokensPerSecond, gflops, 100 * Bench.ShareOfPeak(gflops, peak, $"GPT training {config.Layers} layers, d={config.Dim}"), "" });
+            rows.Add(new object?[] { $"train: {config.Layers} layers, d={config.Dim}, T={t}, V={config.VocabSize}, batch {batch}",
+                tokensPerSecond, gflops, 100 * Bench.ShareOfPeak(gflops, peak,
+                    $"GPT training {config.Layers} layers, d={config.Dim}"), "" });
             profile = BenchGptProfile.Table(gpt, BenchGptProfile.Time(Loss, optimizer, steps), batch, t, peak);
         }
         const int generated = 256;
@@ -61,23 +63,28 @@ static class BenchGpt
             var (cached, cachedSeconds) = Greedy(gpt, prompt, generated, useCache: true);
             var (full, fullSeconds) = Greedy(gpt, prompt, generated, useCache: false);
             bool same = cached.SequenceEqual(full);
-            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache", generated / cachedSeconds, double.NaN, double.NaN, same ? "same tokens as recomputation" : "DIFFERENT tokens" });
-            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, recompute", generated / fullSeconds, double.NaN, double.NaN, $"cache is {fullSeconds / cachedSeconds:0.0}× faster" });
+            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache", generated / cachedSeconds, double.NaN, double.NaN,
+                same ? "same tokens as recomputation" : "DIFFERENT tokens" });
+            rows.Add(new object?[] { $"generate {generated} tokens, batch 1, recompute", generated / fullSeconds, double.NaN, double.NaN,
+                $"cache is {fullSeconds / cachedSeconds:0.0}× faster" });
             // At batch 1 a cached step does one matrix-vector product per weight matrix: it must stream every weight from
             // memory once per token, however few FLOPs it does. Those products alone, timed here, bound how fast the
             // cache can be and so how large its advantage over recomputation can get on this machine.
             var (floor, megabytes) = WeightStream(gpt);
             rows.Add(new object?[] { $"batch 1: one product per weight matrix ({megabytes:0.0} MB)", 1 / floor, double.NaN, double.NaN,
-                $"{megabytes / 1e3 / floor:0.0} GB/s; with nothing else per token the cache could be at most {fullSeconds / generated / floor:0.0}× faster than recomputation" });
+                $"{megabytes / 1e3 / floor:0.0} GB/s; with nothing else per token the cache could be at most " +
+                    $"{fullSeconds / generated / floor:0.0}× faster than recomputation" });
             // With several rows a step reads the weights once for all of them: the cache's cost barely grows with the batch,
             // recomputation's grows with it (the pipelines draw 32 prompts at a time, 64 rows under guidance).
             const int rowsPerBatch = 8;
             var batchPrompt = randint(genConfig.VocabSize, new long[] { rowsPerBatch, 8 });
             var (batchCached, batchCachedSeconds) = Greedy(gpt, batchPrompt, generated, useCache: true);
             var (batchFull, batchFullSeconds) = Greedy(gpt, batchPrompt, generated, useCache: false);
-            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, KV cache", rowsPerBatch * generated / batchCachedSeconds, double.NaN, double.NaN,
+            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, KV cache",
+                rowsPerBatch * generated / batchCachedSeconds, double.NaN, double.NaN,
                 batchCached.SequenceEqual(batchFull) ? "same tokens as recomputation" : "DIFFERENT tokens" });
-            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, recompute", rowsPerBatch * generated / batchFullSeconds, double.NaN, double.NaN,
+            rows.Add(new object?[] { $"generate {generated} tokens, batch {rowsPerBatch}, recompute",
+                rowsPerBatch * generated / batchFullSeconds, double.NaN, double.NaN,
                 $"cache is {batchFullSeconds / batchCachedSeconds:0.0}× faster" });
             // At batch 1 a cached step is a few hundred tiny ops; with two intra-op threads some kernels (LayerNorm) pay a
             // thread wake-up each call. One thread shows what the cache costs without that overhead.
@@ -87,12 +94,15 @@ static class BenchGpt
             {
                 Greedy(gpt, prompt, 16, useCache: true);
                 var (single, singleSeconds) = Greedy(gpt, prompt, generated, useCache: true);
-                rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache, 1 thread", generated / singleSeconds, double.NaN, double.NaN,
-                    (single.SequenceEqual(full) ? "same tokens; " : "DIFFERENT tokens; ") + $"{fullSeconds / singleSeconds:0.0}× faster than recomputation on {threads} threads" });
+                rows.Add(new object?[] { $"generate {generated} tokens, batch 1, KV cache, 1 thread", generated / singleSeconds, double.NaN,
+                    double.NaN,
+                    (single.SequenceEqual(full) ? "same tokens; " : "DIFFERENT tokens; ")
+                        + $"{fullSeconds / singleSeconds:0.0}× faster than recomputation on {threads} threads" });
             }
             finally { set_num_threads(threads); }
         }
-        yield return ResultTable.FromRows("GPT: training MFU and generation with / without the KV cache", new[] { "case", "tokens/s", "GFLOP/s", "% of matmul peak", "note" }, rows,
+        yield return ResultTable.FromRows("GPT: training MFU and generation with / without the KV cache", new[] { "case", "tokens/s",
+            "GFLOP/s", "% of matmul peak", "note" }, rows,
             note: "Targets: ≥ 70 % of the matmul peak for training; the KV cache ≥ 10× faster than recomputation at 256 generated tokens.");
         yield return profile;
     }

@@ -4,7 +4,8 @@
 // alone at the model's own shapes — every weight's forward product and its two backward products (input and weight
 // gradients) — and attention alone, forward and backward (the kit's explicit scores, and the fused kernel beside them):
 // what is left of forward + backward is the elementwise work (norms, GELU, rotary positions, residual adds, softmax
-// cross-entropy, the embedding's scatter) and the allocations it makes. Each product is also put beside the measured matmul peak, because a product with a 256-wide
+// cross-entropy, the embedding's scatter) and the allocations it makes. Each product is also put beside the measured matmul peak, because a
+// product with a 256-wide
 // inner dimension may not reach it (a share above it is flagged, as a peak measured too low); the last row, the step's
 // FLOPs over the products' and attention's time alone, is the ceiling of the step's MFU on the machine at hand.
 using System.Diagnostics;
@@ -87,31 +88,43 @@ static class BenchGptProfile
             Row("step (forward + backward + optimizer + scope end)", phases.Total, phases.Total, ""),
             Row("forward: embedding → loss", phases.Forward, phases.Total, ""),
             Row("backward", phases.Backward, phases.Total, ""),
-            Row("optimizer: AdamW step + zero_grad", phases.Optimizer, phases.Total, $"{gpt.parameters().Sum(p => p.numel()):N0} parameters"),
+            Row("optimizer: AdamW step + zero_grad", phases.Optimizer, phases.Total,
+                $"{gpt.parameters().Sum(p => p.numel()):N0} parameters"),
             Row("scope end: the step's tensors freed", phases.ScopeEnd, phases.Total, $"allocator: {Allocator.Describe()}"),
         };
         string OfPeak(string what, double flops, double seconds) =>
-            $"{flops / seconds / 1e9:0} GFLOP/s = {100 * Bench.ShareOfPeak(flops / seconds / 1e9, peak, $"GPT profile: {what}"):0} % of the matmul peak";
+            $"{flops / seconds / 1e9:0} GFLOP/s = {100 * Bench.ShareOfPeak(flops / seconds / 1e9, peak, $"GPT profile: {what}"):0} % " +
+                $"of the matmul peak";
         foreach (var (kind, (seconds, flops)) in byKind)
-            table.Add(Row($"  in forward + backward: products of {kind} (alone, ×3 each)", seconds, phases.Total, OfPeak($"products of {kind}", flops, seconds)));
-        table.Add(Row("  in forward + backward: every product", gemmSeconds, phases.Total, OfPeak("every product", gemmFlops, gemmSeconds)));
+            table.Add(Row($"  in forward + backward: products of {kind} (alone, ×3 each)", seconds, phases.Total,
+                OfPeak($"products of {kind}", flops, seconds)));
+        table.Add(Row("  in forward + backward: every product", gemmSeconds, phases.Total, OfPeak("every product", gemmFlops,
+            gemmSeconds)));
         table.Add(Row("  in forward + backward: causal attention (alone)", attention, phases.Total,
-            $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}], explicit scores; the fused kernel instead: {1e3 * fusedAttention:0.0} ms"));
-        table.Add(Row("  in forward + backward: the rest (elementwise ops, cross-entropy, allocations)", forwardBackward - gemmSeconds - attention, phases.Total, ""));
+            $"{config.Layers} layers × [{batch}, {config.Heads}, {t}, {config.Dim / config.Heads}], explicit scores; the fused kernel " +
+                $"instead: {1e3 * fusedAttention:0.0} ms"));
+        table.Add(Row("  in forward + backward: the rest (elementwise ops, cross-entropy, allocations)",
+            forwardBackward - gemmSeconds - attention, phases.Total, ""));
         // A target above the ceiling is out of this machine's reach whatever the rest costs (FLOPs: the MFU row's count).
         double ceilingSeconds = gemmSeconds + attention;
         table.Add(Row("the ceiling: products and attention alone, everything else free", ceilingSeconds, phases.Total,
-            OfPeak("the step's ceiling", config.TrainFlopsPerToken((int)t) * rows, ceilingSeconds) + " (the most the step can reach here)"));
-        return ResultTable.FromRows("GPT training step: where the time goes", new[] { "part", "ms per step", "% of the step", "note" }, table,
-            note: "Phases timed inside the same steps; products and attention timed alone at the model's shapes, so 'the rest' is forward + backward less both. "
-                + "The ceiling is the step's FLOPs over the products' and attention's time alone: the step's share of the peak cannot exceed it.");
+            OfPeak("the step's ceiling", config.TrainFlopsPerToken((int)t) * rows, ceilingSeconds)
+                + " (the most the step can reach here)"));
+        return ResultTable.FromRows("GPT training step: where the time goes", new[] { "part", "ms per step", "% of the step", "note" },
+            table,
+            note: "Phases timed inside the same steps; products and attention timed alone at the model's shapes, so 'the rest' is " +
+                "forward + backward less both. "
+                + "The ceiling is the step's FLOPs over the products' and attention's time alone: the step's share of the peak cannot " +
+                    "exceed it.");
     }
 
-    static IReadOnlyList<object?> Row(string part, double seconds, double total, string note) => new object?[] { part, 1e3 * seconds, 100 * seconds / total, note };
+    static IReadOnlyList<object?> Row(string part, double seconds, double total, string note) => new object?[] { part, 1e3 * seconds,
+        100 * seconds / total, note };
 
     static string Kind(string name) =>
         name.Contains("qkv") ? "the q, k, v projections" : name.Contains("attn.proj") ? "the attention outputs"
-        : name.Contains("mlp.0") ? "the MLP's first layers" : name.Contains("mlp.2") ? "the MLP's second layers" : $"{name} (the tied head)";
+        : name.Contains("mlp.0") ? "the MLP's first layers" : name.Contains("mlp.2") ? "the MLP's second layers"
+            : $"{name} (the tied head)";
 
     /// <summary>Median seconds of the three products of one linear layer [rows, in] → [rows, out].</summary>
     static double ProductSeconds(long rows, long inputs, long outputs, int repeats)

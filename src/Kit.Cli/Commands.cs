@@ -50,11 +50,13 @@ public static class Commands
             abort — is reported with the cell it was in, and the notebooks after it still run.
 
               --scale      quick (CI, minutes), default (a CPU, the README's main job) or full (a GPU). Default: KIT_SCALE, else default
-              --out        the run folder (created when missing; relative to the directory you run kit from). Default: runs/<yyyyMMdd-HHmmss>
+              --out        the run folder (created when missing; relative to the directory you run kit from).
+                           Default: runs/<yyyyMMdd-HHmmss>
               --notebooks  the folder of notebooks. Default: notebooks/ of the repository
             """,
         ["notebook run"] = """
-            usage: kit notebook run <notebook.ipynb> [--scale quick|default|full] [--param name=value]... [--out <folder>] [--report <folder>]
+            usage: kit notebook run <notebook.ipynb> [--scale quick|default|full] [--param name=value]... [--out <folder>]
+                                    [--report <folder>]
 
             Executes the notebook headless on the .NET Interactive C# kernel (in process) and writes the executed copy into
             the out folder — never over the notebook itself, even through a link. A failing cell stops the run, naming the
@@ -145,14 +147,21 @@ public static class Commands
                 [.., "--help" or "-h"] => Help(Topic(args.TakeWhile(a => a is not ("--help" or "-h")).ToArray()), 0),
                 ["notebook"] => throw new UsageException("notebook needs a subcommand: run, jupyter, compare or export.", "notebook run"),
                 ["notebook", "run"] => throw new UsageException("notebook run needs a notebook path.", "notebook run"),
-                ["notebook", "run", var path, .. var rest] => await RunNotebook(path, Options.Parse(rest, "notebook run", "--scale", "--param", "--out", "--report")),
-                ["notebook", "jupyter"] => throw new UsageException("notebook jupyter needs a notebook path or a folder of notebooks.", "notebook jupyter"),
-                ["notebook", "jupyter", var path, .. var rest] => Jupyter(path, Options.Parse(rest, "notebook jupyter", "--scale", "--out", "--compare-with")),
+                ["notebook", "run", var path, .. var rest] => await RunNotebook(path, Options.Parse(rest, "notebook run", "--scale",
+                    "--param", "--out", "--report")),
+                ["notebook", "jupyter"] => throw new UsageException("notebook jupyter needs a notebook path or a folder of notebooks.",
+                    "notebook jupyter"),
+                ["notebook", "jupyter", var path, .. var rest] => Jupyter(path, Options.Parse(rest, "notebook jupyter", "--scale", "--out",
+                    "--compare-with")),
                 ["notebook", "compare", var a, var b] => Compare(a, b),
-                ["notebook", "compare", ..] => throw new UsageException("notebook compare needs two executed notebooks.", "notebook compare"),
+                ["notebook", "compare", ..] => throw new UsageException("notebook compare needs two executed notebooks.",
+                    "notebook compare"),
                 ["notebook", "export"] => throw new UsageException("notebook export needs a notebook path.", "notebook export"),
-                ["notebook", "export", var path, .. var rest] => Export(path, Options.Parse(rest, "notebook export", "--scale", "--param", "--out")),
-                ["notebook", var sub, ..] => throw new UsageException($"'notebook {sub}' is not a notebook command (expected run, jupyter, compare or export).", "notebook run"),
+                ["notebook", "export", var path, .. var rest] => Export(path, Options.Parse(rest, "notebook export", "--scale", "--param",
+                    "--out")),
+                ["notebook", var sub, ..]
+                    => throw new UsageException($"'notebook {sub}' is not a notebook command (expected run, jupyter, compare or export).",
+                        "notebook run"),
                 ["reproduce", .. var rest] => await Reproduce(Options.Parse(rest, "reproduce", "--scale", "--out", "--notebooks")),
                 ["pack", .. var rest] => Pack(Options.Parse(rest, "pack", "--out")),
                 ["info", .. var rest] => Info(Options.Parse(rest, "info", "--matmul")),
@@ -165,7 +174,8 @@ public static class Commands
             Console.Error.WriteLine($"kit: {e.Message}\n");
             return Help(e.Command is null ? Usage : CommandUsage[e.Command], 2);
         }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or DirectoryNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or DirectoryNotFoundException
+            or InvalidOperationException)
         {
             foreach (var line in Clean(e).Split('\n')) Console.Error.WriteLine($"kit: {line}");
             return 2;
@@ -184,7 +194,8 @@ public static class Commands
             : words.Length >= 1 && words[0] == "notebook" ? null
             : words.Length >= 1 && CommandUsage.ContainsKey(words[0]) ? words[0] : null;
         if (key is not null) return CommandUsage[key];
-        if (words is ["notebook", ..]) return string.Join("\n", CommandUsage.Where(kv => kv.Key.StartsWith("notebook ", StringComparison.Ordinal)).Select(kv => kv.Value));
+        if (words is ["notebook", ..]) return string.Join("\n", CommandUsage.Where(kv => kv.Key.StartsWith("notebook ",
+            StringComparison.Ordinal)).Select(kv => kv.Value));
         return Usage;
     }
 
@@ -197,7 +208,9 @@ public static class Commands
     // The runner's log goes to the process's own standard error: the kernel captures Console.Error while a cell runs.
     static readonly TextWriter Log = new StreamWriter(Console.OpenStandardError()) { AutoFlush = true };
 
-    static string Root => KitPaths.RepositoryRoot ?? throw new UsageException("this command runs inside the kit's repository (the folder holding Kit.sln).");
+    static string Root
+        => KitPaths.RepositoryRoot
+            ?? throw new UsageException("this command runs inside the kit's repository (the folder holding Kit.sln).");
 
     static Dictionary<string, string> Parameters(Options o)
     {
@@ -220,11 +233,13 @@ public static class Commands
         var flag = o.One("--scale") is string s ? ScaleName(s) : null;
         var environment = Environment.GetEnvironmentVariable("KIT_SCALE") is { } e && !string.IsNullOrWhiteSpace(e) ? ScaleName(e) : null;
         if (flag is not null && environment is not null && flag != environment)
-            throw new UsageException($"--scale {flag} and KIT_SCALE={environment} disagree; give one of them, or both the same.", o.Command);
+            throw new UsageException($"--scale {flag} and KIT_SCALE={environment} disagree; give one of them, or both the same.",
+                o.Command);
         return flag ?? environment;
     }
 
-    /// <summary>An --out folder as an absolute path (relative to where kit was run), checked writable before any work: created when missing, not a file, writable, with room.</summary>
+    /// <summary>An --out folder as an absolute path (relative to where kit was run), checked writable before any work: created when
+    /// missing, not a file, writable, with room.</summary>
     static string OutFolder(string? given, string fallback) =>
         KitEnvironment.EnsureWritableFolder(Path.GetFullPath(given ?? fallback), $"--out '{given ?? fallback}'");
 
@@ -234,7 +249,8 @@ public static class Commands
         var notebook = Path.GetFullPath(path);
         NotebookFile.Load(notebook); // a file that is no notebook is refused before anything is written
         var defaultOut = Path.Combine(KitPaths.RepositoryRoot ?? ".", "runs", "notebooks");
-        NotebookRunner.OutputPaths(notebook, Path.GetFullPath(o.One("--out") ?? defaultOut)); // the source is never overwritten, not even the folder is made
+        // the source is never overwritten, not even the folder is made
+        NotebookRunner.OutputPaths(notebook, Path.GetFullPath(o.One("--out") ?? defaultOut));
         var outDir = OutFolder(o.One("--out"), defaultOut);
         var report = o.One("--report") is string r ? KitEnvironment.EnsureWritableFolder(Path.GetFullPath(r), $"--report '{r}'") : null;
         ArtifactCache.EnsureWritable();
@@ -243,7 +259,8 @@ public static class Commands
         if (report is not null) ReportWriter.WritePart(report, result);
         Console.Error.WriteLine(result.Succeeded
             ? $"kit: {Path.GetFileName(path)} succeeded in {result.Seconds:0.0}s → {result.ExecutedPath}"
-            : $"kit: {Path.GetFileName(path)} FAILED — {result.Failure!.Message}\n     this run's copy (outputs up to the failure): {result.ExecutedPath}" +
+            : $"kit: {Path.GetFileName(path)} FAILED — {result.Failure!.Message}\n     this run's copy (outputs up to the failure): " +
+                $"{result.ExecutedPath}" +
               (result.KeptCopy is null ? "" : $"\n     the last good executed copy is kept: {result.KeptCopy}"));
         if (result.SavedElsewhere is not null)
             Console.Error.WriteLine($"kit: {result.SavedElsewhere}; the executed copy was saved at {result.ExecutedPath} instead");
@@ -257,7 +274,8 @@ public static class Commands
         var outDir = OutFolder(o.One("--out"), Path.Combine(Root, "runs", "jupyter"));
         ArtifactCache.EnsureWritable();
         var compareWith = o.One("--compare-with") is string c ? Path.GetFullPath(c) : null;
-        if (compareWith is not null && !Directory.Exists(compareWith)) throw new DirectoryNotFoundException($"--compare-with '{compareWith}' does not exist.");
+        if (compareWith is not null
+            && !Directory.Exists(compareWith)) throw new DirectoryNotFoundException($"--compare-with '{compareWith}' does not exist.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var jupyterPath = JupyterRoute.Prepare(Root, LocalFeed.DefaultFolder(Root), Log);
         int failed = 0;
@@ -272,18 +290,22 @@ public static class Commands
                 var headless = Path.Combine(compareWith, Path.GetFileName(notebook));
                 if (!File.Exists(headless)) { failed++; Log.WriteLine($"kit:     no executed copy {headless} to compare with"); continue; }
                 var differences = NotebookComparer.Differences(headless, result.ExecutedPath);
-                if (differences.Count == 0) Log.WriteLine($"kit:     its {NotebookComparer.Tables(headless).Count} tables equal the headless run's");
-                else { failed++; Log.WriteLine($"kit:     tables differ from the headless run's:\n" + string.Join("\n", differences.Take(20).Select(d => "       " + d))); }
+                if (differences.Count == 0) Log.WriteLine($"kit:     its {NotebookComparer.Tables(headless).Count} tables equal the " +
+                    $"headless run's");
+                else { failed++; Log.WriteLine($"kit:     tables differ from the headless run's:\n" + string.Join("\n",
+                    differences.Take(20).Select(d => "       " + d))); }
             }
         }
         finally { Directory.Delete(jupyterPath, recursive: true); }
-        Log.WriteLine($"kit: {notebooks.Count - failed}/{notebooks.Count} notebooks ran in the real kernel{(compareWith is null ? "" : " and matched")} in {clock.Elapsed.TotalSeconds:0}s → {outDir}");
+        Log.WriteLine($"kit: {notebooks.Count - failed}/{notebooks.Count} notebooks ran in the real " +
+            $"kernel{(compareWith is null ? "" : " and matched")} in {clock.Elapsed.TotalSeconds:0}s → {outDir}");
         return failed == 0 ? 0 : 1;
     }
 
     static int Compare(string a, string b)
     {
-        foreach (var p in new[] { a, b }) NotebookFile.Load(p); // each must be a notebook: a missing file, a folder or other JSON is named in one line
+        // each must be a notebook: a missing file, a folder or other JSON is named in one line
+        foreach (var p in new[] { a, b }) NotebookFile.Load(p);
         var differences = NotebookComparer.Differences(a, b);
         Console.WriteLine(differences.Count == 0 ? $"the {NotebookComparer.Tables(a).Count} tables agree" : string.Join("\n", differences));
         return differences.Count == 0 ? 0 : 1;
@@ -296,7 +318,8 @@ public static class Commands
         var project = Path.GetRelativePath(Path.GetDirectoryName(outFile)!, Path.Combine(Root, "src", "Kit", "Kit.csproj"));
         var source = NotebookExporter.Export(doc, path, project, Parameters(o)); // checks the parameters before anything is written
         AtomicFile.WriteAllText(outFile, source);
-        Console.Error.WriteLine($"kit: wrote {outFile} (run it with: dotnet run {Path.GetRelativePath(Directory.GetCurrentDirectory(), outFile)})");
+        Console.Error.WriteLine($"kit: wrote {outFile} (run it with: dotnet run " +
+            $"{Path.GetRelativePath(Directory.GetCurrentDirectory(), outFile)})");
         return 0;
     }
 
@@ -308,7 +331,8 @@ public static class Commands
         return 0;
     }
 
-    /// <summary>What a pack into <paramref name="feed"/> means for the notebooks: found, unless it went to another folder than notebooks/nuget.config names.</summary>
+    /// <summary>What a pack into <paramref name="feed"/> means for the notebooks: found, unless it went to another folder than
+    /// notebooks/nuget.config names.</summary>
     internal static string PackMessage(string feed, string root)
     {
         var named = LocalFeed.DefaultFolder(root);
@@ -335,7 +359,8 @@ public static class Commands
         var given = o.One("--notebooks");
         var folder = Path.GetFullPath(given ?? Path.Combine(root, "notebooks"));
         if (File.Exists(folder))
-            throw new UsageException($"--notebooks '{given}' is a file; expected a folder of notebooks (to run one notebook: kit notebook run {given}).", "reproduce");
+            throw new UsageException($"--notebooks '{given}' is a file; expected a folder of notebooks (to run one notebook: kit " +
+                $"notebook run {given}).", "reproduce");
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"--notebooks '{given ?? folder}' does not exist.");
         var notebooks = NotebooksAt(folder, "reproduce");
         var defaultOut = Path.Combine(root, "runs", DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
@@ -343,7 +368,8 @@ public static class Commands
         var runDir = OutFolder(o.One("--out"), defaultOut);
         ArtifactCache.EnsureWritable();
         using var reportLock = RunLock.Acquire(Path.Combine(runDir, "report.md"), "--out");
-        foreach (var n in notebooks) { var stale = ReportWriter.PartPath(runDir, n); if (File.Exists(stale)) File.Delete(stale); } // an earlier run's parts are not this run's
+        // an earlier run's parts are not this run's
+        foreach (var n in notebooks) { var stale = ReportWriter.PartPath(runDir, n); if (File.Exists(stale)) File.Delete(stale); }
         var report = new ReportWriter(runDir, scale, KitRuntime.Describe(), ReportWriter.OptionalData());
         var parts = new List<ReportPart>();
         string? running = null;
@@ -359,7 +385,8 @@ public static class Commands
                 try { child?.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
                 report.Write(parts, interruptedDuring: running);
             }
-            Log.WriteLine($"\nkit: interrupted during {running ?? "start-up"}; the report of the {parts.Count} finished notebook(s): {report.Path}");
+            Log.WriteLine($"\nkit: interrupted during {running ?? "start-up"}; the report of the {parts.Count} finished notebook(s): " +
+                $"{report.Path}");
             context.Cancel = true;
             Environment.Exit(130); // 128 + SIGINT, as a shell reports it; the notebook's process is already stopped
         }
@@ -426,7 +453,8 @@ public static class Commands
         var what = rest.Length > 0 && !rest[0].StartsWith("--", StringComparison.Ordinal) ? rest[0] : "all";
         var o = Options.Parse(rest.SkipWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList(), "bench", "--steps", "--out");
         int steps = 20;
-        if (o.One("--steps") is string s && (!int.TryParse(s, out steps) || steps < 1)) throw new UsageException($"--steps '{s}' must be a positive integer.", "bench");
+        if (o.One("--steps") is string s && (!int.TryParse(s,
+            out steps) || steps < 1)) throw new UsageException($"--steps '{s}' must be a positive integer.", "bench");
         return Bench.Run(what, steps, o.One("--out"));
     }
 

@@ -43,6 +43,28 @@ public class LanguageTests
     }
 
     [Fact]
+    public void AVisualCorpusOfAnyItemsBuildsItsOwnCaptionsAndQuestions()
+    {
+        // Not Shapes: two images with a caption and one question-answer pair each, as another dataset would give them.
+        var text = new[] { "a cat on a mat", "a dog in a park", "what animal is it? cat", "what animal is it? dog" };
+        var v = new UnifiedVocabulary(TextTokenizer.Fit(text), 8);
+        var items = new[]
+        {
+            new VisualItem(_ => "a cat on a mat", () => new[] { new QuestionAnswer("what animal is it?", "cat") }),
+            new VisualItem(_ => "a dog in a park", () => new[] { new QuestionAnswer("what animal is it?", "dog") }),
+        };
+        var corpus = new VisualCorpus(items, VisualCodes.Fixed(tensor(new long[] { 1, 2, 3, 4 }, new long[] { 2, 2 })));
+        Assert.True(corpus.HasQuestions);
+        var sequences = new UnifiedSequences(v, corpus, Array.Empty<string>(), SequenceMix.Standard(1, 1, 1, 0));
+        var vqa = sequences.Build(SequenceTasks.Vqa, 1, new KitRandom(0)).Ids;
+        var expected = new[] { v[SpecialToken.Bos], v[SpecialToken.Img], v.CodeId(3), v.CodeId(4), v[SpecialToken.EndImg], v[SpecialToken.Question] }
+            .Concat(v.EncodeText("what animal is it?")).Append(v[SpecialToken.Answer]).Concat(v.EncodeText(" dog")).Append(v[SpecialToken.Eos]);
+        Assert.Equal(expected, vqa);
+        var caption = sequences.Build(SequenceTasks.ImageToText, 0, new KitRandom(0)).Ids;
+        Assert.Equal(v.EncodeText("a cat on a mat"), caption.SkipWhile(id => id != v[SpecialToken.Caption]).Skip(1).SkipLast(1));
+    }
+
+    [Fact]
     public void AShapeOverAVocabularyIsTheGptOfThatVocabularyWithItsOwnVisualSoftmax()
     {
         var v = new UnifiedVocabulary(TextTokenizer.Fit(new[] { "a red circle", "a blue star" }), 16);

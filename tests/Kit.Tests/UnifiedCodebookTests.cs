@@ -219,7 +219,7 @@ public sealed class UnifiedCodebookTests
         var drawn = s.Build(SequenceTasks.TextToImage, 0, KitRandom.For(0, 2));
         Assert.Equal(new[] { img, v.CodeId(1), v.CodeId(4), v.CodeId(5), v.CodeId(2), end }, drawn.Ids.SkipWhile(id => id != img).Take(6).ToArray());
         // Codes that do not fill whole positions are refused.
-        var odd = new VisualCorpus(corpus.Scenes, VisualCodes.FromRows(new[] { new long[] { 1, 2, 3 } })) { Depth = 2 };
+        var odd = new VisualCorpus(corpus.Items, VisualCodes.FromRows(new[] { new long[] { 1, 2, 3 } })) { Depth = 2 };
         Assert.Throws<ArgumentException>(() => new UnifiedSequences(v, odd, new[] { "a red square" }, SequenceMix.Standard()));
     }
 

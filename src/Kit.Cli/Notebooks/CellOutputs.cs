@@ -71,10 +71,12 @@ sealed class CellOutputs
 
     static Dictionary<string, string> Bundle(DisplayEvent e)
     {
-        var bundle = e.FormattedValues.Where(f => !f.SuppressDisplay).GroupBy(f => f.MimeType).ToDictionary(g => g.Key, g => g.First().Value);
+        var bundle = e.FormattedValues.Where(f => !f.SuppressDisplay).GroupBy(f => f.MimeType).ToDictionary(g => g.Key,
+            g => g.First().Value);
         if (e.Value is IRichView view && view.ToPng() is not null)
             bundle = FormattedValue.CreateManyFromObject(view, "image/png", "text/plain").ToDictionary(f => f.MimeType, f => f.Value);
-        if (!bundle.ContainsKey("text/plain") && e.Value is not null) bundle["text/plain"] = Formatter.ToDisplayString(e.Value, "text/plain");
+        if (!bundle.ContainsKey("text/plain") && e.Value is not null) bundle["text/plain"] = Formatter.ToDisplayString(e.Value,
+            "text/plain");
         return bundle;
     }
 
@@ -82,7 +84,8 @@ sealed class CellOutputs
     void Remember(object? value, string? valueId)
     {
         if (AsView(value) is not { } view || view is ProgressView) return;
-        if (valueId is not null && _artifactOf.TryGetValue(valueId, out var index)) { _artifacts[index] = new DisplayedArtifact(_cell, view); return; }
+        if (valueId is not null && _artifactOf.TryGetValue(valueId, out var index)) { _artifacts[index] = new DisplayedArtifact(_cell,
+            view); return; }
         if (valueId is not null) _artifactOf[valueId] = _artifacts.Count;
         _artifacts.Add(new DisplayedArtifact(_cell, view));
     }

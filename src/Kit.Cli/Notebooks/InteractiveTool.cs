@@ -15,14 +15,17 @@ public static class InteractiveTool
     public static string Restore(string repositoryRoot)
     {
         var (code, output) = LocalFeed.Run("dotnet", repositoryRoot, "tool", "restore");
-        if (code != 0) throw new InvalidOperationException($"`dotnet tool restore` failed (exit {code}); the dotnet-interactive tool is pinned in .config/dotnet-tools.json:\n{output}");
+        if (code != 0) throw new InvalidOperationException($"`dotnet tool restore` failed (exit {code}); the dotnet-interactive tool " +
+            $"is pinned in .config/dotnet-tools.json:\n{output}");
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(repositoryRoot, ".config", "dotnet-tools.json")))!;
         var version = manifest["tools"]?[PackageId]?["version"]?.GetValue<string>()
             ?? throw new InvalidDataException($".config/dotnet-tools.json pins no {PackageId}.");
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p ? p
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var tools = Path.Combine(packages, PackageId, version, "tools");
-        var entry = Directory.Exists(tools) ? Directory.GetFiles(tools, "Microsoft.DotNet.Interactive.App.dll", SearchOption.AllDirectories).FirstOrDefault() : null;
-        return entry ?? throw new FileNotFoundException($"dotnet-interactive {version} was restored but its entry assembly is not under {tools}.");
+        var entry = Directory.Exists(tools) ? Directory.GetFiles(tools, "Microsoft.DotNet.Interactive.App.dll",
+            SearchOption.AllDirectories).FirstOrDefault() : null;
+        return entry
+            ?? throw new FileNotFoundException($"dotnet-interactive {version} was restored but its entry assembly is not under {tools}.");
     }
 }

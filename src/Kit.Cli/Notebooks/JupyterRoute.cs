@@ -1,5 +1,6 @@
 // A notebook run as a Jupyter user runs it: the real `dotnet-interactive` tool (pinned in .config/dotnet-tools.json,
-// started by the path of its entry assembly, so the kernel finds it whatever folder the notebook is in) registered as a Jupyter kernel, executed by Debian's jupyter-nbconvert, the kit resolved from the local feed through
+// started by the path of its entry assembly, so the kernel finds it whatever folder the notebook is in) registered as a Jupyter kernel,
+// executed by Debian's jupyter-nbconvert, the kit resolved from the local feed through
 // notebooks/nuget.config. The kernelspec is written to a folder of this run's own (JUPYTER_PATH), never into the user's
 // Jupyter folders, and it passes --http-local-only, so the kernel's HTTP server listens on loopback only. The scale is
 // set through KIT_SCALE, which every notebook's parameters cell reads, so the notebook itself is not edited.
@@ -27,7 +28,8 @@ public static class JupyterRoute
     public static string Prepare(string repositoryRoot, string feed, TextWriter log)
     {
         if (Which("jupyter-nbconvert") is null)
-            throw new InvalidOperationException($"Jupyter's nbconvert is not installed (no jupyter-nbconvert on PATH); install it with: {InstallCommand}");
+            throw new InvalidOperationException($"Jupyter's nbconvert is not installed (no jupyter-nbconvert on PATH); install it " +
+                $"with: {InstallCommand}");
         var tool = InteractiveTool.Restore(repositoryRoot);
         LocalFeed.Pack(repositoryRoot, feed, log);
         var jupyterPath = Directory.CreateTempSubdirectory("kit-jupyter-").FullName;
@@ -38,7 +40,8 @@ public static class JupyterRoute
             ["display_name"] = ".NET (C#) — the kit's pinned dotnet-interactive",
             ["language"] = "C#",
         };
-        Kit.Core.AtomicFile.WriteAllText(Path.Combine(spec, "kernel.json"), kernel.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Kit.Core.AtomicFile.WriteAllText(Path.Combine(spec, "kernel.json"),
+            kernel.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         return jupyterPath;
     }
 
@@ -71,6 +74,7 @@ public static class JupyterRoute
 
     static string Tail(string text) => string.Join("\n", text.TrimEnd().Split('\n').TakeLast(15));
 
-    static string? Which(string program) => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+    static string? Which(string program) => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':',
+        StringSplitOptions.RemoveEmptyEntries)
         .Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists);
 }

@@ -16,9 +16,11 @@ public static class LocalFeed
     public static string Pack(string repositoryRoot, string feed, TextWriter log)
     {
         var project = Path.Combine(repositoryRoot, "src", "Kit", "Kit.csproj");
-        if (!File.Exists(project)) throw new FileNotFoundException($"the kit's project '{project}' does not exist; pack runs inside the kit's repository.", project);
+        if (!File.Exists(project)) throw new FileNotFoundException($"the kit's project '{project}' does not exist; pack runs inside " +
+            $"the kit's repository.", project);
         var suffix = "dev." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
-        var (code, output) = Run("dotnet", repositoryRoot, "pack", project, "-c", "Release", "-o", feed, "--version-suffix", suffix, "-nologo", "-v", "quiet");
+        var (code, output) = Run("dotnet", repositoryRoot, "pack", project, "-c", "Release", "-o", feed, "--version-suffix", suffix,
+            "-nologo", "-v", "quiet");
         if (code != 0) throw new InvalidOperationException($"dotnet pack failed (exit {code}):\n{output}");
         var package = Path.Combine(feed, $"Kit.0.1.0-{suffix}.nupkg");
         if (!File.Exists(package)) package = Directory.GetFiles(feed, "Kit.*.nupkg").OrderBy(File.GetLastWriteTimeUtc).Last();
@@ -33,9 +35,11 @@ public static class LocalFeed
         Run(program, directory, new Dictionary<string, string>(), arguments);
 
     /// <summary>Runs a program with extra environment variables; its exit code and its output.</summary>
-    internal static (int Code, string Output) Run(string program, string directory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    internal static (int Code, string Output) Run(string program, string directory, IReadOnlyDictionary<string, string> environment,
+        params string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true,
+            RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) start.ArgumentList.Add(a);
         foreach (var (k, v) in environment) start.Environment[k] = v;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}.");

@@ -18,7 +18,9 @@ public static class NotebookAbort
     public static ReportPart Record(string notebook, string runDirectory, int exitCode, IReadOnlyList<string> lastLines, double seconds)
     {
         var paths = NotebookRunner.OutputPaths(notebook, runDirectory);
-        var how = exitCode > 128 ? $"exit code {exitCode} (signal {exitCode - 128}{(exitCode - 128 == 6 ? ", SIGABRT: a native abort" : "")})" : $"exit code {exitCode}";
+        var how = exitCode > 128
+            ? $"exit code {exitCode} (signal {exitCode - 128}{(exitCode - 128 == 6 ? ", SIGABRT: a native abort" : "")})"
+                : $"exit code {exitCode}";
         var said = Said(lastLines);
         int? cell = null;
         string executedFile = Path.GetFileName(paths.Failed);
@@ -35,7 +37,8 @@ public static class NotebookAbort
         }
         else executedFile = Path.GetFileName(notebook);
         var failure = cell is int c
-            ? $"cell {c}: the process ended ({how}) while the cell was running{(said.Length > 0 ? ": " + said : "")}; the copy up to the cell before is {paths.Failed}"
+            ? $"cell {c}: the process ended ({how}) while the cell was running{(said.Length > 0 ? ": " + said : "")}; the copy up to " +
+                $"the cell before is {paths.Failed}"
             : $"the process ended ({how}) before any cell ran{(said.Length > 0 ? ": " + said : "")}";
         var stem = Path.GetFileNameWithoutExtension(notebook);
         var part = new ReportPart(Path.GetFileName(notebook), executedFile, null, false, failure, seconds, Array.Empty<ReportClaim>(),
@@ -52,7 +55,8 @@ public static class NotebookAbort
         object? value = kit switch
         {
             IDictionary<string, object> d => d.TryGetValue("started_cell", out var n) ? n : null,
-            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e => e.TryGetProperty("started_cell", out var n) ? n : null,
+            System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Object } e => e.TryGetProperty("started_cell",
+                out var n) ? n : null,
             _ => null,
         };
         return int.TryParse(value?.ToString(), out int cell) ? cell : null;
@@ -65,7 +69,8 @@ public static class NotebookAbort
     // The lines that say why: a C++ exception's "terminate called …" and "what(): …", else the last line printed.
     static string Said(IReadOnlyList<string> lines)
     {
-        var native = lines.Where(l => Regex.IsMatch(l, @"terminate called|what\(\)|c10::Error|Segmentation fault|Aborted|Unhandled exception")).Select(l => l.Trim()).ToList();
+        var native = lines.Where(l => Regex.IsMatch(l,
+            @"terminate called|what\(\)|c10::Error|Segmentation fault|Aborted|Unhandled exception")).Select(l => l.Trim()).ToList();
         var chosen = native.Count > 0 ? native : lines.Where(l => l.Trim().Length > 0).TakeLast(1).Select(l => l.Trim()).ToList();
         return string.Join(" ", chosen.Take(3));
     }

@@ -10,12 +10,14 @@ using System.Text.RegularExpressions;
 namespace Kit.Cli.Notebooks;
 
 /// <summary>One table read back from an executed notebook's HTML.</summary>
-public sealed record NotebookTable(int Cell, string Title, IReadOnlyList<string> Columns, IReadOnlySet<int> Measured, IReadOnlyList<IReadOnlyList<string>> Rows);
+public sealed record NotebookTable(int Cell, string Title, IReadOnlyList<string> Columns, IReadOnlySet<int> Measured,
+    IReadOnlyList<IReadOnlyList<string>> Rows);
 
 /// <summary>Compares the tables of executed notebooks.</summary>
 public static class NotebookComparer
 {
-    static readonly Regex Table = new(@"<div><b>(?<title>.*?)</b><table[^>]*>(?<body>.*?)</table>", RegexOptions.Singleline | RegexOptions.Compiled);
+    static readonly Regex Table = new(@"<div><b>(?<title>.*?)</b><table[^>]*>(?<body>.*?)</table>",
+        RegexOptions.Singleline | RegexOptions.Compiled);
     static readonly Regex Header = new(@"<th(?<attrs>[^>]*)>(?<text>.*?)</th>", RegexOptions.Singleline | RegexOptions.Compiled);
     static readonly Regex Row = new(@"<tr(?<attrs>[^>]*)>(?<cells>.*?)</tr>", RegexOptions.Singleline | RegexOptions.Compiled);
     static readonly Regex Data = new(@"<td[^>]*>(?<text>.*?)</td>", RegexOptions.Singleline | RegexOptions.Compiled);
@@ -39,12 +41,15 @@ public static class NotebookComparer
                 {
                     var body = t.Groups["body"].Value;
                     var headers = Header.Matches(body).ToList();
-                    var measured = headers.Select((h, c) => (h, c)).Where(x => x.h.Groups["attrs"].Value.Contains("data-kit-measured")).Select(x => x.c).ToHashSet();
+                    var measured = headers.Select((h, c) => (h,
+                        c)).Where(x => x.h.Groups["attrs"].Value.Contains("data-kit-measured")).Select(x => x.c).ToHashSet();
                     // A measured row keeps its first cell (its name) and reads as measured in the rest.
                     var rows = Row.Matches(body).Select(r => (IReadOnlyList<string>)Data.Matches(r.Groups["cells"].Value)
-                            .Select((d, c) => c > 0 && r.Groups["attrs"].Value.Contains("data-kit-measured") ? "(measured)" : Decode(d.Groups["text"].Value)).ToList())
+                            .Select((d, c) => c > 0 && r.Groups["attrs"].Value.Contains("data-kit-measured")
+                                ? "(measured)" : Decode(d.Groups["text"].Value)).ToList())
                         .Where(r => r.Count > 0).ToList();
-                    tables.Add(new NotebookTable(i + 1, Decode(t.Groups["title"].Value), headers.Select(h => Decode(h.Groups["text"].Value)).ToList(), measured, rows));
+                    tables.Add(new NotebookTable(i + 1, Decode(t.Groups["title"].Value),
+                        headers.Select(h => Decode(h.Groups["text"].Value)).ToList(), measured, rows));
                 }
             }
         return tables;
@@ -67,7 +72,8 @@ public static class NotebookComparer
             var (x, y) = (a[t], b[t]);
             var where = $"table {t + 1} ('{x.Title}', cell {x.Cell})";
             if (x.Title != y.Title) { differences.Add($"{where}: titled '{y.Title}' in the second"); continue; }
-            if (!x.Columns.SequenceEqual(y.Columns)) { differences.Add($"{where}: columns [{string.Join(", ", x.Columns)}] vs [{string.Join(", ", y.Columns)}]"); continue; }
+            if (!x.Columns.SequenceEqual(y.Columns)) { differences.Add($"{where}: columns [{string.Join(", ", x.Columns)}] vs " +
+                $"[{string.Join(", ", y.Columns)}]"); continue; }
             if (x.Rows.Count != y.Rows.Count) { differences.Add($"{where}: {x.Rows.Count} rows vs {y.Rows.Count}"); continue; }
             for (int r = 0; r < x.Rows.Count; r++)
                 for (int c = 0; c < Math.Min(x.Rows[r].Count, y.Rows[r].Count); c++)

@@ -16,11 +16,13 @@ namespace Kit.Cli.Notebooks;
 public static class NotebookExporter
 {
     /// <summary>
-    /// The app's source; <paramref name="sourceName"/> names the notebook in its header. <paramref name="kitProject"/> is the path of src/Kit/Kit.csproj relative to where the
+    /// The app's source; <paramref name="sourceName"/> names the notebook in its header. <paramref name="kitProject"/> is the path of
+    /// src/Kit/Kit.csproj relative to where the
     /// file will live; <paramref name="parameters"/> are baked in after the parameters cell, as `kit notebook run` would.
     /// A parameter the cell does not declare, or a value of the wrong type, is an ArgumentException naming it.
     /// </summary>
-    public static string Export(InteractiveDocument doc, string sourceName, string kitProject, IReadOnlyDictionary<string, string>? parameters = null)
+    public static string Export(InteractiveDocument doc, string sourceName, string kitProject,
+        IReadOnlyDictionary<string, string>? parameters = null)
     {
         var usings = new List<string>();
         var packages = new List<string>();
@@ -33,12 +35,14 @@ public static class NotebookExporter
             var cell = cells[i];
             if (!NotebookFile.IsCode(cell))
             {
-                foreach (var line in cell.Contents.Replace("\r\n", "\n").TrimEnd('\n').Split('\n')) body.Append("// ").Append(line).Append('\n');
+                foreach (var line in cell.Contents.Replace("\r\n",
+                    "\n").TrimEnd('\n').Split('\n')) body.Append("// ").Append(line).Append('\n');
                 body.Append('\n');
                 continue;
             }
             var code = Packages(CellPreprocessor.Prepare(cell.Contents), packages, i + 1);
-            var root = (CompilationUnitSyntax)CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Preview, kind: SourceCodeKind.Script)).GetRoot();
+            var root = (CompilationUnitSyntax)CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Preview,
+                kind: SourceCodeKind.Script)).GetRoot();
             usings.AddRange(root.Usings.Select(u => u.ToString().Trim()));
             var tags = NotebookFile.Tags(cell);
             body.Append($"// ── cell {i + 1}{(tags.Count > 0 ? $" [{string.Join(", ", tags)}]" : "")}\n");
@@ -46,8 +50,10 @@ public static class NotebookExporter
             for (int m = 0; m < members.Count; m++)
             {
                 var member = members[m];
-                if (member is BaseTypeDeclarationSyntax or DelegateDeclarationSyntax) { types.Append(member.ToFullString().Trim()).Append("\n\n"); continue; }
-                if (m == members.Count - 1 && member is GlobalStatementSyntax { Statement: ExpressionStatementSyntax { SemicolonToken.IsMissing: true } last })
+                if (member is BaseTypeDeclarationSyntax or DelegateDeclarationSyntax) { types.Append(member.ToFullString().Trim())
+                    .Append("\n\n"); continue; }
+                if (m == members.Count - 1
+                    && member is GlobalStatementSyntax { Statement: ExpressionStatementSyntax { SemicolonToken.IsMissing: true } last })
                 {
                     body.Append($"display({last.Expression.ToString().Trim()});\n");
                     continue;
@@ -66,7 +72,8 @@ public static class NotebookExporter
             }
         }
         if (!parametersSeen && parameters is { Count: > 0 })
-            throw new ArgumentException($"parameters {string.Join(", ", parameters.Keys)} were given, but the notebook has no cell tagged 'parameters'.");
+            throw new ArgumentException($"parameters {string.Join(", ", parameters.Keys)} were given, but the notebook has no cell " +
+                $"tagged 'parameters'.");
         var header = new StringBuilder();
         header.Append("#!/usr/bin/env -S dotnet run\n");
         header.Append($"#:project {kitProject}\n");
@@ -74,7 +81,8 @@ public static class NotebookExporter
         header.Append("#:property PublishAot=false\n");
         header.Append("#:property NoWarn=$(NoWarn);CS8321;CS0168;CS0219\n");
         header.Append($"// Exported from {Path.GetFileName(sourceName)} by `kit notebook export`. Run: dotnet run <this file>\n\n");
-        foreach (var u in NotebookParameters.KernelImports.Select(n => $"using {n};").Concat(usings).Append("using static Kit.Notebook.Display;").Distinct())
+        foreach (var u in NotebookParameters.KernelImports.Select(n => $"using {n};").Concat(usings).Append("using static " +
+            "Kit.Notebook.Display;").Distinct())
             header.Append(u).Append('\n');
         return header.Append('\n').Append(body).Append(types).ToString();
     }
@@ -88,7 +96,8 @@ public static class NotebookExporter
             if (CellPreprocessor.ReferencedPackage(lines[i]) is not string name) continue;
             var version = System.Text.RegularExpressions.Regex.Match(lines[i], @",\s*([^""\s]+)\s*""").Groups[1].Value;
             if (version.Length == 0 || version.Contains('*'))
-                throw new ArgumentException($"cell {cell}, line {i + 1}: `{lines[i].Trim()}` names no exact version; a file-based app needs one (#:package {name}@VERSION).");
+                throw new ArgumentException($"cell {cell}, line {i + 1}: `{lines[i].Trim()}` names no exact version; a file-based app " +
+                    $"needs one (#:package {name}@VERSION).");
             packages.Add($"#:package {name}@{version}");
             lines[i] = "";
         }

@@ -26,7 +26,8 @@ public static class NotebookFile
         var text = File.ReadAllText(path);
         Validate(text, path);
         try { return Jupyter.Parse(text, KernelInfos()); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or InvalidCastException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException
+            or InvalidCastException or NullReferenceException)
         {
             throw new InvalidDataException($"{path}: not a notebook the kit can read ({e.Message}).");
         }
@@ -38,7 +39,8 @@ public static class NotebookFile
         try { root = JsonNode.Parse(text); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}); expected an .ipynb notebook."); }
         if (root is not JsonObject o)
-            throw new InvalidDataException($"{path}: the file holds JSON {Kind(root)}; expected a notebook (a JSON object with \"nbformat\": 4 and a \"cells\" array).");
+            throw new InvalidDataException($"{path}: the file holds JSON {Kind(root)}; expected a notebook (a JSON object with " +
+                $"\"nbformat\": 4 and a \"cells\" array).");
         if (o["nbformat"] is not JsonValue v || !v.TryGetValue(out int format))
             throw new InvalidDataException($"{path}: \"nbformat\" is {Kind(o["nbformat"])}; expected the number 4.");
         if (format != 4) throw new InvalidDataException($"{path}: nbformat {format}; the kit reads nbformat 4.");
@@ -75,7 +77,8 @@ public static class NotebookFile
         var root = JsonNode.Parse(json)!.AsObject();
         if (root["metadata"] is JsonObject metadata && metadata["kernelInfo"] is JsonObject info && info["items"] is JsonArray { Count: 0 })
             metadata.Remove("kernelInfo");
-        Kit.Core.AtomicFile.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+        Kit.Core.AtomicFile.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
     }
 
     /// <summary>A new Polyglot C# notebook from (cell type, source, tags) triples ("code" or "markdown").</summary>
@@ -84,7 +87,8 @@ public static class NotebookFile
         var doc = new InteractiveDocument();
         foreach (var (type, source, tags) in cells)
             doc.Add(Cell(type == "markdown" ? "markdown" : "csharp", source, tags));
-        doc.Metadata["kernelspec"] = new Dictionary<string, object> { ["display_name"] = ".NET (C#)", ["language"] = "C#", ["name"] = ".net-csharp" };
+        doc.Metadata["kernelspec"] = new Dictionary<string, object> { ["display_name"] = ".NET (C#)", ["language"] = "C#",
+            ["name"] = ".net-csharp" };
         doc.Metadata["language_info"] = new Dictionary<string, object> { ["name"] = "polyglot-notebook" };
         return doc;
     }
@@ -108,7 +112,8 @@ public static class NotebookFile
 
     /// <summary>The notebook's title: its first Markdown heading, or null.</summary>
     public static string? Title(InteractiveDocument doc) => doc.Elements.Where(e => !IsCode(e))
-        .Select(e => System.Text.RegularExpressions.Regex.Match(e.Contents, @"^#\s+(.+)$", System.Text.RegularExpressions.RegexOptions.Multiline))
+        .Select(e => System.Text.RegularExpressions.Regex.Match(e.Contents, @"^#\s+(.+)$",
+            System.Text.RegularExpressions.RegexOptions.Multiline))
         .FirstOrDefault(m => m.Success)?.Groups[1].Value.Trim();
 
     /// <summary>Joined text of an output's MIME value (the library keeps it as a string or a list of lines).</summary>

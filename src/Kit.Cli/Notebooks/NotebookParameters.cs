@@ -23,13 +23,15 @@ public static class NotebookParameters
     /// cell's variables). A name the cell does not declare, or a value that is not of the variable's type, is an
     /// ArgumentException naming both.
     /// </summary>
-    public static string Assignments(IReadOnlyDictionary<string, Type> declared, IReadOnlyDictionary<string, string> overrides, string origin)
+    public static string Assignments(IReadOnlyDictionary<string, Type> declared, IReadOnlyDictionary<string, string> overrides,
+        string origin)
     {
         var lines = new List<string> { $"// Parameters injected by {origin}" };
         foreach (var (name, text) in overrides)
         {
             if (!declared.TryGetValue(name, out var type))
-                throw new ArgumentException($"--param {name}={text}: the parameters cell declares no variable '{name}' (it declares: {string.Join(", ", declared.Keys)}).");
+                throw new ArgumentException($"--param {name}={text}: the parameters cell declares no variable '{name}' (it declares: " +
+                    $"{string.Join(", ", declared.Keys)}).");
             lines.Add($"{name} = {Literal(type, text, name)};");
         }
         return string.Join("\n", lines);
@@ -41,11 +43,13 @@ public static class NotebookParameters
     /// </summary>
     public static IReadOnlyDictionary<string, Type> Declared(string parametersCell, IEnumerable<MetadataReference> references)
     {
-        var options = ScriptOptions.Default.WithReferences(references).WithImports(KernelImports).WithLanguageVersion(LanguageVersion.Preview);
+        var options = ScriptOptions.Default.WithReferences(references).WithImports(KernelImports)
+            .WithLanguageVersion(LanguageVersion.Preview);
         var compilation = CSharpScript.Create(parametersCell, options).GetCompilation();
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         if (errors.Count > 0)
-            throw new ArgumentException($"the parameters cell does not compile: {string.Join("; ", errors.Take(3).Select(d => d.GetMessage(CultureInfo.InvariantCulture)))}");
+            throw new ArgumentException($"the parameters cell does not compile: " +
+                $"{string.Join("; ", errors.Take(3).Select(d => d.GetMessage(CultureInfo.InvariantCulture)))}");
         var result = new Dictionary<string, Type>(StringComparer.Ordinal);
         foreach (var field in compilation.ScriptClass!.GetMembers().OfType<IFieldSymbol>().Where(f => !f.IsImplicitlyDeclared))
             result[field.Name] = RuntimeType(field.Type) ?? typeof(object);
@@ -72,14 +76,18 @@ public static class NotebookParameters
 
     static string Literal(Type type, string text, string name)
     {
-        string Fail(string expected) => throw new ArgumentException($"--param {name}={text}: '{text}' is not {expected} (the variable is {type.Name}).");
+        string Fail(string expected)
+            => throw new ArgumentException($"--param {name}={text}: '{text}' is not {expected} (the variable is {type.Name}).");
         var inv = CultureInfo.InvariantCulture;
         if (type == typeof(string)) return SymbolDisplay.FormatLiteral(text, quote: true);
         if (type == typeof(bool)) return bool.TryParse(text, out var b) ? (b ? "true" : "false") : Fail("true or false");
         if (type == typeof(int)) return int.TryParse(text, NumberStyles.Integer, inv, out var i) ? i.ToString(inv) : Fail("an integer");
-        if (type == typeof(long)) return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? l.ToString(inv) + "L" : Fail("an integer");
-        if (type == typeof(double)) return double.TryParse(text, NumberStyles.Float, inv, out var d) ? d.ToString("R", inv) + "d" : Fail("a number");
-        if (type == typeof(float)) return float.TryParse(text, NumberStyles.Float, inv, out var f) ? f.ToString("R", inv) + "f" : Fail("a number");
+        if (type == typeof(long)) return long.TryParse(text, NumberStyles.Integer, inv, out var l) ? l.ToString(inv)
+            + "L" : Fail("an integer");
+        if (type == typeof(double)) return double.TryParse(text, NumberStyles.Float, inv, out var d) ? d.ToString("R", inv)
+            + "d" : Fail("a number");
+        if (type == typeof(float)) return float.TryParse(text, NumberStyles.Float, inv, out var f) ? f.ToString("R", inv)
+            + "f" : Fail("a number");
         if (type.IsEnum)
             return Enum.TryParse(type, text, ignoreCase: true, out var e) && Enum.IsDefined(type, e!)
                 ? $"{type.FullName!.Replace('+', '.')}.{e}" : Fail($"one of {string.Join(", ", Enum.GetNames(type))}");

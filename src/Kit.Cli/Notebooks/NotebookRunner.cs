@@ -24,7 +24,8 @@ namespace Kit.Cli.Notebooks;
 /// <summary>How a run ended.</summary>
 /// <param name="ExecutedPath">The executed copy this run wrote (for a failed run, the ".failed" copy beside the good one).</param>
 /// <param name="KeptCopy">For a failed run, the last good executed copy it left in place (null when there was none).</param>
-/// <param name="SavedElsewhere">Why the executed copy is not in the out folder (a write that failed there), when it is not; ExecutedPath then names where it is.</param>
+/// <param name="SavedElsewhere">Why the executed copy is not in the out folder (a write that failed there), when it is not; ExecutedPath
+/// then names where it is.</param>
 public sealed record NotebookRunResult(string Notebook, string ExecutedPath, bool Succeeded, NotebookCellException? Failure,
     double Seconds, IReadOnlyList<DisplayedArtifact> Artifacts, string? Title, string? KeptCopy = null, string? SavedElsewhere = null);
 
@@ -37,14 +38,16 @@ public sealed record NotebookOutputs(string Executed, string Failed, string Runn
 /// <summary>Executes notebooks cell by cell on the .NET Interactive C# kernel.</summary>
 public static class NotebookRunner
 {
-    static readonly FieldInfo? ScriptOptionsField = typeof(CSharpKernel).GetField("_scriptOptions", BindingFlags.NonPublic | BindingFlags.Instance);
+    static readonly FieldInfo? ScriptOptionsField = typeof(CSharpKernel).GetField("_scriptOptions",
+        BindingFlags.NonPublic | BindingFlags.Instance);
 
     /// <summary>
     /// Runs <paramref name="notebookPath"/>, writing the executed copy into <paramref name="outDirectory"/>.
     /// <paramref name="parameters"/> override variables of the cell tagged "parameters"; <paramref name="log"/> gets one
     /// line per cell and the progress of long loops.
     /// </summary>
-    public static async Task<NotebookRunResult> RunAsync(string notebookPath, string outDirectory, IReadOnlyDictionary<string, string>? parameters = null, TextWriter? log = null)
+    public static async Task<NotebookRunResult> RunAsync(string notebookPath, string outDirectory,
+        IReadOnlyDictionary<string, string>? parameters = null, TextWriter? log = null)
     {
         log ??= TextWriter.Null;
         var doc = NotebookFile.Load(notebookPath);
@@ -65,7 +68,8 @@ public static class NotebookRunner
         // a process that dies in a cell — a native abort — leaves everything up to the cell before, and names the cell.
         void SaveProgress(int startedCell)
         {
-            doc.Metadata["kit"] = new Dictionary<string, object> { ["running"] = true, ["started_cell"] = startedCell, ["parameters"] = Parameters(parameters) };
+            doc.Metadata["kit"] = new Dictionary<string, object> { ["running"] = true, ["started_cell"] = startedCell,
+                ["parameters"] = Parameters(parameters) };
             try { NotebookFile.Save(doc, paths.Running); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -94,7 +98,8 @@ public static class NotebookRunner
                 var cellClock = Stopwatch.StartNew();
                 failure = cell.KernelName is "csharp" or "C#" or "c#"
                     ? await Execute(kernel, csharp, cell, number, ++executionCount, artifacts)
-                    : new NotebookCellException(number, 0, "", $"the cell's language is '{cell.KernelName}'; the runner runs C# cells only.");
+                    : new NotebookCellException(number, 0, "",
+                        $"the cell's language is '{cell.KernelName}'; the runner runs C# cells only.");
                 if (failure is not null) { Fail(cell, failure); continue; }
                 cell.Metadata ??= new Dictionary<string, object>();
                 cell.Metadata["kit"] = new Dictionary<string, object> { ["duration_s"] = Math.Round(cellClock.Elapsed.TotalSeconds, 3) };
@@ -106,7 +111,8 @@ public static class NotebookRunner
                 var declared = csharp.ScriptState.Variables.GroupBy(v => v.Name).ToDictionary(g => g.Key, g => g.Last().Type);
                 string code;
                 try { code = NotebookParameters.Assignments(declared, overrides, "`kit notebook run`"); }
-                catch (ArgumentException e) { failure = new NotebookCellException(number, 0, "", e.Message); Fail(cell, failure); continue; }
+                catch (ArgumentException e) { failure = new NotebookCellException(number, 0, "", e.Message); Fail(cell,
+                    failure); continue; }
                 var injectedCell = NotebookFile.Cell("csharp", code, NotebookFile.InjectedTag);
                 doc.Elements.Insert(i + 1, injectedCell);
                 i++; injected++;
@@ -137,7 +143,8 @@ public static class NotebookRunner
         {
             // The cells ran: their outputs are kept even when the out folder can no longer take them (a full disk, a folder gone).
             elsewhere = $"{written} could not be written ({e.Message})";
-            written = Path.Combine(Path.GetTempPath(), "kit-unsaved-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture), Path.GetFileName(written));
+            written = Path.Combine(Path.GetTempPath(), "kit-unsaved-runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss",
+                CultureInfo.InvariantCulture), Path.GetFileName(written));
             NotebookFile.Save(doc, written);
             log.WriteLine($"  {elsewhere}; the executed copy is at {written}");
         }
@@ -168,7 +175,9 @@ public static class NotebookRunner
             Path.Combine(folder, Path.ChangeExtension(name, ".running.ipynb")));
         var source = KitPaths.RealPath(notebookPath);
         if (new[] { outputs.Executed, outputs.Failed, outputs.Running }.Contains(source))
-            throw new ArgumentException($"--out '{outDirectory}' is {(folder == Path.GetFullPath(outDirectory) ? "" : $"a link to {Path.GetDirectoryName(source)}, ")}the notebook's own folder: " +
+            throw new ArgumentException($"--out '{outDirectory}' is " +
+                $"{(folder == Path.GetFullPath(outDirectory) ? "" : $"a link to {Path.GetDirectoryName(source)}, ")}the notebook's own " +
+                    $"folder: " +
                 $"the executed copy would overwrite the source '{notebookPath}'. Choose another folder (the default is runs/notebooks).");
         return outputs;
     }
@@ -197,18 +206,21 @@ public static class NotebookRunner
             typeof(Microsoft.ML.Tokenizers.Tokenizer) };
         var own = Path.GetFullPath(AppContext.BaseDirectory);
         return AppDomain.CurrentDomain.GetAssemblies()
-            .Where(a => !a.IsDynamic && !string.IsNullOrEmpty(a.Location) && Path.GetFullPath(a.Location).StartsWith(own, StringComparison.Ordinal))
+            .Where(a => !a.IsDynamic && !string.IsNullOrEmpty(a.Location) && Path.GetFullPath(a.Location).StartsWith(own,
+                StringComparison.Ordinal))
             .Where(a => a.GetName().Name is { } n && !n.StartsWith("Microsoft.DotNet.Interactive", StringComparison.Ordinal)
                 && !n.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal) && n != "Kit.Cli")
             .Select(a => a.Location);
     }
 
     /// <summary>Submits one cell; returns the failure, or null when it ran.</summary>
-    static async Task<NotebookCellException?> Execute(CompositeKernel kernel, CSharpKernel csharp, InteractiveDocumentElement cell, int number, int executionCount, List<DisplayedArtifact> artifacts)
+    static async Task<NotebookCellException?> Execute(CompositeKernel kernel, CSharpKernel csharp, InteractiveDocumentElement cell,
+        int number, int executionCount, List<DisplayedArtifact> artifacts)
     {
         var outputs = new CellOutputs(cell.Outputs, artifacts, number);
         if (ScriptOptionsField?.GetValue(csharp) is ScriptOptions options)
-            ScriptOptionsField.SetValue(csharp, options.WithEmitDebugInformation(true).WithFilePath($"cell-{number}").WithFileEncoding(System.Text.Encoding.UTF8));
+            ScriptOptionsField.SetValue(csharp,
+                options.WithEmitDebugInformation(true).WithFilePath($"cell-{number}").WithFileEncoding(System.Text.Encoding.UTF8));
         var result = await kernel.SendAsync(new SubmitCode(CellPreprocessor.Prepare(cell.Contents), csharp.Name));
         foreach (var e in result.Events) outputs.Add(e, executionCount);
         if (result.Events.OfType<CommandFailed>().FirstOrDefault() is not { } failed)
@@ -229,7 +241,9 @@ public static class NotebookRunner
         cell.Outputs.Add(new ErrorElement(failure.Message, "NotebookCellError", new[] { failure.Message }));
     }
 
-    static Exception Unwrap(Exception e) => e is TargetInvocationException { InnerException: { } inner } ? Unwrap(inner) : e is AggregateException { InnerException: { } agg } ? Unwrap(agg) : e;
+    static Exception Unwrap(Exception e)
+        => e is TargetInvocationException { InnerException: { } inner }
+            ? Unwrap(inner) : e is AggregateException { InnerException: { } agg } ? Unwrap(agg) : e;
 
     /// <summary>The failing cell, line and reason of a failed submission.</summary>
     static NotebookCellException Describe(CommandFailed failed, IEnumerable<Diagnostic> diagnostics, string source, int cell)
@@ -250,7 +264,8 @@ public static class NotebookRunner
             int at = lines.Select((l, i) => (Package: CellPreprocessor.ReferencedPackage(l), Line: i + 1))
                 .Where(x => x.Package is not null && failed.Message.Contains(x.Package, StringComparison.OrdinalIgnoreCase))
                 .OrderByDescending(x => x.Package!.Length).Select(x => x.Line).FirstOrDefault();
-            return new NotebookCellException(cell, at, LineText(at), at > 0 ? $"`{LineText(at)}` failed: {failed.Message.Trim()}" : failed.Message.Trim());
+            return new NotebookCellException(cell, at, LineText(at),
+                at > 0 ? $"`{LineText(at)}` failed: {failed.Message.Trim()}" : failed.Message.Trim());
         }
         var inner = Unwrap(failed.Exception);
         var match = System.Text.RegularExpressions.Regex.Match(inner.StackTrace ?? "", $@"cell-{cell}:line (\d+)");

@@ -43,7 +43,8 @@ public sealed class ReportWriter
     public static string PartPath(string runDirectory, string notebook) =>
         System.IO.Path.Combine(runDirectory, "parts", System.IO.Path.GetFileNameWithoutExtension(notebook) + ".json");
 
-    /// <summary>Which optional data a run in this environment uses: each of WordNet and Fashion-MNIST used, not installed, or hidden.</summary>
+    /// <summary>Which optional data a run in this environment uses: each of WordNet and Fashion-MNIST used, not installed, or
+    /// hidden.</summary>
     public static string OptionalData() =>
         "WordNet " + (Kit.Data.WordNet.Installed is string w ? $"used ({w})" : Kit.Data.WordNet.Absence) +
         "; Fashion-MNIST " + (Kit.Data.FashionMnist.Locate() is string f ? $"used ({f})" : Kit.Data.FashionMnist.Absence);
@@ -78,8 +79,10 @@ public sealed class ReportWriter
                     break;
                 case ChartView chart:
                     var figures = System.IO.Path.Combine(runDirectory, "figures");
-                    if (!plotly) { Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, "plotly.min.js"), ChartView.PlotlyJs); plotly = true; }
-                    if (fresh) Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, name + ".html"), chart.ToStandaloneHtml("plotly.min.js"));
+                    if (!plotly) { Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, "plotly.min.js"),
+                        ChartView.PlotlyJs); plotly = true; }
+                    if (fresh) Kit.Core.AtomicFile.WriteAllText(System.IO.Path.Combine(figures, name + ".html"),
+                        chart.ToStandaloneHtml("plotly.min.js"));
                     md.Append($"[Chart: {chart.Title}](figures/{name}.html)\n\n");
                     break;
                 case var view when view.ToPng() is byte[] png:
@@ -91,7 +94,8 @@ public sealed class ReportWriter
         if (k == 0) md.Append("_No tables or figures._\n");
         var claimsRows = result.Artifacts.Select(a => a.View).OfType<ClaimsTable>()
             .SelectMany(t => t.Claims.Select(c => new ReportClaim(c.Finding, c.PaperFigure, c.ThisRun, c.Verdict, c.VerdictText))).ToList();
-        var part = new ReportPart(System.IO.Path.GetFileName(result.Notebook), System.IO.Path.GetFileName(result.ExecutedPath), result.Title, result.Succeeded,
+        var part = new ReportPart(System.IO.Path.GetFileName(result.Notebook), System.IO.Path.GetFileName(result.ExecutedPath),
+            result.Title, result.Succeeded,
             result.Failure?.Message, result.Seconds, claimsRows, md.ToString());
         Kit.Core.AtomicFile.WriteAllText(PartPath(runDirectory, result.Notebook), JsonSerializer.Serialize(part, Json));
         return part;
@@ -114,9 +118,11 @@ public sealed class ReportWriter
     public string Write(IReadOnlyList<ReportPart> parts, string? interruptedDuring)
     {
         var md = new StringBuilder();
-        md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
+        md.Append($"# Kit — reproduction report\n\nScale **{_scale}**, written " +
+            $"{DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC.\n\n");
         if (interruptedDuring is not null)
-            md.Append($"**Interrupted** while {interruptedDuring} was running: the {parts.Count} notebook(s) below finished; the rest did not run.\n\n");
+            md.Append($"**Interrupted** while {interruptedDuring} was running: the {parts.Count} notebook(s) below finished; the rest " +
+                $"did not run.\n\n");
         md.Append($"Optional data: {_optionalData}. Results that rest on it (notebook 01's class-conditional part, the backbone of 04 " +
             "and 06, notebook 05's codebook size, 06's lexicon and zero-shot part, the language model's text) differ without it.\n\n");
         md.Append("```\n").Append(_environment).Append("\n```\n\n");
@@ -133,7 +139,8 @@ public sealed class ReportWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var fallback = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "kit-unsaved-runs", System.IO.Path.GetFileName(_runDirectory.TrimEnd('/')), "report.md");
+            var fallback = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "kit-unsaved-runs",
+                System.IO.Path.GetFileName(_runDirectory.TrimEnd('/')), "report.md");
             Kit.Core.AtomicFile.WriteAllText(fallback, md.ToString());
             Console.Error.WriteLine($"kit: the report could not be written to {Path} ({e.Message}); it is at {fallback}.");
             return fallback;
@@ -144,14 +151,17 @@ public sealed class ReportWriter
     // heading says whether the optional data was used (claims that rest on WordNet or Fashion-MNIST can change without it).
     static void Summary(StringBuilder md, IReadOnlyList<ReportPart> parts, string optionalData)
     {
-        var claims = parts.SelectMany(p => p.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(p.Notebook), Claim: c))).ToList();
+        var claims = parts.SelectMany(p => p.Claims.Select(c => (Notebook: System.IO.Path.GetFileNameWithoutExtension(p.Notebook),
+            Claim: c))).ToList();
         if (claims.Count == 0) return;
         int Count(Verdict v) => claims.Count(c => c.Claim.Verdict == v);
-        md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, {Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
+        md.Append($"\n## Claims: {Count(Verdict.Holds)} hold, {Count(Verdict.DoesNotHold)} do not hold, " +
+            $"{Count(Verdict.NotExpectedAtThisScale)} not expected at this scale\n\n");
         md.Append($"Optional data in this run: {optionalData}.\n\n");
         md.Append("| notebook | claim | paper | this run | verdict |\n|---|---|---|---|---|\n");
         static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
         foreach (var (notebook, claim) in claims)
-            md.Append($"| {notebook} | {Cell(claim.Finding)} | {Cell(claim.PaperFigure)} | {Cell(claim.ThisRun)} | {(claim.Verdict == Verdict.DoesNotHold ? "**does not hold**" : claim.VerdictText)} |\n");
+            md.Append($"| {notebook} | {Cell(claim.Finding)} | {Cell(claim.PaperFigure)} | {Cell(claim.ThisRun)} | " +
+                $"{(claim.Verdict == Verdict.DoesNotHold ? "**does not hold**" : claim.VerdictText)} |\n");
     }
 }

@@ -7,7 +7,8 @@ namespace Kit.Cli.Notebooks;
 /// <summary>An exclusive lock on "&lt;file&gt;.lock", held while a run writes <c>file</c>.</summary>
 public static class RunLock
 {
-    /// <summary>Takes the lock of <paramref name="file"/>; an InvalidOperationException names the file and <paramref name="option"/> when another run holds it.</summary>
+    /// <summary>Takes the lock of <paramref name="file"/>; an InvalidOperationException names the file and <paramref name="option"/> when
+    /// another run holds it.</summary>
     public static IDisposable Acquire(string file, string option)
     {
         var path = file + ".lock";
@@ -17,7 +18,8 @@ public static class RunLock
         }
         catch (IOException)
         {
-            throw new InvalidOperationException($"another kit run is writing {file} (it holds {path}); wait for it to finish, or give this run another {option}.");
+            throw new InvalidOperationException($"another kit run is writing {file} (it holds {path}); wait for it to finish, or give " +
+                $"this run another {option}.");
         }
     }
 }

@@ -3,7 +3,6 @@
 // reconstruct the hidden patches' pixels; the loss is the mean squared error on the hidden patches only. No label is
 // used. Afterwards the decoder is discarded and the ViT is frozen: the backbone LaVIT's and LexVLA's notebooks build on.
 // It pretrains on Shapes and, where Debian's dataset-fashion-mnist is installed, on Fashion-MNIST images too.
-using System.Diagnostics;
 using Kit.Core;
 using Kit.Data;
 using Kit.Training;
@@ -23,21 +22,27 @@ namespace Kit.Backbones;
 /// <param name="BatchSize">Images per step.</param>
 /// <param name="LearningRate">Peak learning rate (warm-up, then cosine).</param>
 /// <param name="ShapesImages">Shapes training images.</param>
-/// <param name="NoiseShare">Share of them on a noise background (the rest plain); noise patches cannot be predicted, so they only add loss.</param>
+/// <param name="NoiseShare">Share of them on a noise background (the rest plain); noise patches cannot be predicted, so they only add
+/// loss.</param>
 /// <param name="FashionImages">Fashion-MNIST training images added when the dataset is installed (0 = never).</param>
 /// <param name="Seed">Data and masking seed.</param>
 /// <param name="NormalizeTargets">Reconstruct each hidden patch normalised by its own mean and variance (MAE's norm_pix_loss):
 /// on Shapes' mostly black scenes the plain pixel loss is won by predicting the background.</param>
-public sealed record MaeConfig(VitConfig Vit, double MaskRatio = 0.75, int DecoderDim = 64, int DecoderLayers = 1, int Steps = 600, int BatchSize = 128,
-    double LearningRate = 1.5e-3, int ShapesImages = 8192, int FashionImages = 2048, long Seed = 0, bool NormalizeTargets = true, double NoiseShare = 0)
+public sealed record MaeConfig(VitConfig Vit, double MaskRatio = 0.75, int DecoderDim = 64, int DecoderLayers = 1, int Steps = 600,
+    int BatchSize = 128,
+    double LearningRate = 1.5e-3, int ShapesImages = 8192, int FashionImages = 2048, long Seed = 0, bool NormalizeTargets = true,
+        double NoiseShare = 0)
 {
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public MaeConfig Validate()
     {
         Vit.Validate();
-        if (MaskRatio <= 0 || MaskRatio >= 1) throw new ArgumentException($"MaskRatio={MaskRatio}: expected 0 < ratio < 1.", nameof(MaskRatio));
-        if (Steps < 1 || BatchSize < 1) throw new ArgumentException($"Steps={Steps}, BatchSize={BatchSize}: expected positive values.", nameof(Steps));
-        if (ShapesImages < 1) throw new ArgumentException($"ShapesImages={ShapesImages}: expected at least one image.", nameof(ShapesImages));
+        if (MaskRatio <= 0 || MaskRatio >= 1) throw new ArgumentException($"MaskRatio={MaskRatio}: expected 0 < ratio < 1.",
+            nameof(MaskRatio));
+        if (Steps < 1 || BatchSize < 1) throw new ArgumentException($"Steps={Steps}, BatchSize={BatchSize}: expected positive values.",
+            nameof(Steps));
+        if (ShapesImages < 1) throw new ArgumentException($"ShapesImages={ShapesImages}: expected at least one image.",
+            nameof(ShapesImages));
         return this;
     }
 
@@ -58,13 +63,15 @@ public sealed class MaeDecoder : nn.Module
         embed = nn.Linear(c.Vit.Dim, c.DecoderDim);
         mask_token = nn.Parameter(zeros(1, 1, c.DecoderDim));
         pos_embed = nn.Parameter(randn(1, c.Vit.Patches, c.DecoderDim) * 0.02);
-        blocks = nn.ModuleList(Enumerable.Range(0, c.DecoderLayers).Select(_ => new TransformerBlock(c.DecoderDim, 4, 4, attentionBias: true)).ToArray());
+        blocks = nn.ModuleList(Enumerable.Range(0, c.DecoderLayers).Select(_ => new TransformerBlock(c.DecoderDim, 4, 4,
+            attentionBias: true)).ToArray());
         norm = nn.LayerNorm(c.DecoderDim);
         pred = nn.Linear(c.DecoderDim, (long)c.Vit.PatchSize * c.Vit.PatchSize * c.Vit.Channels);
         RegisterComponents();
     }
 
-    /// <summary>Pixels of every patch [B, N, p·p·C] from the encoded visible patches [B, V, Dim] at <paramref name="visible"/> [B, V].</summary>
+    /// <summary>Pixels of every patch [B, N, p·p·C] from the encoded visible patches [B, V, Dim] at <paramref name="visible"/> [B,
+    /// V].</summary>
     public Tensor Forward(Tensor encoded, Tensor visible, int patches)
     {
         long b = encoded.shape[0];
@@ -79,7 +86,8 @@ public sealed class MaeDecoder : nn.Module
 /// <param name="FinalLoss">Mean reconstruction error of the hidden patches over the last logged steps (pixels in [−1, 1]).</param>
 /// <param name="Seconds">Pretraining time (NaN when it was loaded from the cache).</param>
 /// <param name="FashionImages">Fashion-MNIST images it saw (0 when the dataset is not installed).</param>
-public sealed record PretrainedBackbone(VisionTransformer Vit, MaeConfig Config, TrainingLog Log, double FinalLoss, double Seconds, int FashionImages)
+public sealed record PretrainedBackbone(VisionTransformer Vit, MaeConfig Config, TrainingLog Log, double FinalLoss, double Seconds,
+    int FashionImages)
 {
     /// <summary>What decides these weights, for the cache keys of models trained on the backbone's features.</summary>
     public object Key => new { Config, FashionImages };
@@ -92,25 +100,31 @@ public static class MaskedAutoencoder
     public static Tensor Patchify(Tensor images, int patch)
     {
         var (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3]);
-        return images.reshape(b, c, h / patch, patch, w / patch, patch).permute(0, 2, 4, 3, 5, 1).reshape(b, h / patch * (w / patch), patch * patch * c);
+        return images.reshape(b, c, h / patch, patch, w / patch, patch).permute(0, 2, 4, 3, 5, 1).reshape(b, h / patch * (w / patch),
+            patch * patch * c);
     }
 
     /// <summary>The inverse of <see cref="Patchify"/>: patches [B, N, p·p·C] back to images [B, C, H, W].</summary>
     public static Tensor Unpatchify(Tensor patches, int patch, int channels)
     {
         long b = patches.shape[0], grid = (long)Math.Round(Math.Sqrt(patches.shape[1]));
-        return patches.reshape(b, grid, grid, patch, patch, channels).permute(0, 5, 1, 3, 2, 4).reshape(b, channels, grid * patch, grid * patch);
+        return patches.reshape(b, grid, grid, patch, patch, channels).permute(0, 5, 1, 3, 2, 4).reshape(b, channels, grid * patch,
+            grid * patch);
     }
 
-    /// <summary>Indices of the visible and the hidden patches of each image [B, V] and [B, N − V], drawn with <paramref name="generator"/>.</summary>
-    public static (Tensor Visible, Tensor Hidden) RandomMask(long batch, int patches, int visible, Device device, Generator? generator = null)
+    /// <summary>Indices of the visible and the hidden patches of each image [B, V] and [B, N − V], drawn with
+    /// <paramref name="generator"/>.</summary>
+    public static (Tensor Visible, Tensor Hidden) RandomMask(long batch, int patches, int visible, Device device,
+        Generator? generator = null)
     {
         var order = rand(new long[] { batch, patches }, device: device, generator: generator).argsort(1);
         return (order.narrow(1, 0, visible).sort(1).Values, order.narrow(1, visible, patches - visible));
     }
 
-    /// <summary>The loss of one batch: mean squared error of the reconstructed hidden patches (each normalised by its own statistics when asked).</summary>
-    public static Tensor Loss(VisionTransformer vit, MaeDecoder decoder, Tensor images, Tensor visible, Tensor hidden, bool normalizeTargets = false)
+    /// <summary>The loss of one batch: mean squared error of the reconstructed hidden patches (each normalised by its own statistics when
+    /// asked).</summary>
+    public static Tensor Loss(VisionTransformer vit, MaeDecoder decoder, Tensor images, Tensor visible, Tensor hidden,
+        bool normalizeTargets = false)
     {
         var tokens = vit.Embed(images);
         long b = tokens.shape[0], d = tokens.shape[2];
@@ -132,11 +146,13 @@ public static class MaskedAutoencoder
     public static (Tensor Images, int Fashion) Images(MaeConfig c)
     {
         int noisy = (int)Math.Round(c.ShapesImages * c.NoiseShare), plainCount = c.ShapesImages - noisy;
-        using var plain = new ShapesDataset(plainCount, Split.Train, new ShapesOptions(Resolution: c.Vit.ImageSize, Seed: c.Seed + 21)).Batch(0, plainCount);
+        using var plain = new ShapesDataset(plainCount, Split.Train, new ShapesOptions(Resolution: c.Vit.ImageSize, Seed: c.Seed
+            + 21)).Batch(0, plainCount);
         var parts = new List<Tensor> { plain.Images.clone() };
         if (noisy > 0)
         {
-            using var noise = new ShapesDataset(noisy, Split.Train, new ShapesOptions(Resolution: c.Vit.ImageSize, Background: ShapesBackground.Noise, Seed: c.Seed + 22)).Batch(0, noisy);
+            using var noise = new ShapesDataset(noisy, Split.Train, new ShapesOptions(Resolution: c.Vit.ImageSize,
+                Background: ShapesBackground.Noise, Seed: c.Seed + 22)).Batch(0, noisy);
             parts.Add(noise.Images.clone());
         }
         int fashion = 0;
@@ -177,7 +193,8 @@ public static class MaskedAutoencoder
     {
         using var decoder = new MaeDecoder(c).to(device);
         // The decoder trains with the backbone and is discarded afterwards (it has no dropout, so its mode does not matter).
-        var trainer = new Trainer(vit, new TrainerOptions(c.Steps, c.LearningRate, WeightDecay: 0.05, WarmupSteps: Math.Max(1, c.Steps / 20),
+        var trainer = new Trainer(vit, new TrainerOptions(c.Steps, c.LearningRate, WeightDecay: 0.05, WarmupSteps: Math.Max(1,
+            c.Steps / 20),
             LogEvery: Math.Max(1, c.Steps / 100), Label: "MAE backbone"), vit.parameters().Concat(decoder.parameters()));
         long n = images.shape[0];
         return trainer.Run(step =>

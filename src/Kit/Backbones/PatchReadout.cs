@@ -18,7 +18,8 @@ namespace Kit.Backbones;
 /// <param name="BatchSize">Cells per step.</param>
 /// <param name="LearningRate">Adam's learning rate.</param>
 /// <param name="Seed">Data and batch seed.</param>
-public sealed record ReadoutConfig(int TrainImages = 2048, int TestImages = 512, int Steps = 400, int BatchSize = 256, double LearningRate = 1e-2, long Seed = 0);
+public sealed record ReadoutConfig(int TrainImages = 2048, int TestImages = 512, int Steps = 400, int BatchSize = 256,
+    double LearningRate = 1e-2, long Seed = 0);
 
 /// <summary>Readout accuracies on the objects of held-out scenes (cells that hold an object), and their chance levels.</summary>
 /// <param name="Shape">Share of objects whose shape the readout names.</param>
@@ -31,7 +32,8 @@ public sealed record ReadoutResult(double Shape, double Colour, double ShapeChan
 /// <summary>Linear readout of per-cell shape and colour from frozen patch features.</summary>
 public static class PatchReadout
 {
-    /// <summary>Trains the two linear heads on <paramref name="backbone"/>'s frozen cell features and measures them on held-out scenes.</summary>
+    /// <summary>Trains the two linear heads on <paramref name="backbone"/>'s frozen cell features and measures them on held-out
+    /// scenes.</summary>
     public static ReadoutResult Run(IPatchBackbone backbone, ReadoutConfig c, Device? device = null)
     {
         device ??= Devices.Default;
@@ -63,20 +65,23 @@ public static class PatchReadout
         var shape = shapeHead.call(testX).argmax(1);
         var colour = colourHead.call(testX).argmax(1);
         var occupied = testY.select(1, 0).gt(0);
-        double Share(Tensor right, Tensor where) => right.logical_and(where).sum().item<long>() / (double)Math.Max(1, where.sum().item<long>());
+        double Share(Tensor right, Tensor where) => right.logical_and(where).sum().item<long>() / (double)Math.Max(1,
+            where.sum().item<long>());
         double Majority(Tensor labels) => labels.bincount(null).max().item<long>() / (double)Math.Max(1, labels.shape[0]);
         var objects = testY.index_select(0, occupied.nonzero().reshape(-1));
         return new ReadoutResult(Share(shape.eq(testY.select(1, 0)), occupied), Share(colour.eq(testY.select(1, 1)), occupied),
             Majority(objects.select(1, 0)), Majority(objects.select(1, 1)), Share(shape.eq(0), occupied.logical_not()));
     }
 
-    /// <summary>Cell features [N·9, Dim] of <paramref name="count"/> scenes and their (shape, colour) labels [N·9, 2] (0 = empty).</summary>
+    /// <summary>Cell features [N·9, Dim] of <paramref name="count"/> scenes and their (shape, colour) labels [N·9, 2] (0 =
+    /// empty).</summary>
     public static (Tensor Features, Tensor Labels) Cells(IPatchBackbone backbone, int count, Split split, long seed, Device device)
     {
         using var batch = new ShapesDataset(count, split, new ShapesOptions(Resolution: backbone.ImageSize, Seed: seed)).Batch(0, count);
         var pooling = PatchGrid.CellPooling(backbone.GridHeight, backbone.GridWidth, device);
         using var noGrad = no_grad();
-        var features = Scopes.InChunks(count, 256, (start, n) => pooling.MatmulChecked(backbone.PatchFeatures(batch.Images.narrow(0, start, n).to(device))));
+        var features = Scopes.InChunks(count, 256, (start, n) => pooling.MatmulChecked(backbone.PatchFeatures(batch.Images.narrow(0, start,
+            n).to(device))));
         return (features.reshape(-1, backbone.Dim).to(device), ProbeNetwork.CellTargets(batch.Scenes!).reshape(-1, 2).to(device));
     }
 }

@@ -2,7 +2,6 @@
 // and scored by the probe. LaVIT decodes pixels with a diffusion model conditioned on the reconstructed features; the
 // kit replaces it with the tokenizers' convolutional decoder, trained here on the frozen backbone's features of real
 // images (all N patches, as an h × w map) to the images themselves, and then applied to reconstructed features.
-using System.Diagnostics;
 using Kit.Core;
 using Kit.Data;
 using Kit.Tokenizers;
@@ -20,7 +19,8 @@ namespace Kit.Backbones;
 /// <param name="LearningRate">Peak learning rate.</param>
 /// <param name="TrainImages">Shapes training images.</param>
 /// <param name="Seed">Data seed.</param>
-public sealed record PixelDecoderConfig(int Channels = 32, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3, int TrainImages = 4096, long Seed = 0);
+public sealed record PixelDecoderConfig(int Channels = 32, int Steps = 600, int BatchSize = 64, double LearningRate = 2e-3,
+    int TrainImages = 4096, long Seed = 0);
 
 /// <summary>Patch features [B, N, C] → images [B, C_img, H, W].</summary>
 public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
@@ -31,7 +31,8 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
     {
         int factor = backbone.ImageSize / backbone.GridHeight;
         if (backbone.GridHeight != backbone.GridWidth || factor < 2 || (factor & (factor - 1)) != 0)
-            throw new ArgumentException($"a {backbone.GridHeight}×{backbone.GridWidth} grid over {backbone.ImageSize}-pixel images: the decoder needs a square grid and a power-of-two patch.", nameof(backbone));
+            throw new ArgumentException($"a {backbone.GridHeight}×{backbone.GridWidth} grid over {backbone.ImageSize}-pixel images: " +
+                $"the decoder needs a square grid and a power-of-two patch.", nameof(backbone));
         GridSide = backbone.GridHeight;
         var multipliers = Enumerable.Repeat(1, (int)Math.Log2(factor)).ToArray();
         decoder = new ConvDecoder(new TokenizerConfig(Channels: config.Channels, ChannelMultipliers: multipliers, LatentDim: backbone.Dim));
@@ -52,16 +53,20 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
     /// The decoder of <paramref name="backbone"/>'s features, trained on real Shapes images (once, then loaded from the artifact
     /// cache; <paramref name="backboneKey"/> says which backbone it decodes), frozen.
     /// </summary>
-    public static (PixelDecoder Decoder, double Seconds) Trained(IPatchBackbone backbone, object backboneKey, PixelDecoderConfig config, Device? device = null)
+    public static (PixelDecoder Decoder, double Seconds) Trained(IPatchBackbone backbone, object backboneKey, PixelDecoderConfig config,
+        Device? device = null)
     {
         device ??= Devices.Default;
-        var artifact = ArtifactCache.Get("pixel-decoder", new { Backbone = backboneKey, config }, 1, () => new PixelDecoder(backbone, config).to(device), m =>
+        var artifact = ArtifactCache.Get("pixel-decoder", new { Backbone = backboneKey, config }, 1, () => new PixelDecoder(backbone,
+            config).to(device), m =>
         {
-            using var data = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Resolution: backbone.ImageSize, Seed: config.Seed + 41)).Batch(0, config.TrainImages);
+            using var data = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Resolution: backbone.ImageSize,
+                Seed: config.Seed + 41)).Batch(0, config.TrainImages);
             using var features = Features(backbone, data.Images, device);
             var images = data.Images.to(device);
             long n = images.shape[0];
-            var trainer = new Trainer(m, new TrainerOptions(config.Steps, config.LearningRate, WarmupSteps: Math.Max(1, config.Steps / 20), LogEvery: Math.Max(1, config.Steps / 50),
+            var trainer = new Trainer(m, new TrainerOptions(config.Steps, config.LearningRate, WarmupSteps: Math.Max(1, config.Steps / 20),
+                LogEvery: Math.Max(1, config.Steps / 50),
                 Label: "pixel decoder"));
             trainer.Run(step =>
             {
@@ -80,6 +85,7 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
     public static Tensor Features(IPatchBackbone backbone, Tensor images, Device device)
     {
         using var noGrad = no_grad();
-        return Scopes.InChunks(images.shape[0], 256, (start, n) => backbone.PatchFeatures(images.narrow(0, start, n).to(device))).to(device);
+        return Scopes.InChunks(images.shape[0], 256, (start, n) => backbone.PatchFeatures(images.narrow(0, start,
+            n).to(device))).to(device);
     }
 }

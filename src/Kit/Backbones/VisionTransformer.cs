@@ -17,7 +17,8 @@ namespace Kit.Backbones;
 /// <param name="Layers">Transformer blocks.</param>
 /// <param name="Heads">Attention heads.</param>
 /// <param name="MlpRatio">MLP width as a multiple of Dim.</param>
-public sealed record VitConfig(int ImageSize = 32, int PatchSize = 4, int Channels = 3, int Dim = 128, int Layers = 4, int Heads = 4, int MlpRatio = 4)
+public sealed record VitConfig(int ImageSize = 32, int PatchSize = 4, int Channels = 3, int Dim = 128, int Layers = 4, int Heads = 4,
+    int MlpRatio = 4)
 {
     /// <summary>Patches per side.</summary>
     public int Grid => ImageSize / PatchSize;
@@ -27,7 +28,9 @@ public sealed record VitConfig(int ImageSize = 32, int PatchSize = 4, int Channe
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public VitConfig Validate()
     {
-        if (PatchSize < 1 || ImageSize % PatchSize != 0) throw new ArgumentException($"PatchSize={PatchSize} must divide ImageSize={ImageSize}.", nameof(PatchSize));
+        if (PatchSize < 1
+            || ImageSize % PatchSize != 0) throw new ArgumentException($"PatchSize={PatchSize} must divide ImageSize={ImageSize}.",
+                nameof(PatchSize));
         if (Heads < 1 || Dim % Heads != 0) throw new ArgumentException($"Heads={Heads} must divide Dim={Dim}.", nameof(Heads));
         if (Layers < 1) throw new ArgumentException($"Layers={Layers}: expected at least 1.", nameof(Layers));
         if (Channels is not (1 or 3)) throw new ArgumentException($"Channels={Channels}: expected 1 or 3.", nameof(Channels));
@@ -48,7 +51,8 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IPatchBackbon
         Config = config.Validate();
         patch_embed = nn.Conv2d(config.Channels, config.Dim, config.PatchSize, stride: config.PatchSize);
         pos_embed = nn.Parameter(randn(1, config.Patches, config.Dim) * 0.02);
-        blocks = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new TransformerBlock(config.Dim, config.Heads, config.MlpRatio, attentionBias: true)).ToArray());
+        blocks = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new TransformerBlock(config.Dim, config.Heads,
+            config.MlpRatio, attentionBias: true)).ToArray());
         norm = nn.LayerNorm(config.Dim);
         RegisterComponents();
     }
@@ -62,8 +66,10 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IPatchBackbon
     /// <summary>The embedded patches with their positions [B, N, Dim], before any block.</summary>
     public Tensor Embed(Tensor images)
     {
-        if (images.dim() != 4 || images.shape[1] != Config.Channels || images.shape[2] != Config.ImageSize || images.shape[3] != Config.ImageSize)
-            throw new ArgumentException($"images must be [B, {Config.Channels}, {Config.ImageSize}, {Config.ImageSize}]; got [{string.Join(", ", images.shape)}].", nameof(images));
+        if (images.dim() != 4 || images.shape[1] != Config.Channels || images.shape[2] != Config.ImageSize
+            || images.shape[3] != Config.ImageSize)
+            throw new ArgumentException($"images must be [B, {Config.Channels}, {Config.ImageSize}, {Config.ImageSize}]; got " +
+                $"[{string.Join(", ", images.shape)}].", nameof(images));
         return patch_embed.call(images).flatten(2).transpose(1, 2) + pos_embed;
     }
 
@@ -75,7 +81,8 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IPatchBackbon
     /// <param name="depth">Blocks to run, 0 (the embedding, normalised) to the backbone's layers.</param>
     public Tensor Encode(Tensor tokens, int depth)
     {
-        if (depth < 0 || depth > Config.Layers) throw new ArgumentOutOfRangeException(nameof(depth), depth, $"expected 0..{Config.Layers} (the backbone's blocks).");
+        if (depth < 0 || depth > Config.Layers) throw new ArgumentOutOfRangeException(nameof(depth), depth,
+            $"expected 0..{Config.Layers} (the backbone's blocks).");
         var x = tokens;
         for (int i = 0; i < depth; i++) x = blocks[i].Forward(x);
         return norm.call(x);

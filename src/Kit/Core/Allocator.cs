@@ -39,11 +39,13 @@ public static class Allocator
             var setting = Environment.GetEnvironmentVariable(EnvironmentVariable);
             if (setting == "system") { _state = $"glibc malloc, untuned ({EnvironmentVariable}=system)"; return; }
             // An unknown value is reported by KitEnvironment.Check (every entry point runs it); here, before Main, the default holds.
-            if (setting is { Length: > 0 } && setting != "kit") _state = $"{EnvironmentVariable}='{setting}' is not a setting (expected 'kit' or 'system'): ";
+            if (setting is { Length: > 0 }
+                && setting != "kit") _state = $"{EnvironmentVariable}='{setting}' is not a setting (expected 'kit' or 'system'): ";
             try
             {
                 bool ok = Mallopt(M_MMAP_MAX, 0) == 1 & Mallopt(M_TRIM_THRESHOLD, int.MaxValue) == 1 & Mallopt(M_TOP_PAD, 64 << 20) == 1;
-                _state += ok ? "glibc malloc, tuned by the kit (no mmap per block, no trimming, 64 MiB top pad)" : "glibc malloc (mallopt refused the kit's tuning)";
+                _state += ok ? "glibc malloc, tuned by the kit (no mmap per block, no trimming, 64 MiB top pad)"
+                    : "glibc malloc (mallopt refused the kit's tuning)";
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {
@@ -57,9 +59,11 @@ public static class Allocator
     {
         Tune();
         var tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "";
-        bool hugePages = tunables.Contains("glibc.malloc.hugetlb=1", StringComparison.Ordinal) || tunables.Contains("glibc.malloc.hugetlb=2", StringComparison.Ordinal);
+        bool hugePages = tunables.Contains("glibc.malloc.hugetlb=1", StringComparison.Ordinal)
+            || tunables.Contains("glibc.malloc.hugetlb=2", StringComparison.Ordinal);
         return _state + (_state!.Contains("glibc malloc, tuned", StringComparison.Ordinal)
-            ? hugePages ? "; transparent huge pages on (GLIBC_TUNABLES)" : "; transparent huge pages off (set only where the kit starts the process: ./kit, dotnet test)"
+            ? hugePages ? "; transparent huge pages on (GLIBC_TUNABLES)"
+                : "; transparent huge pages off (set only where the kit starts the process: ./kit, dotnet test)"
             : "");
     }
 

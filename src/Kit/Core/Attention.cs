@@ -21,7 +21,8 @@ namespace Kit.Core;
 /// <param name="Past">Keys that precede the first query (a KV cache); only used with <paramref name="Causal"/>.</param>
 /// <param name="KeyWeights">[B, S] weights in [0, 1] multiplying each key's unnormalised attention (differentiable; a hard
 /// 0/1 with straight-through gradients masks exactly). Computed explicitly rather than by the fused kernel.</param>
-public readonly record struct AttentionMask(bool Causal = false, Tensor? KeyPadding = null, Tensor? Allowed = null, long Past = 0, Tensor? KeyWeights = null)
+public readonly record struct AttentionMask(bool Causal = false, Tensor? KeyPadding = null, Tensor? Allowed = null, long Past = 0,
+    Tensor? KeyWeights = null)
 {
     /// <summary>No restriction: every query sees every key.</summary>
     public static AttentionMask None => default;
@@ -56,7 +57,8 @@ public sealed class MultiHeadAttention : nn.Module
     /// <param name="contextDim">Width of the keys' and values' source for cross-attention; null = self-attention.</param>
     /// <param name="bias">Biases on the projections (the GPT has none, ViTs do).</param>
     /// <param name="dropout">Dropout on the output.</param>
-    public MultiHeadAttention(int dim, int heads, int? contextDim = null, bool bias = false, double dropout = 0) : base(nameof(MultiHeadAttention))
+    public MultiHeadAttention(int dim, int heads, int? contextDim = null, bool bias = false,
+        double dropout = 0) : base(nameof(MultiHeadAttention))
     {
         if (heads < 1 || dim % heads != 0) throw new ArgumentException($"heads={heads} must divide dim={dim}.", nameof(heads));
         Dim = dim; Heads = heads; ContextDim = contextDim;
@@ -110,7 +112,8 @@ public sealed class MultiHeadAttention : nn.Module
         return sees is null ? output : output * sees.any(1).to(output.dtype);    // [B, T, 1]
     }
 
-    /// <summary>Largest score tensor (B·H·T·S elements) <see cref="Attend"/> computes explicitly: 64 Mi floats, 256 MiB per layer kept for backward.</summary>
+    /// <summary>Largest score tensor (B·H·T·S elements) <see cref="Attend"/> computes explicitly: 64 Mi floats, 256 MiB per layer kept for
+    /// backward.</summary>
     public const long ExplicitScoresLimit = 64L << 20;
 
     /// <summary>
@@ -125,7 +128,8 @@ public sealed class MultiHeadAttention : nn.Module
     {
         long t = queries.shape[2], s = keys.shape[2];
         bool needsGradient = queries.requires_grad || keys.requires_grad || values.requires_grad;
-        bool explicitScores = needsGradient && queries.device_type == DeviceType.CPU && queries.shape[0] * queries.shape[1] * t * s <= ExplicitScoresLimit;
+        bool explicitScores = needsGradient && queries.device_type == DeviceType.CPU
+            && queries.shape[0] * queries.shape[1] * t * s <= ExplicitScoresLimit;
         if (!explicitScores && allowed is null) return F.scaled_dot_product_attention(queries, keys, values, is_casual: causal);
         // One boolean mask [.., T, S] for both restrictions (null: none).
         var causalMask = causal ? ones(t, s, dtype: @bool, device: queries.device).tril() : null;
@@ -136,7 +140,8 @@ public sealed class MultiHeadAttention : nn.Module
         // passes the gradient through, where a masked_fill's would mask it in one more pass over the scores.
         var scores = (queries * (1.0 / Math.Sqrt(queries.shape[3]))).MatmulChecked(keys.transpose(-2, -1));
         if (visible is not null)
-            scores = scores.add_(zeros(visible.shape, scores.dtype, scores.device).masked_fill_(visible.logical_not(), float.NegativeInfinity));
+            scores = scores.add_(zeros(visible.shape, scores.dtype, scores.device).masked_fill_(visible.logical_not(),
+                float.NegativeInfinity));
         return scores.softmax(-1).MatmulChecked(values);
     }
 
@@ -162,7 +167,8 @@ public sealed class MultiHeadAttention : nn.Module
         var w = mask.KeyWeights!.reshape(b, 1, 1, s).to(scores.dtype);
         var counted = allowed.logical_and(w.gt(0));
         var top = scores.masked_fill(counted.logical_not(), float.NegativeInfinity).amax(new long[] { -1 }, keepdim: true).detach();
-        var shift = (scores - where(top.isinf(), zeros_like(top), top)).clamp_max(0).masked_fill(allowed.logical_not(), float.NegativeInfinity);
+        var shift = (scores - where(top.isinf(), zeros_like(top), top)).clamp_max(0).masked_fill(allowed.logical_not(),
+            float.NegativeInfinity);
         var unnormalised = shift.exp() * w;
         var total = unnormalised.sum(-1, keepdim: true);
         return unnormalised / where(total.gt(0), total, ones_like(total));
@@ -170,12 +176,14 @@ public sealed class MultiHeadAttention : nn.Module
 
     (Tensor Q, Tensor K, Tensor V) Project(Tensor x, Tensor? context, Func<Tensor, Tensor>? rotate)
     {
-        if (x.dim() != 3 || x.shape[2] != Dim) throw new ArgumentException($"x must be [B, T, {Dim}]; got [{string.Join(", ", x.shape)}].", nameof(x));
+        if (x.dim() != 3 || x.shape[2] != Dim) throw new ArgumentException($"x must be [B, T, {Dim}]; got [{string.Join(", ", x.shape)}].",
+            nameof(x));
         long b = x.shape[0], t = x.shape[1], hd = Dim / Heads;
         Tensor queries, keys, v;
         if (qkv is not null)
         {
-            if (context is not null) throw new ArgumentException("a self-attention module was given a context; build it with contextDim for cross-attention.", nameof(context));
+            if (context is not null) throw new ArgumentException("a self-attention module was given a context; build it with " +
+                "contextDim for cross-attention.", nameof(context));
             // unbind, not narrow and select: its backward stacks the three gradients in one pass, where each slice's
             // backward would zero a whole [3, B, H, T, hd] buffer and copy its part in.
             var parts = qkv.call(x).reshape(b, t, 3, Heads, hd).permute(2, 0, 3, 1, 4).unbind(0); // 3 × [B, H, T, hd]
@@ -184,7 +192,8 @@ public sealed class MultiHeadAttention : nn.Module
         else
         {
             if (context is null || context.dim() != 3 || context.shape[0] != b || context.shape[2] != ContextDim)
-                throw new ArgumentException($"cross-attention needs a context [{b}, S, {ContextDim}]; got {(context is null ? "none" : $"[{string.Join(", ", context.shape)}]")}.", nameof(context));
+                throw new ArgumentException($"cross-attention needs a context [{b}, S, {ContextDim}]; got " +
+                    $"{(context is null ? "none" : $"[{string.Join(", ", context.shape)}]")}.", nameof(context));
             long s = context.shape[1];
             var crossQueries = q!.call(x).reshape(b, t, Heads, hd).transpose(1, 2);
             var pair = kv!.call(context).reshape(b, s, 2, Heads, hd).permute(2, 0, 3, 1, 4).unbind(0); // 2 × [B, H, S, hd]

@@ -22,7 +22,8 @@ public static class Checkpoint
     public static string SerializeConfig(object config) => JsonSerializer.Serialize(config, config.GetType(), JsonOptions);
 
     /// <summary>Writes the module's state dict, <paramref name="config"/> (as JSON) and <paramref name="step"/> atomically.</summary>
-    public static void Save(string path, nn.Module module, object? config = null, long step = 0, IReadOnlyDictionary<string, string>? extra = null)
+    public static void Save(string path, nn.Module module, object? config = null, long step = 0,
+        IReadOnlyDictionary<string, string>? extra = null)
     {
         var meta = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
         {
@@ -52,9 +53,11 @@ public static class Checkpoint
                     $"missing [{string.Join(", ", missing.Take(8))}], unexpected [{string.Join(", ", unexpected.Take(8))}].");
             // Every shape is checked before anything is copied: a checkpoint that does not fit leaves the module as it was.
             var misfits = state.Where(kv => !tensors[kv.Key].shape.SequenceEqual(kv.Value.shape))
-                .Select(kv => $"'{kv.Key}' has shape [{string.Join(", ", tensors[kv.Key].shape)}], the module expects [{string.Join(", ", kv.Value.shape)}]").ToList();
+                .Select(kv => $"'{kv.Key}' has shape [{string.Join(", ", tensors[kv.Key].shape)}], the module expects " +
+                    $"[{string.Join(", ", kv.Value.shape)}]").ToList();
             if (misfits.Count > 0)
-                throw new InvalidDataException($"checkpoint '{path}' does not fit {module.GetType().Name}: {string.Join("; ", misfits.Take(8))}{(misfits.Count > 8 ? $" (and {misfits.Count - 8} more)" : "")}.");
+                throw new InvalidDataException($"checkpoint '{path}' does not fit {module.GetType().Name}: " +
+                    $"{string.Join("; ", misfits.Take(8))}{(misfits.Count > 8 ? $" (and {misfits.Count - 8} more)" : "")}.");
             using (no_grad())
                 foreach (var (name, target) in state) target.copy_(tensors[name]);
         }

@@ -30,7 +30,8 @@ public sealed class CrossAttentionBlock : nn.Module
     /// <summary>The cross-attention (for pictures of its weights).</summary>
     public MultiHeadAttention CrossAttention => cross_attn;
 
-    /// <summary>The block on x [B, T, dim] with <paramref name="context"/> [B, S, contextDim]; <paramref name="cross"/> false skips the cross-attention.</summary>
+    /// <summary>The block on x [B, T, dim] with <paramref name="context"/> [B, S, contextDim]; <paramref name="cross"/> false skips the
+    /// cross-attention.</summary>
     public Tensor Forward(Tensor x, Tensor context, AttentionMask selfMask = default, AttentionMask crossMask = default, bool cross = true)
     {
         x = x + self_attn.Forward(norm1.call(x), mask: selfMask);

@@ -29,13 +29,16 @@ public static class Devices
         {
             if (!cuda.is_available())
                 throw new ArgumentException($"{EnvironmentVariable}='{name}' asks for CUDA, but no CUDA device is available " +
-                    "(the kit is built with the CPU backend unless -p:TorchBackend=cuda, and the machine needs an NVIDIA driver).", nameof(name));
+                    "(the kit is built with the CPU backend unless -p:TorchBackend=cuda, and the machine needs an NVIDIA driver).",
+                        nameof(name));
             return n == "cuda" ? CUDA : new Device(n);
         }
-        throw new ArgumentException($"{EnvironmentVariable}='{name}' is not a device: expected 'cpu', 'cuda', 'cuda:N' or 'auto'.", nameof(name));
+        throw new ArgumentException($"{EnvironmentVariable}='{name}' is not a device: expected 'cpu', 'cuda', 'cuda:N' or 'auto'.",
+            nameof(name));
     }
 
     /// <summary>One line describing the device and thread count, for notebook headers and logs.</summary>
     public static string Describe() =>
-        $"device {Default.type}{(Default.type == DeviceType.CUDA ? $":{Default.index}" : "")}, torch threads {get_num_threads()}, CUDA available: {cuda.is_available()}";
+        $"device {Default.type}{(Default.type == DeviceType.CUDA ? $":{Default.index}" : "")}, torch threads {get_num_threads()}, CUDA " +
+            $"available: {cuda.is_available()}";
 }

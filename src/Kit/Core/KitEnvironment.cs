@@ -20,20 +20,26 @@ public static class KitEnvironment
     /// <summary>Every variable the kit reads.</summary>
     public static readonly IReadOnlyList<KitVariable> Variables = new KitVariable[]
     {
-        new("KIT_DEVICE", "'auto', 'cpu', 'cuda' or 'cuda:N'", v => OneOf(v.Trim().ToLowerInvariant(), "auto", "cpu", "cuda") || System.Text.RegularExpressions.Regex.IsMatch(v.Trim().ToLowerInvariant(), @"^cuda:\d+$") ? null : "not a device"),
-        new("KIT_SCALE", "'quick', 'default' or 'full'", v => OneOf(v.Trim().ToLowerInvariant(), "quick", "default", "full") ? null : "not a scale"),
-        new(Allocator.EnvironmentVariable, "'kit' (the default: glibc malloc tuned by the kit) or 'system' (glibc malloc untuned)", v => OneOf(v, "kit", "system") ? null : "not an allocator setting"),
-        new(OptionalData, "'use' (the default: WordNet and Fashion-MNIST where installed) or 'ignore' (run as if neither were installed)", v => OneOf(v, "use", "ignore") ? null : "not an optional-data setting"),
+        new("KIT_DEVICE", "'auto', 'cpu', 'cuda' or 'cuda:N'", v => OneOf(v.Trim().ToLowerInvariant(), "auto", "cpu",
+            "cuda") || System.Text.RegularExpressions.Regex.IsMatch(v.Trim().ToLowerInvariant(), @"^cuda:\d+$") ? null : "not a device"),
+        new("KIT_SCALE", "'quick', 'default' or 'full'", v => OneOf(v.Trim().ToLowerInvariant(), "quick", "default",
+            "full") ? null : "not a scale"),
+        new(Allocator.EnvironmentVariable, "'kit' (the default: glibc malloc tuned by the kit) or 'system' (glibc malloc untuned)",
+            v => OneOf(v, "kit", "system") ? null : "not an allocator setting"),
+        new(OptionalData, "'use' (the default: WordNet and Fashion-MNIST where installed) or 'ignore' (run as if neither were installed)",
+            v => OneOf(v, "use", "ignore") ? null : "not an optional-data setting"),
         new("KIT_CACHE", "a folder the kit may write (created when missing)", v => FolderProblem(v, mustExist: false)),
         new("KIT_DATA", "an existing folder holding Fashion-MNIST's IDX files", v => FolderProblem(v, mustExist: true)),
     };
 
     static bool OneOf(string value, params string[] allowed) => allowed.Contains(value);
 
-    /// <summary>The directory relative folders are resolved against: where the process started (captured when the kit first loads).</summary>
+    /// <summary>The directory relative folders are resolved against: where the process started (captured when the kit first
+    /// loads).</summary>
     public static string StartDirectory { get; } = Directory.GetCurrentDirectory();
 
-    /// <summary>A folder value as an absolute path: relative ones against <see cref="StartDirectory"/>, a leading ~/ against the home folder.</summary>
+    /// <summary>A folder value as an absolute path: relative ones against <see cref="StartDirectory"/>, a leading ~/ against the home
+    /// folder.</summary>
     public static string AbsoluteFolder(string value)
     {
         var v = value.Trim();
@@ -51,7 +57,8 @@ public static class KitEnvironment
         return null;
     }
 
-    /// <summary>True when <see cref="OptionalData"/> is 'ignore': the kit behaves as if WordNet and Fashion-MNIST were not installed.</summary>
+    /// <summary>True when <see cref="OptionalData"/> is 'ignore': the kit behaves as if WordNet and Fashion-MNIST were not
+    /// installed.</summary>
     public static bool OptionalDataHidden => Environment.GetEnvironmentVariable(OptionalData)?.Trim() == "ignore";
 
     /// <summary>
@@ -70,7 +77,8 @@ public static class KitEnvironment
             if (known is null)
             {
                 var closest = Variables.OrderBy(v => Distance(v.Name, name)).First();
-                problems.Add($"{name} is not a variable the kit reads{(Distance(closest.Name, name) <= 3 ? $" (did you mean {closest.Name}?)" : "")}; " +
+                problems.Add($"{name} is not a variable the kit " +
+                    $"reads{(Distance(closest.Name, name) <= 3 ? $" (did you mean {closest.Name}?)" : "")}; " +
                     $"the kit reads {string.Join(", ", Variables.Select(v => v.Name))}.");
                 continue;
             }
@@ -88,7 +96,8 @@ public static class KitEnvironment
         if (problems.Count > 0) throw new ArgumentException(string.Join("\n", problems));
     }
 
-    /// <summary>Rewrites KIT_CACHE and KIT_DATA as absolute paths (against <see cref="StartDirectory"/>), so a change of working directory later does not move them.</summary>
+    /// <summary>Rewrites KIT_CACHE and KIT_DATA as absolute paths (against <see cref="StartDirectory"/>), so a change of working directory
+    /// later does not move them.</summary>
     public static void ResolveFolders()
     {
         foreach (var name in new[] { "KIT_CACHE", "KIT_DATA" })
@@ -125,7 +134,8 @@ public static class KitEnvironment
         try { free = new DriveInfo(path).AvailableFreeSpace; }
         catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { free = long.MaxValue; }
         if (free < minimumFreeBytes)
-            throw new ArgumentException($"{what}: {path} has {free / (1 << 20):N0} MiB free; the kit needs at least {minimumFreeBytes / (1 << 20):N0} MiB there.");
+            throw new ArgumentException($"{what}: {path} has {free / (1 << 20):N0} MiB free; the kit needs at least " +
+                $"{minimumFreeBytes / (1 << 20):N0} MiB there.");
         return path;
     }
 

@@ -4,9 +4,11 @@ namespace Kit.Core;
 /// <summary>Well-known folders: the repository root, the cache, the run output folder.</summary>
 public static class KitPaths
 {
-    /// <summary>Cache root: $KIT_CACHE (a relative one against the directory the process started in), else $XDG_CACHE_HOME/kit, else ~/.cache/kit.</summary>
+    /// <summary>Cache root: $KIT_CACHE (a relative one against the directory the process started in), else $XDG_CACHE_HOME/kit, else
+    /// ~/.cache/kit.</summary>
     public static string CacheRoot =>
-        Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } kit && !string.IsNullOrWhiteSpace(kit) ? KitEnvironment.AbsoluteFolder(kit)
+        Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } kit && !string.IsNullOrWhiteSpace(kit)
+            ? KitEnvironment.AbsoluteFolder(kit)
         : Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? Path.Combine(xdg, "kit")
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "kit");
 

@@ -8,17 +8,21 @@ namespace Kit.Core;
 /// <summary>What the kit runs on: device, threads, native-library status, matmul peak.</summary>
 public static class KitRuntime
 {
-    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder (the optional data: <c>Kit.Data.OptionalData</c>).</summary>
-    /// <remarks>Checks the kit's environment variables first: a bad value or an unknown KIT_ name is an ArgumentException naming it.</remarks>
+    /// <summary>Several lines: kit and TorchSharp versions, device, native-library fix, allocator, cache folder (the optional data:
+    /// <c>Kit.Data.OptionalData</c>).</summary>
+    /// <remarks>Checks the kit's environment variables first: a bad value or an unknown KIT_ name is an ArgumentException naming
+    /// it.</remarks>
     public static string Describe()
     {
         KitEnvironment.Check();
         var native = TorchNativeLoader.Report;
         return string.Join("\n", new[]
         {
-            $"Kit {typeof(KitRuntime).Assembly.GetName().Version} on TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, .NET {Environment.Version}",
+            $"Kit {typeof(KitRuntime).Assembly.GetName().Version} on TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, " +
+                $".NET {Environment.Version}",
             Devices.Describe(),
-            $"native library: {native.Note}" + (native.Loaded is not null && native.Loaded != native.Original ? $" (loaded {native.Loaded})" : ""),
+            $"native library: {native.Note}"
+                + (native.Loaded is not null && native.Loaded != native.Original ? $" (loaded {native.Loaded})" : ""),
             $"allocator: {Allocator.Describe()}",
             $"cache: {KitPaths.CacheRoot} (trained artifacts; KIT_CACHE moves it)",
         });
@@ -33,17 +37,21 @@ public static class KitRuntime
     {
         if (!File.Exists("/proc/cpuinfo")) return null;
         var blocks = File.ReadAllText("/proc/cpuinfo").Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
-            .Select(b => b.Split('\n').Select(l => l.Split(':', 2)).Where(p => p.Length == 2).GroupBy(p => p[0].Trim()).ToDictionary(g => g.Key, g => g.First()[1].Trim()))
+            .Select(b => b.Split('\n').Select(l => l.Split(':',
+                2)).Where(p => p.Length == 2).GroupBy(p => p[0].Trim()).ToDictionary(g => g.Key, g => g.First()[1].Trim()))
             .Where(d => d.ContainsKey("processor")).ToList();
         if (blocks.Count == 0 || !blocks[0].TryGetValue("cpu MHz", out var mhzText)
-            || !double.TryParse(mhzText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var mhz)) return null;
+            || !double.TryParse(mhzText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
+                out var mhz)) return null;
         int physical = blocks.Select(d => (d.GetValueOrDefault("physical id"), d.GetValueOrDefault("core id"))).Distinct().Count();
         int cores = Math.Min(Math.Min(physical, Environment.ProcessorCount), get_num_threads());
         var flags = blocks[0].GetValueOrDefault("flags", "").Split(' ').ToHashSet();
         int.TryParse(blocks[0].GetValueOrDefault("cpu family"), out int family);
         var (perCycle, simd) = FlopsPerCycle(blocks[0].GetValueOrDefault("vendor_id", ""), family, flags);
         double gflops = cores * mhz / 1000 * perCycle;
-        return (gflops, mhz / 1000, $"{cores} core(s) × {mhz / 1000:0.00} GHz (the clock /proc/cpuinfo reports; a boost clock above it raises the bound) × {perCycle} FLOP/cycle ({simd}) = {gflops:0} GFLOP/s");
+        return (gflops, mhz / 1000,
+            $"{cores} core(s) × {mhz / 1000:0.00} GHz (the clock /proc/cpuinfo reports; a boost clock above it raises the bound) × " +
+                $"{perCycle} FLOP/cycle ({simd}) = {gflops:0} GFLOP/s");
     }
 
     /// <summary>
@@ -56,7 +64,8 @@ public static class KitRuntime
     {
         bool fma = flags.Contains("fma");
         if (flags.Contains("avx512f"))
-            return vendor == "AuthenticAMD" && family <= 25 ? (32, "AVX-512 on two 256-bit FMA pipes (Zen 4)") : (64, "AVX-512, two FMA pipes");
+            return vendor == "AuthenticAMD" && family <= 25 ? (32, "AVX-512 on two 256-bit FMA pipes (Zen 4)") : (64,
+                "AVX-512, two FMA pipes");
         if (flags.Contains("avx2") && fma) return (32, "AVX2 + FMA, two FMA pipes");
         return flags.Contains("avx") ? (16, "AVX") : (8, "SSE");
     }
@@ -105,7 +114,8 @@ public static class KitRuntime
     /// 1024] and its transpose-shaped partner — on some CPUs a product with a short inner dimension runs faster than any
     /// square, and a peak that missed it would put a model's own products above 100 %.
     /// </summary>
-    public static readonly MatmulShape[] PeakShapes = { new(512, 512, 512), new(1024, 1024, 1024), new(2048, 2048, 2048), new(2048, 256, 1024), new(2048, 1024, 256) };
+    public static readonly MatmulShape[] PeakShapes = { new(512, 512, 512), new(1024, 1024, 1024), new(2048, 2048, 2048), new(2048, 256,
+        1024), new(2048, 1024, 256) };
 
     /// <summary>
     /// The float32 matmul peak training speed is reported against (as a fraction, like nanoGPT's MFU): the best of
@@ -114,7 +124,8 @@ public static class KitRuntime
     /// </summary>
     public static (double Gflops, MatmulShape Shape) MeasureMatmulPeak(int repeats = 7, Device? device = null)
     {
-        var results = PeakShapes.Select((shape, i) => (Gflops: MeasureProductGflops(shape, repeats, device, warmUpSeconds: i == 0 ? 2 : 0.2), Shape: shape)).ToList();
+        var results = PeakShapes.Select((shape, i) => (Gflops: MeasureProductGflops(shape, repeats, device,
+            warmUpSeconds: i == 0 ? 2 : 0.2), Shape: shape)).ToList();
         return results.MaxBy(r => r.Gflops);
     }
 
@@ -124,10 +135,13 @@ public static class KitRuntime
     /// </summary>
     public static string DescribePeaks((double Gflops, MatmulShape Shape) peak)
     {
-        string measured = $"float32 matmul peak, {get_num_threads()} threads: {peak.Gflops:0} GFLOP/s (the best of {string.Join(", ", PeakShapes)} after warm-up: {peak.Shape})";
+        string measured = $"float32 matmul peak, {get_num_threads()} threads: {peak.Gflops:0} GFLOP/s (the best of " +
+            $"{string.Join(", ", PeakShapes)} after warm-up: {peak.Shape})";
         if (PhysicalPeak() is not { } p) return measured + "\nphysical float32 peak: not known here (no /proc/cpuinfo)";
         return measured + $"\nphysical float32 peak: {p.Description}"
-            + (peak.Gflops > p.Gflops ? $"; the measured peak is above it, so the cores ran at a boost clock of at least {peak.Gflops / p.Gflops * p.Ghz:0.00} GHz" : "");
+            + (peak.Gflops > p.Gflops
+                ? $"; the measured peak is above it, so the cores ran at a boost clock of at least " +
+                    $"{peak.Gflops / p.Gflops * p.Ghz:0.00} GHz" : "");
     }
 
     /// <summary>

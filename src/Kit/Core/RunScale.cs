@@ -15,7 +15,8 @@ public static class RunScales
         "default" => RunScale.Default,
         "full" => RunScale.Full,
         "tiny" => RunScale.Tiny,
-        _ => throw new ArgumentException($"scale '{value}' is not a scale: expected 'quick', 'default' or 'full' (or 'tiny', the tests' smoke runs).", nameof(value)),
+        _ => throw new ArgumentException($"scale '{value}' is not a scale: expected 'quick', 'default' or 'full' (or 'tiny', the " +
+            $"tests' smoke runs).", nameof(value)),
     };
 
     /// <summary>The value for this scale: <c>scale.Pick(quick: 50, @default: 500, full: 5000)</c> (tiny takes quick's).</summary>
@@ -27,7 +28,8 @@ public static class RunScales
     };
 
     /// <summary>The value for this scale, with a value of its own for tiny.</summary>
-    public static T Pick<T>(this RunScale scale, T tiny, T quick, T @default, T full) => scale == RunScale.Tiny ? tiny : scale.Pick(quick, @default, full);
+    public static T Pick<T>(this RunScale scale, T tiny, T quick, T @default, T full) => scale == RunScale.Tiny ? tiny : scale.Pick(quick,
+        @default, full);
 
     /// <summary>True for the scales that train too little to show slow effects (tiny, quick): their claims are smoke tests.</summary>
     public static bool IsSmokeTest(this RunScale scale) => scale is RunScale.Quick or RunScale.Tiny;

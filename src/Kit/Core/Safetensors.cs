@@ -26,22 +26,26 @@ public static class Safetensors
     const long MaxHeaderBytes = 100_000_000; // the format's own limit on header size
 
     /// <summary>Writes tensors (CPU copies, row-major) and string metadata to <paramref name="path"/> atomically.</summary>
-    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null) =>
         Write(path, tensors, metadata, wrapStream: null);
 
     // wrapStream lets tests interrupt a write part-way (a stream that fails after N bytes).
-    internal static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? wrapStream)
+    internal static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata,
+        Func<Stream, Stream>? wrapStream)
     {
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
-            header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+            header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key,
+                (JsonNode?)JsonValue.Create(kv.Value))));
         long offset = 0;
         var order = tensors.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
         foreach (var name in order)
         {
             var t = tensors[name];
             if (!DTypes.TryGetValue(t.dtype, out var dt))
-                throw new ArgumentException($"tensor '{name}' has dtype {t.dtype}, which safetensors cannot store (expected one of {string.Join(", ", DTypes.Keys)}).", nameof(tensors));
+                throw new ArgumentException($"tensor '{name}' has dtype {t.dtype}, which safetensors cannot store (expected one of " +
+                    $"{string.Join(", ", DTypes.Keys)}).", nameof(tensors));
             long bytes = t.numel() * dt.Size;
             header[name] = new JsonObject
             {
@@ -68,7 +72,8 @@ public static class Safetensors
             {
                 using var scope = NewDisposeScope();
                 var t = tensors[name].detach().cpu().contiguous();
-                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian machine");
+                if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian " +
+                    "machine");
                 s.Write(t.bytes);
             }
             s.Flush();
@@ -76,20 +81,23 @@ public static class Safetensors
     }
 
     /// <summary>Parses the header of a safetensors file, checking it against the format's rules.</summary>
-    public static (IReadOnlyList<SafetensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart) ReadHeader(string path)
+    public static (IReadOnlyList<SafetensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata,
+        long DataStart) ReadHeader(string path)
     {
         using var f = File.OpenRead(path);
         Span<byte> len = stackalloc byte[8];
         if (f.Read(len) != 8) throw new InvalidDataException($"{path}: too short for a safetensors file (needs an 8-byte header length).");
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(len);
         if (n == 0 || n > MaxHeaderBytes || (long)n > f.Length - 8)
-            throw new InvalidDataException($"{path}: header length {n} is impossible for a {f.Length}-byte file; the file is truncated or not safetensors.");
+            throw new InvalidDataException($"{path}: header length {n} is impossible for a {f.Length}-byte file; the file is truncated " +
+                $"or not safetensors.");
         var headerBytes = new byte[n];
         f.ReadExactly(headerBytes);
         JsonNode? root;
         try { root = JsonNode.Parse(headerBytes); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})."); }
-        if (root is not JsonObject header) throw new InvalidDataException($"{path}: the header is {Kind(root)}; expected a JSON object of tensors.");
+        if (root is not JsonObject header) throw new InvalidDataException($"{path}: the header is {Kind(root)}; expected a JSON object " +
+            $"of tensors.");
         long dataStart = 8 + (long)n, dataLength = f.Length - dataStart;
         var meta = new Dictionary<string, string>();
         var entries = new List<SafetensorsEntry>();
@@ -97,20 +105,26 @@ public static class Safetensors
         {
             if (name == "__metadata__")
             {
-                if (node is not JsonObject metadata) throw new InvalidDataException($"{path}: \"__metadata__\" is {Kind(node)}; expected an object of strings.");
+                if (node is not JsonObject metadata) throw new InvalidDataException($"{path}: \"__metadata__\" is {Kind(node)}; " +
+                    $"expected an object of strings.");
                 foreach (var (k, v) in metadata)
                     meta[k] = v is JsonValue value && value.TryGetValue(out string? text) ? text
                         : throw new InvalidDataException($"{path}: metadata '{k}' is {Kind(v)}; expected a string.");
                 continue;
             }
-            if (node is not JsonObject o) throw new InvalidDataException($"{path}: tensor '{name}' is {Kind(node)}; expected an object with dtype, shape and data_offsets.");
-            var dtype = o["dtype"] is JsonValue d && d.TryGetValue(out string? dt) ? dt : throw new InvalidDataException($"{path}: tensor '{name}' has dtype {Kind(o["dtype"])}; expected a string such as \"F32\".");
+            if (node is not JsonObject o) throw new InvalidDataException($"{path}: tensor '{name}' is {Kind(node)}; expected an object " +
+                $"with dtype, shape and data_offsets.");
+            var dtype = o["dtype"] is JsonValue d && d.TryGetValue(out string? dt)
+                ? dt : throw new InvalidDataException($"{path}: tensor '{name}' has dtype {Kind(o["dtype"])}; expected a string such " +
+                    $"as \"F32\".");
             var shape = Integers(o["shape"], path, name, "shape");
             var offsets = Integers(o["data_offsets"], path, name, "data_offsets");
             var size = DTypes.Values.FirstOrDefault(x => x.Name == dtype).Size;
             if (size == 0) throw new InvalidDataException($"{path}: tensor '{name}' has dtype '{dtype}', which the kit does not read.");
-            if (shape.Any(x => x < 0) || offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength || offsets[1] - offsets[0] != shape.Aggregate(1L, (a, b) => a * b) * size)
-                throw new InvalidDataException($"{path}: tensor '{name}' has data_offsets [{string.Join(", ", offsets)}] that do not match its shape [{string.Join(", ", shape)}] × {size} bytes within {dataLength} data bytes.");
+            if (shape.Any(x => x < 0) || offsets.Length != 2 || offsets[0] < 0 || offsets[1] > dataLength
+                || offsets[1] - offsets[0] != shape.Aggregate(1L, (a, b) => a * b) * size)
+                throw new InvalidDataException($"{path}: tensor '{name}' has data_offsets [{string.Join(", ", offsets)}] that do not " +
+                    $"match its shape [{string.Join(", ", shape)}] × {size} bytes within {dataLength} data bytes.");
             entries.Add(new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]));
         }
         return (entries, meta, dataStart);
@@ -118,7 +132,8 @@ public static class Safetensors
 
     static long[] Integers(JsonNode? node, string path, string tensor, string field)
     {
-        if (node is not JsonArray array) throw new InvalidDataException($"{path}: tensor '{tensor}' has {field} {Kind(node)}; expected an array of integers.");
+        if (node is not JsonArray array) throw new InvalidDataException($"{path}: tensor '{tensor}' has {field} {Kind(node)}; expected " +
+            $"an array of integers.");
         return array.Select(x => x is JsonValue v && v.TryGetValue(out long l) ? l
             : throw new InvalidDataException($"{path}: tensor '{tensor}' has a {field} entry {Kind(x)}; expected an integer.")).ToArray();
     }

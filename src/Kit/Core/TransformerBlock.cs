@@ -20,7 +20,8 @@ public sealed class TransformerBlock : nn.Module
     /// <param name="mlpRatio">MLP hidden width as a multiple of <paramref name="dim"/>.</param>
     /// <param name="attentionBias">Biases on the attention projections (GPT-2: none; ViTs: yes).</param>
     /// <param name="dropout">Dropout after attention and MLP.</param>
-    public TransformerBlock(int dim, int heads, int mlpRatio = 4, bool attentionBias = false, double dropout = 0) : base(nameof(TransformerBlock))
+    public TransformerBlock(int dim, int heads, int mlpRatio = 4, bool attentionBias = false,
+        double dropout = 0) : base(nameof(TransformerBlock))
     {
         ln_1 = nn.LayerNorm(dim);
         ln_2 = nn.LayerNorm(dim);
@@ -33,7 +34,8 @@ public sealed class TransformerBlock : nn.Module
     public MultiHeadAttention Attention => attn;
 
     /// <summary>The block on <paramref name="x"/> [B, T, dim]; see <see cref="MultiHeadAttention.Forward"/> for the rest.</summary>
-    public Tensor Forward(Tensor x, AttentionMask mask = default, Func<Tensor, Tensor>? rotate = null, Func<Tensor, Tensor, (Tensor K, Tensor V)>? extend = null)
+    public Tensor Forward(Tensor x, AttentionMask mask = default, Func<Tensor, Tensor>? rotate = null,
+        Func<Tensor, Tensor, (Tensor K, Tensor V)>? extend = null)
     {
         x = x + attn.Forward(ln_1.call(x), mask: mask, rotate: rotate, extend: extend);
         return x + mlp.call(ln_2.call(x));

@@ -53,7 +53,8 @@ public sealed class FashionMnist
     }
 
     // $KIT_DATA as an absolute folder (a relative one against the directory the process started in), or null when unset.
-    static string? KitData => Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env && !string.IsNullOrWhiteSpace(env)
+    static string? KitData => Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env
+        && !string.IsNullOrWhiteSpace(env)
         ? KitEnvironment.AbsoluteFolder(env) : null;
 
     /// <summary>Why the files are not there, for notebooks that skip a part: hidden by KIT_OPTIONAL_DATA, or not installed.</summary>
@@ -61,7 +62,8 @@ public sealed class FashionMnist
         ? $"hidden by {KitEnvironment.OptionalData}=ignore"
         : $"not installed ({InstallCommand})";
 
-    static readonly string[] FileNames = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+    static readonly string[] FileNames = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte" };
 
     /// <summary>
     /// The first folder holding all four files, or null. A folder the user named in $KIT_DATA must hold them (itself or
@@ -77,7 +79,8 @@ public sealed class FashionMnist
             if (complete is not null) return complete;
             var best = named.OrderByDescending(d => FileNames.Count(f => FindFile(d, f) is not null)).First();
             var missing = FileNames.Where(f => FindFile(best, f) is null).Select(f => f + "(.gz)");
-            throw new FileNotFoundException($"{EnvironmentVariable}={env}: {best} lacks {string.Join(", ", missing)} (Fashion-MNIST's four IDX files). " +
+            throw new FileNotFoundException($"{EnvironmentVariable}={env}: {best} lacks {string.Join(", ", missing)} (Fashion-MNIST's " +
+                $"four IDX files). " +
                 $"Point {EnvironmentVariable} at a folder holding all four, or unset it to use the installed copy ({InstallCommand}).");
         }
         return (searchDirectories ?? SearchDirectories()).FirstOrDefault(d => FileNames.All(f => FindFile(d, f) is not null));
@@ -91,24 +94,31 @@ public sealed class FashionMnist
     /// 10,000 test images. <paramref name="padTo32"/> centres 28×28 images in 32×32 (divisible by 8 for
     /// tokenizers). <paramref name="limit"/> keeps the first N.
     /// </summary>
-    public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null, IReadOnlyList<string>? searchDirectories = null)
+    public static FashionMnist Load(Split split = Split.Train, bool padTo32 = true, int? limit = null,
+        IReadOnlyList<string>? searchDirectories = null)
     {
-        var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(searchDirectories is null && KitEnvironment.OptionalDataHidden
-            ? $"Fashion-MNIST is hidden by {KitEnvironment.OptionalData}=ignore (the run behaves as if it were not installed); unset it to use the installed copy, or name a folder with {EnvironmentVariable}."
+        var dir = Locate(searchDirectories) ?? throw new FileNotFoundException(searchDirectories is null
+            && KitEnvironment.OptionalDataHidden
+            ? $"Fashion-MNIST is hidden by {KitEnvironment.OptionalData}=ignore (the run behaves as if it were not installed); unset " +
+                $"it to use the installed copy, or name a folder with {EnvironmentVariable}."
             : "Fashion-MNIST is not installed. Looked for train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), " +
-            $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: {string.Join(", ", searchDirectories ?? SearchDirectories())}. " +
+            $"t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) in: " +
+                $"{string.Join(", ", searchDirectories ?? SearchDirectories())}. " +
             $"Install them with: {InstallCommand}  (or set {EnvironmentVariable} to a folder holding them).");
         string prefix = split == Split.Test ? "t10k" : "train";
         var images = IdxFile.Read(FindFile(dir, $"{prefix}-images-idx3-ubyte")!);
         var labels = IdxFile.Read(FindFile(dir, $"{prefix}-labels-idx1-ubyte")!);
-        if (images.Dimensions.Length != 3) throw new InvalidDataException($"{dir}/{prefix}-images: expected 3 dimensions [N, 28, 28]; found [{string.Join(", ", images.Dimensions)}].");
+        if (images.Dimensions.Length != 3) throw new InvalidDataException($"{dir}/{prefix}-images: expected 3 dimensions [N, 28, 28]; " +
+            $"found [{string.Join(", ", images.Dimensions)}].");
         if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
-            throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for {images.Dimensions[0]} images; the files do not belong together.");
+            throw new InvalidDataException($"{dir}/{prefix}-labels: {string.Join("×", labels.Dimensions)} labels for " +
+                $"{images.Dimensions[0]} images; the files do not belong together.");
         int count = images.Dimensions[0], h = images.Dimensions[1], w = images.Dimensions[2];
         if (h != 28 || w != 28) throw new InvalidDataException($"{dir}/{prefix}-images: {h}×{w} images; Fashion-MNIST's are 28×28.");
         int expected = prefix == "t10k" ? 10_000 : 60_000;
         if (count != expected)
-            Console.Error.WriteLine($"kit: {dir}/{prefix}-images holds {count:N0} images, not Fashion-MNIST's {expected:N0}: these are not the standard files (loaded as they are).");
+            Console.Error.WriteLine($"kit: {dir}/{prefix}-images holds {count:N0} images, not Fashion-MNIST's {expected:N0}: these are " +
+                $"not the standard files (loaded as they are).");
         int first = 0, end = count;
         if (split == Split.Train) end = count * 9 / 10;
         if (split == Split.Validation) first = count * 9 / 10;
@@ -124,7 +134,8 @@ public sealed class FashionMnist
                 Array.Copy(images.Data, (long)i * h * w + y * w, img, (oy + y) * side + ox, w);
             list.Add(img);
             int label = labels.Data[i];
-            if (label >= ClassNames.Count) throw new InvalidDataException($"{dir}/{prefix}-labels: label {label} at index {i} is not a class (expected 0–9).");
+            if (label >= ClassNames.Count) throw new InvalidDataException($"{dir}/{prefix}-labels: label {label} at index {i} is not a " +
+                $"class (expected 0–9).");
             labelList.Add(label);
         }
         return new FashionMnist(list, labelList, side, dir);
@@ -136,7 +147,8 @@ public sealed class FashionMnist
     /// <summary>Images <paramref name="indices"/> as a batch: [B, 1, H, W] (or 3 channels, grey repeated) in [−1, 1].</summary>
     public ImageBatch Batch(IEnumerable<int> indices, int channels = 1)
     {
-        if (channels != 1 && channels != 3) throw new ArgumentOutOfRangeException(nameof(channels), channels, "expected 1 (grey) or 3 (grey repeated as RGB)");
+        if (channels != 1 && channels != 3) throw new ArgumentOutOfRangeException(nameof(channels), channels,
+            "expected 1 (grey) or 3 (grey repeated as RGB)");
         var idx = indices.ToList();
         var pixels = idx.Select(i => channels == 1 ? Images[i] : Images[i].SelectMany(v => new[] { v, v, v }).ToArray()).ToList();
         var images = ImageBatch.ToTensor(pixels, channels, Resolution, Resolution);

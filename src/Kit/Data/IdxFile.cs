@@ -12,7 +12,8 @@ public sealed record IdxArray(int[] Dimensions, byte[] Data);
 /// <summary>Reads and writes IDX files (unsigned-byte data), gzip or plain.</summary>
 public static class IdxFile
 {
-    /// <summary>Reads <paramref name="path"/>; a wrong magic number or a truncated file is an InvalidDataException naming the file.</summary>
+    /// <summary>Reads <paramref name="path"/>; a wrong magic number or a truncated file is an InvalidDataException naming the
+    /// file.</summary>
     public static IdxArray Read(string path)
     {
         byte[] bytes;
@@ -31,10 +32,13 @@ public static class IdxFile
             throw new InvalidDataException($"{path}: the gzip stream is corrupt or truncated ({e.Message}).", e);
         }
         if (bytes.Length < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] < 1 || bytes[3] > 4)
-            throw new InvalidDataException($"{path}: magic number 0x{(bytes.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : 0):X8} is not an unsigned-byte IDX file " +
+            throw new InvalidDataException($"{path}: magic number " +
+                $"0x{(bytes.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : 0):X8} is not an unsigned-byte IDX file " +
                 "(expected 0x00000801 for labels or 0x00000803 for images).");
         int dims = bytes[3];
-        if (bytes.Length < 4 + 4 * dims) throw new InvalidDataException($"{path}: truncated inside the header ({bytes.Length} bytes for {dims} dimensions).");
+        if (bytes.Length < 4
+            + 4 * dims) throw new InvalidDataException($"{path}: truncated inside the header ({bytes.Length} bytes for {dims} " +
+                $"dimensions).");
         var shape = new int[dims];
         long expected = 1;
         for (int d = 0; d < dims; d++)
@@ -45,7 +49,8 @@ public static class IdxFile
         }
         long have = bytes.Length - (4 + 4 * dims);
         if (have < expected)
-            throw new InvalidDataException($"{path}: truncated: the header promises [{string.Join(" × ", shape)}] = {expected} bytes of data, but only {have} follow.");
+            throw new InvalidDataException($"{path}: truncated: the header promises [{string.Join(" × ", shape)}] = {expected} bytes " +
+                $"of data, but only {have} follow.");
         return new IdxArray(shape, bytes.AsSpan(4 + 4 * dims, (int)expected).ToArray());
     }
 

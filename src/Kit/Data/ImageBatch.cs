@@ -8,10 +8,13 @@ namespace Kit.Data;
 /// <summary>Images [B, C, H, W] in [−1, 1]; captions; optional class masks [B, H, W] and labels [B].</summary>
 public sealed class ImageBatch : IDisposable
 {
-    public ImageBatch(Tensor images, IReadOnlyList<string> captions, Tensor? masks = null, Tensor? labels = null, IReadOnlyList<ShapesScene>? scenes = null)
+    public ImageBatch(Tensor images, IReadOnlyList<string> captions, Tensor? masks = null, Tensor? labels = null,
+        IReadOnlyList<ShapesScene>? scenes = null)
     {
-        if (images.dim() != 4) throw new ArgumentException($"images must be [B, C, H, W]; got shape [{string.Join(", ", images.shape)}].", nameof(images));
-        if (captions.Count != images.shape[0]) throw new ArgumentException($"captions has {captions.Count} entries for {images.shape[0]} images.", nameof(captions));
+        if (images.dim() != 4) throw new ArgumentException($"images must be [B, C, H, W]; got shape [{string.Join(", ", images.shape)}].",
+            nameof(images));
+        if (captions.Count != images.shape[0]) throw new ArgumentException($"captions has {captions.Count} entries for " +
+            $"{images.shape[0]} images.", nameof(captions));
         Images = images; Captions = captions; Masks = masks; Labels = labels; Scenes = scenes;
     }
 
@@ -39,7 +42,8 @@ public sealed class ImageBatch : IDisposable
         for (int b = 0; b < pixels.Count; b++)
         {
             var p = pixels[b];
-            if (p.Length != per) throw new ArgumentException($"image {b} has {p.Length} bytes; expected {height}×{width}×{channels} = {per}.", nameof(pixels));
+            if (p.Length != per) throw new ArgumentException($"image {b} has {p.Length} bytes; expected {height}×{width}×{channels} = " +
+                $"{per}.", nameof(pixels));
             for (int i = 0; i < plane; i++)
                 for (int c = 0; c < channels; c++)
                     data[b * per + c * plane + i] = p[i * channels + c] / 127.5f - 1f; // HWC bytes → CHW floats

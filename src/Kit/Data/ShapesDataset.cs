@@ -18,9 +18,14 @@ public sealed record ShapesOptions(int Resolution = 32, int MinObjects = 1, int 
     /// <summary>Throws ArgumentException naming the bad option.</summary>
     public ShapesOptions Validate()
     {
-        if (Resolution < 12 || Resolution > 1024) throw new ArgumentException($"Resolution={Resolution} is out of range: expected 12–1024 pixels (32, 64, 128 typical).", nameof(Resolution));
-        if (MinObjects < 1 || MinObjects > 3) throw new ArgumentException($"MinObjects={MinObjects} is out of range: expected 1–3.", nameof(MinObjects));
-        if (MaxObjects < MinObjects || MaxObjects > 3) throw new ArgumentException($"MaxObjects={MaxObjects} is out of range: expected MinObjects ({MinObjects})–3.", nameof(MaxObjects));
+        if (Resolution < 12
+            || Resolution > 1024) throw new ArgumentException($"Resolution={Resolution} is out of range: expected 12–1024 pixels (32, " +
+                $"64, 128 typical).", nameof(Resolution));
+        if (MinObjects < 1 || MinObjects > 3) throw new ArgumentException($"MinObjects={MinObjects} is out of range: expected 1–3.",
+            nameof(MinObjects));
+        if (MaxObjects < MinObjects
+            || MaxObjects > 3) throw new ArgumentException($"MaxObjects={MaxObjects} is out of range: expected MinObjects " +
+                $"({MinObjects})–3.", nameof(MaxObjects));
         return this;
     }
 }
@@ -91,8 +96,11 @@ public sealed class ShapesDataset
     {
         // A batch that runs past the end is an error, not a shorter batch: a silently short batch changes every
         // number computed from it.
-        if (start < 0 || start >= Count) throw new ArgumentOutOfRangeException(nameof(start), start, $"a dataset of {Count} samples has indices 0..{Count - 1}.");
-        if (size < 1 || start + size > Count) throw new ArgumentOutOfRangeException(nameof(size), size, $"samples {start}..{start + size - 1} were asked of a dataset of {Count} (indices 0..{Count - 1}): expected 1..{Count - start}.");
+        if (start < 0 || start >= Count) throw new ArgumentOutOfRangeException(nameof(start), start,
+            $"a dataset of {Count} samples has indices 0..{Count - 1}.");
+        if (size < 1 || start + size > Count) throw new ArgumentOutOfRangeException(nameof(size), size,
+            $"samples {start}..{start + size - 1} were asked of a dataset of {Count} (indices 0..{Count - 1}): expected " +
+                $"1..{Count - start}.");
         return Batch(Enumerable.Range(start, size));
     }
 

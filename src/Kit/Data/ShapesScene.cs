@@ -45,7 +45,8 @@ public sealed record ShapesScene(IReadOnlyList<ShapeObject> Objects)
     static readonly string[] Numbers = { "zero", "one", "two", "three", "four" };
 
     /// <summary>Canonical description (objects in grid order): two scenes are the same scene iff their keys match.</summary>
-    public string Key => string.Join("|", Objects.OrderBy(o => o.Row * 3 + o.Column).Select(o => $"{o.Row}{o.Column}:{o.Shape}:{o.Colour}:{o.Size}"));
+    public string Key => string.Join("|", Objects.OrderBy(o => o.Row * 3
+        + o.Column).Select(o => $"{o.Row}{o.Column}:{o.Shape}:{o.Colour}:{o.Size}"));
 
     /// <summary>The split this scene belongs to, fixed by a hash of <see cref="Key"/> (80% / 10% / 10%).</summary>
     public Split Split

@@ -11,7 +11,8 @@ public static class WordNet
     public const string Directory = "/usr/share/wordnet";
 
     /// <summary>The installed WordNet's folder, or null when it is not installed or KIT_OPTIONAL_DATA=ignore hides it.</summary>
-    public static string? Installed => !KitEnvironment.OptionalDataHidden && File.Exists(Path.Combine(Directory, "data.noun")) ? Directory : null;
+    public static string? Installed => !KitEnvironment.OptionalDataHidden && File.Exists(Path.Combine(Directory,
+        "data.noun")) ? Directory : null;
 
     /// <summary>Why WordNet is absent: hidden by KIT_OPTIONAL_DATA, or not installed.</summary>
     public static string Absence => KitEnvironment.OptionalDataHidden

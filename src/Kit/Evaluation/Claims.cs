@@ -31,7 +31,8 @@ public sealed record ClaimRule(bool Holds, string Says)
     /// near 0, and 2 % is not well above 0.5 %).
     /// </summary>
     public static ClaimRule WellAboveChance(double share, double chance) =>
-        new(share >= 2 * chance - Slack && share - chance >= 0.10 - Slack, $"{P(share)} vs chance {P(chance)}: needs ≥ 2 × chance and ≥ chance + 10 points");
+        new(share >= 2 * chance - Slack && share - chance >= 0.10 - Slack,
+            $"{P(share)} vs chance {P(chance)}: needs ≥ 2 × chance and ≥ chance + 10 points");
 
     // Shares are ratios of counts: 0.15 − 0.05 is 0.0999… in floating point, and must still count as 10 points.
     const double Slack = 1e-12;
@@ -47,7 +48,8 @@ public sealed record ClaimRule(bool Holds, string Says)
         new(a >= b - tolerance, tolerance == 0 ? $"{N(a)}{unit} ≥ {N(b)}{unit}" : $"{N(a)}{unit} ≥ {N(b)}{unit} − {N(tolerance)}{unit}");
 
     /// <summary><paramref name="value"/> above the fixed <paramref name="bound"/>.</summary>
-    public static ClaimRule Above(double value, double bound, string unit = "") => new(value > bound, $"{N(value)}{unit} > {N(bound)}{unit}");
+    public static ClaimRule Above(double value, double bound, string unit = "") => new(value > bound,
+        $"{N(value)}{unit} > {N(bound)}{unit}");
 
     /// <summary>A share above <paramref name="bound"/> and at least 10 points over its chance level (e.g. "mostly right").</summary>
     public static ClaimRule Mostly(double share, double chance, double bound = 0.5) =>
@@ -64,7 +66,8 @@ public sealed record ClaimRule(bool Holds, string Says)
 /// <param name="Rule">The rule that decides, with its numbers.</param>
 /// <param name="ExpectedAtThisScale">Whether this scale should show the finding (false for a smoke test of a slow effect).</param>
 /// <param name="Measured">Its figures are wall-clock measurements (a speed): two runs at the same seed may differ in them.</param>
-public sealed record Claim(string Finding, string PaperFigure, string ThisRun, ClaimRule Rule, bool ExpectedAtThisScale = true, bool Measured = false)
+public sealed record Claim(string Finding, string PaperFigure, string ThisRun, ClaimRule Rule, bool ExpectedAtThisScale = true,
+    bool Measured = false)
 {
     /// <summary>What the rule decided, read with the scale's expectation.</summary>
     public Verdict Verdict => Rule.Holds ? Verdict.Holds : ExpectedAtThisScale ? Verdict.DoesNotHold : Verdict.NotExpectedAtThisScale;
@@ -96,14 +99,17 @@ public sealed class ClaimsTable : IRichView
     public string Paper { get; }
     public IReadOnlyList<Claim> Claims { get; }
     public Kit.Core.RunScale Scale { get; }
-    public string Title => $"Does this run agree with {Paper}? ({Scale.ToString().ToLowerInvariant()} scale{(Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny ? ": a smoke test" : "")})";
+    public string Title
+        => $"Does this run agree with {Paper}? ({Scale.ToString().ToLowerInvariant()} " +
+            $"scale{(Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny ? ": a smoke test" : "")})";
 
     /// <summary>The table: finding, paper, this run, rule, verdict.</summary>
     public ResultTable Table => ResultTable.FromRows(Title, new[] { "claim", "paper", "this run", "rule", "verdict" },
         Claims.Select(c => (IReadOnlyList<object?>)new object?[] { c.Finding, c.PaperFigure, c.ThisRun, c.Rule.Says, c.VerdictText }),
         measuredRows: Claims.Select((c, i) => (c, i)).Where(x => x.c.Measured).Select(x => x.i),
         note: Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny
-            ? "Quick scale trains for a few steps: a claim marked \"not expected at this scale\" is not a failed reproduction; run the default scale for the verdicts that count."
+            ? "Quick scale trains for a few steps: a claim marked \"not expected at this scale\" is not a failed reproduction; run the " +
+                "default scale for the verdicts that count."
             : null);
 
     public string ToHtml() => Table.ToHtml();

@@ -29,8 +29,10 @@ public static class FlopCounter
     /// <summary>Forward MACs per sample of <paramref name="model"/> on <paramref name="input"/> (batch of one or more).</summary>
     public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input) => PerSample(model, input).ForwardMacs;
 
-    /// <summary>Forward MACs per sample of <paramref name="model"/>'s layers while <paramref name="forward"/> runs on <paramref name="input"/>.</summary>
-    public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input, Action<Tensor> forward) => PerSample(model, input, forward).ForwardMacs;
+    /// <summary>Forward MACs per sample of <paramref name="model"/>'s layers while <paramref name="forward"/> runs on
+    /// <paramref name="input"/>.</summary>
+    public static double ForwardMacsPerSample(nn.Module model, Func<Tensor> input, Action<Tensor> forward) => PerSample(model, input,
+        forward).ForwardMacs;
 
     /// <summary>
     /// Forward MACs and training FLOPs per sample of <paramref name="model"/> while <paramref name="forward"/> (by default the
@@ -48,7 +50,8 @@ public static class FlopCounter
         var removers = new List<Action>();
         void Watch(nn.Module<Tensor, Tensor> layer, Func<Tensor> weight, Func<Tensor, Tensor, Tensor, double> count)
         {
-            var hook = layer.register_forward_hook((m, x, y) => { var w = weight(); Layer(count(x, y, w), w.requires_grad, x.requires_grad); return y; });
+            var hook = layer.register_forward_hook((m, x, y) => { var w = weight(); Layer(count(x, y, w), w.requires_grad,
+                x.requires_grad); return y; });
             removers.Add(() => hook.remove());
         }
         foreach (var (_, module) in model.named_modules())
@@ -56,9 +59,11 @@ public static class FlopCounter
             switch (module)
             {
                 // conv weight [out, in / groups, kh, kw]: each output element sums over one input group's kernel window.
-                case Conv2d conv: Watch(conv, () => conv.weight!, (x, y, w) => y.numel() * (double)(w.shape[1] * w.shape[2] * w.shape[3])); break;
+                case Conv2d conv: Watch(conv, () => conv.weight!,
+                    (x, y, w) => y.numel() * (double)(w.shape[1] * w.shape[2] * w.shape[3])); break;
                 // transposed conv weight [in, out / groups, kh, kw]: each input element scatters into one output group's kernel window.
-                case ConvTranspose2d deconv: Watch(deconv, () => deconv.weight!, (x, y, w) => x.numel() * (double)(w.shape[1] * w.shape[2] * w.shape[3])); break;
+                case ConvTranspose2d deconv: Watch(deconv, () => deconv.weight!,
+                    (x, y, w) => x.numel() * (double)(w.shape[1] * w.shape[2] * w.shape[3])); break;
                 case Linear linear: Watch(linear, () => linear.weight!, (x, y, w) => y.numel() * (double)w.shape[1]); break;
             }
         }
@@ -93,7 +98,8 @@ public static class FlopCounter
         switch (model)
         {
             case nn.Module<Tensor, Tensor> plain: plain.call(x); break;
-            default: throw new ArgumentException($"{model.GetType().Name} is not a tensor-to-tensor module; pass how to run it (forward).", nameof(model));
+            default: throw new ArgumentException($"{model.GetType().Name} is not a tensor-to-tensor module; pass how to run it (forward).",
+                nameof(model));
         }
     }
 }

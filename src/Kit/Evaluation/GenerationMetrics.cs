@@ -18,7 +18,8 @@ namespace Kit.Evaluation;
 /// (NaN when no prompt states one); SceneAccuracy: share of prompts with every object found and the relation right.
 /// (Sizes are not read by the probe.)
 /// </summary>
-public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy, double RelationAccuracy);
+public sealed record CompositionalScore(double ObjectAccuracy, double SceneAccuracy, double ColourAccuracy, double ShapeAccuracy,
+    double RelationAccuracy);
 
 /// <summary>
 /// Caption quality against a scene. ObjectMatch: share of the scene's objects named with all three of size, colour and
@@ -45,7 +46,8 @@ public static partial class GenerationMetrics
     /// <summary>Reads each image with the probe and scores it against its prompt scene (see <see cref="CompositionalScore"/>).</summary>
     public static CompositionalScore Compositional(ProbeNetwork probe, Tensor images, IReadOnlyList<ShapesScene> prompts)
     {
-        if (images.shape[0] != prompts.Count) throw new ArgumentException($"{images.shape[0]} images for {prompts.Count} prompts.", nameof(prompts));
+        if (images.shape[0] != prompts.Count) throw new ArgumentException($"{images.shape[0]} images for {prompts.Count} prompts.",
+            nameof(prompts));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var device = probe.parameters().First().device;
@@ -61,7 +63,8 @@ public static partial class GenerationMetrics
     {
         int cells = ProbeNetwork.Cells;
         if (shapes.Length != prompts.Count * cells || colours.Length != prompts.Count * cells)
-            throw new ArgumentException($"expected {prompts.Count * cells} cell readings for {prompts.Count} prompts; got {shapes.Length} shapes and {colours.Length} colours.", nameof(shapes));
+            throw new ArgumentException($"expected {prompts.Count * cells} cell readings for {prompts.Count} prompts; got " +
+                $"{shapes.Length} shapes and {colours.Length} colours.", nameof(shapes));
         int objects = 0, found = 0, coloursFound = 0, shapesFound = 0, scenesRight = 0, relations = 0, relationsRight = 0;
         for (int b = 0; b < prompts.Count; b++)
         {
@@ -71,7 +74,8 @@ public static partial class GenerationMetrics
             {
                 long wantShape = (int)prompt[i].Shape + 1, wantColour = (int)prompt[i].Colour + 1;
                 var inImage = Enumerable.Range(b * cells, cells);
-                at[i] = inImage.Where(k => shapes[k] == wantShape && colours[k] == wantColour).Select(k => k - b * cells).DefaultIfEmpty(-1).First();
+                at[i] = inImage.Where(k => shapes[k] == wantShape
+                    && colours[k] == wantColour).Select(k => k - b * cells).DefaultIfEmpty(-1).First();
                 objects++;
                 if (at[i] >= 0) found++;
                 if (inImage.Any(k => colours[k] == wantColour)) coloursFound++;
@@ -81,17 +85,20 @@ public static partial class GenerationMetrics
             if (prompt.Count >= 2)
             {
                 relations++;
-                relationRight = allFound && ShapesScene.Relation(prompt[0] with { Row = at[0] / 3, Column = at[0] % 3 }, prompt[1] with { Row = at[1] / 3, Column = at[1] % 3 })
+                relationRight = allFound && ShapesScene.Relation(prompt[0] with { Row = at[0] / 3, Column = at[0] % 3 },
+                    prompt[1] with { Row = at[1] / 3, Column = at[1] % 3 })
                     == ShapesScene.Relation(prompt[0], prompt[1]);
                 if (relationRight) relationsRight++;
             }
             if (allFound && relationRight) scenesRight++;
         }
-        return new CompositionalScore(found / (double)objects, scenesRight / (double)prompts.Count, coloursFound / (double)objects, shapesFound / (double)objects,
+        return new CompositionalScore(found / (double)objects, scenesRight / (double)prompts.Count, coloursFound / (double)objects,
+            shapesFound / (double)objects,
             relations == 0 ? double.NaN : relationsRight / (double)relations);
     }
 
-    /// <summary>The same score against prompts rotated by half the batch: what images unrelated to their prompt score (chance level).</summary>
+    /// <summary>The same score against prompts rotated by half the batch: what images unrelated to their prompt score (chance
+    /// level).</summary>
     public static CompositionalScore ShuffledChance(ProbeNetwork probe, Tensor images, IReadOnlyList<ShapesScene> prompts) =>
         Compositional(probe, images, Shuffled(prompts));
 
@@ -108,12 +115,15 @@ public static partial class GenerationMetrics
     [GeneratedRegex(@"\b(small|large) (red|green|blue|yellow|purple|orange|white) (circle|square|triangle|star|cross)\b")]
     private static partial Regex ObjectPhrase();
 
-    /// <summary>Scores <paramref name="caption"/> against <paramref name="scene"/>; F1 is the best over the scene's caption phrasings.</summary>
+    /// <summary>Scores <paramref name="caption"/> against <paramref name="scene"/>; F1 is the best over the scene's caption
+    /// phrasings.</summary>
     public static CaptionScore Caption(string caption, ShapesScene scene)
     {
         // Each object as [size, colour, shape] words: those the caption names, and the scene's.
-        var namedWords = ObjectPhrase().Matches(caption).Select(m => new[] { m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value }).ToList();
-        var truthWords = scene.Objects.Select(o => new[] { ShapeObject.Word(o.Size), ShapeObject.Word(o.Colour), ShapeObject.Word(o.Shape) }).ToList();
+        var namedWords = ObjectPhrase().Matches(caption).Select(m => new[] { m.Groups[1].Value, m.Groups[2].Value,
+            m.Groups[3].Value }).ToList();
+        var truthWords = scene.Objects.Select(o => new[] { ShapeObject.Word(o.Size), ShapeObject.Word(o.Colour),
+            ShapeObject.Word(o.Shape) }).ToList();
         var named = namedWords.Select(w => string.Join(" ", w)).ToList();
         var truth = truthWords.Select(w => string.Join(" ", w)).ToList();
         int matched = truth.Count(t => named.Contains(t));
@@ -178,14 +188,17 @@ public static partial class GenerationMetrics
     public static double ClassAccuracy(IReadOnlyList<long> predicted, IReadOnlyList<int> requested)
     {
         if (predicted.Count != requested.Count || predicted.Count == 0)
-            throw new ArgumentException($"{predicted.Count} predictions for {requested.Count} requested classes: expected one each, at least one.", nameof(predicted));
+            throw new ArgumentException($"{predicted.Count} predictions for {requested.Count} requested classes: expected one each, at " +
+                $"least one.", nameof(predicted));
         return predicted.Zip(requested).Count(p => p.First == p.Second) / (double)predicted.Count;
     }
 
     /// <summary>Share of answers equal to the expected ones (case and surrounding spaces ignored).</summary>
     public static double VqaAccuracy(IReadOnlyList<string> answers, IReadOnlyList<string> expected)
     {
-        if (answers.Count != expected.Count) throw new ArgumentException($"{answers.Count} answers for {expected.Count} questions.", nameof(answers));
-        return answers.Zip(expected).Count(p => string.Equals(p.First.Trim(), p.Second.Trim(), StringComparison.OrdinalIgnoreCase)) / (double)Math.Max(1, answers.Count);
+        if (answers.Count != expected.Count) throw new ArgumentException($"{answers.Count} answers for {expected.Count} questions.",
+            nameof(answers));
+        return answers.Zip(expected).Count(p => string.Equals(p.First.Trim(), p.Second.Trim(),
+            StringComparison.OrdinalIgnoreCase)) / (double)Math.Max(1, answers.Count);
     }
 }

@@ -11,7 +11,8 @@ namespace Kit.Evaluation;
 /// <summary>Image-quality and distribution metrics.</summary>
 public static class ImageMetrics
 {
-    /// <summary>Mean PSNR in dB of <paramref name="reconstruction"/> against <paramref name="target"/> (both [B, C, H, W] in [−1, 1]), per image then averaged.</summary>
+    /// <summary>Mean PSNR in dB of <paramref name="reconstruction"/> against <paramref name="target"/> (both [B, C, H, W] in [−1, 1]), per
+    /// image then averaged.</summary>
     public static double Psnr(Tensor reconstruction, Tensor target)
     {
         CheckPair(reconstruction, target);
@@ -56,8 +57,10 @@ public static class ImageMetrics
     public static double FrechetDistance(Tensor features1, Tensor features2)
     {
         if (features1.dim() != 2 || features2.dim() != 2 || features1.shape[1] != features2.shape[1])
-            throw new ArgumentException($"feature sets must be [N, d] and [M, d]; got [{string.Join(", ", features1.shape)}] and [{string.Join(", ", features2.shape)}].");
-        if (features1.shape[0] < 2 || features2.shape[0] < 2) throw new ArgumentException("each feature set needs at least two rows to estimate a covariance.");
+            throw new ArgumentException($"feature sets must be [N, d] and [M, d]; got [{string.Join(", ", features1.shape)}] and " +
+                $"[{string.Join(", ", features2.shape)}].");
+        if (features1.shape[0] < 2
+            || features2.shape[0] < 2) throw new ArgumentException("each feature set needs at least two rows to estimate a covariance.");
         using var scope = NewDisposeScope();
         var a = features1.detach().to(float64).cpu();
         var b = features2.detach().to(float64).cpu();
@@ -87,6 +90,7 @@ public static class ImageMetrics
     static void CheckPair(Tensor a, Tensor b)
     {
         if (a.dim() != 4 || !a.shape.SequenceEqual(b.shape))
-            throw new ArgumentException($"images must be two [B, C, H, W] tensors of one shape; got [{string.Join(", ", a.shape)}] and [{string.Join(", ", b.shape)}].");
+            throw new ArgumentException($"images must be two [B, C, H, W] tensors of one shape; got [{string.Join(", ", a.shape)}] and " +
+                $"[{string.Join(", ", b.shape)}].");
     }
 }

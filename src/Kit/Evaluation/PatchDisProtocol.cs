@@ -28,7 +28,8 @@ public static class PatchDisProtocol
     {
         int k = (int)classVectors.shape[0] + 1;
         Tensor Similarity(PatchDisSplit split) => split.Patches.MatmulChecked(classVectors.t());   // [B, N, K]
-        Tensor Pixels(Tensor labels, Tensor masks) => PatchDiscrimination.Upsample(labels, grid, grid, (int)masks.shape[1], (int)masks.shape[2]);
+        Tensor Pixels(Tensor labels, Tensor masks) => PatchDiscrimination.Upsample(labels, grid, grid, (int)masks.shape[1],
+            (int)masks.shape[2]);
         var similarity = Similarity(validation);
         var best = similarity.amax(new long[] { -1 }).reshape(-1).sort().Values.data<float>().ToArray();
         var candidates = Enumerable.Range(0, 20).Select(q => (double)best[q * (best.Length - 1) / 19]).Distinct().ToList();

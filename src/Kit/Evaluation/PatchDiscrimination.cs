@@ -24,12 +24,15 @@ public static class PatchDiscrimination
     public static Tensor Upsample(Tensor patchLabels, int gridHeight, int gridWidth, int height, int width)
     {
         if (height % gridHeight != 0 || width % gridWidth != 0)
-            throw new ArgumentException($"{height}×{width} pixels do not split into a {gridHeight}×{gridWidth} patch grid.", nameof(height));
+            throw new ArgumentException($"{height}×{width} pixels do not split into a {gridHeight}×{gridWidth} patch grid.",
+                nameof(height));
         long b = patchLabels.shape[0];
-        return patchLabels.reshape(b, gridHeight, 1, gridWidth, 1).expand(b, gridHeight, height / gridHeight, gridWidth, width / gridWidth).reshape(b, height, width);
+        return patchLabels.reshape(b, gridHeight, 1, gridWidth, 1).expand(b, gridHeight, height / gridHeight, gridWidth,
+            width / gridWidth).reshape(b, height, width);
     }
 
-    /// <summary>Per-class IoU over all pixels of <paramref name="predicted"/> vs <paramref name="truth"/> (both [B, H, W], classes 0 … classes − 1).</summary>
+    /// <summary>Per-class IoU over all pixels of <paramref name="predicted"/> vs <paramref name="truth"/> (both [B, H, W], classes 0 …
+    /// classes − 1).</summary>
     public static double[] ClassIoU(Tensor predicted, Tensor truth, int classes)
     {
         var p = predicted.reshape(-1).to(int64);
@@ -61,7 +64,8 @@ public static class PatchDiscrimination
         using var scope = NewDisposeScope();
         var counts = truthPatches.reshape(-1).bincount(null, classes).to(float32);
         using var generator = new Generator((ulong)seed);
-        var drawn = multinomial(counts / counts.sum(), truthPatches.numel(), replacement: true, generator: generator).reshape(truthPatches.shape);
+        var drawn = multinomial(counts / counts.sum(), truthPatches.numel(), replacement: true,
+            generator: generator).reshape(truthPatches.shape);
         return MeanIoU(Upsample(drawn, gridHeight, gridWidth, (int)masks.shape[1], (int)masks.shape[2]), masks, classes);
     }
 }

@@ -9,7 +9,8 @@ namespace Kit.Evaluation;
 /// <param name="ImageToText">K → share of images whose right caption is in their top K.</param>
 /// <param name="TextToImage">K → share of captions whose right image is in their top K.</param>
 /// <param name="Chance">K → the share a random ranking gets (K / gallery size, for one right answer per query).</param>
-public sealed record RetrievalScores(IReadOnlyDictionary<int, double> ImageToText, IReadOnlyDictionary<int, double> TextToImage, IReadOnlyDictionary<int, double> Chance);
+public sealed record RetrievalScores(IReadOnlyDictionary<int, double> ImageToText, IReadOnlyDictionary<int, double> TextToImage,
+    IReadOnlyDictionary<int, double> Chance);
 
 /// <summary>Recall@K.</summary>
 public static class Retrieval
@@ -24,7 +25,8 @@ public static class Retrieval
     public static double RecallAtK(Tensor similarity, Tensor right, int k)
     {
         if (similarity.dim() != 2 || !similarity.shape.SequenceEqual(right.shape))
-            throw new ArgumentException($"similarity [{string.Join(", ", similarity.shape)}] and right [{string.Join(", ", right.shape)}] must be the same [Q, G].", nameof(right));
+            throw new ArgumentException($"similarity [{string.Join(", ", similarity.shape)}] and right " +
+                $"[{string.Join(", ", right.shape)}] must be the same [Q, G].", nameof(right));
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "expected K ≥ 1.");
         using var scope = NewDisposeScope();
         k = (int)Math.Min(k, similarity.shape[1]);
@@ -33,7 +35,8 @@ public static class Retrieval
         return right.to(@bool).gather(1, order).any(1).to(float32).mean().item<float>();
     }
 
-    /// <summary>Recall@1/5/10 of images vs texts: <paramref name="similarity"/> [N images, N texts], <paramref name="right"/> likewise.</summary>
+    /// <summary>Recall@1/5/10 of images vs texts: <paramref name="similarity"/> [N images, N texts], <paramref name="right"/>
+    /// likewise.</summary>
     public static RetrievalScores Score(Tensor similarity, Tensor right) => new(
         Ks.ToDictionary(k => k, k => RecallAtK(similarity, right, k)),
         Ks.ToDictionary(k => k, k => RecallAtK(similarity.t(), right.t(), k)),

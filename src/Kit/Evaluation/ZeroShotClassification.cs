@@ -14,7 +14,8 @@ public static class ZeroShotClassification
     /// </summary>
     public static double Accuracy(Func<Tensor, Tensor> encodeImages, Tensor classVectors, Tensor features, Tensor labels)
     {
-        var predicted = Scopes.InChunks(features.shape[0], 256, (start, n) => encodeImages(features.narrow(0, start, n)).MatmulChecked(classVectors.t()).argmax(-1));
+        var predicted = Scopes.InChunks(features.shape[0], 256, (start, n) => encodeImages(features.narrow(0, start,
+            n)).MatmulChecked(classVectors.t()).argmax(-1));
         return predicted.eq(labels.to(predicted.device)).to(float32).mean().item<float>();
     }
 }

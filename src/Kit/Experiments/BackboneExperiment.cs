@@ -16,11 +16,14 @@ public sealed record BackboneReport(PretrainedBackbone Backbone, ReadoutResult P
     sealed record Row(string Features, ReadoutResult Readout, double? MaeLoss, object? Seconds);
 
     /// <summary>One row per backbone: shape and colour read from the features, beside chance, and what pretraining cost.</summary>
-    public ResultTable Table() => ResultTable.Of("What the frozen backbone's patch features know (linear readout per grid cell, held-out scenes)",
+    public ResultTable Table()
+        => ResultTable.Of("What the frozen backbone's patch features know (linear readout per grid cell, held-out scenes)",
         new[]
         {
-            new Row($"ViT pretrained by MAE ({Backbone.Config.Steps} steps{(Backbone.FashionImages > 0 ? $", with {Backbone.FashionImages} Fashion-MNIST images" : "")})",
-                Pretrained, double.IsNaN(Backbone.FinalLoss) ? null : Backbone.FinalLoss, double.IsNaN(Backbone.Seconds) ? "cached" : Backbone.Seconds),
+            new Row($"ViT pretrained by MAE ({Backbone.Config.Steps} " +
+                $"steps{(Backbone.FashionImages > 0 ? $", with {Backbone.FashionImages} Fashion-MNIST images" : "")})",
+                Pretrained, double.IsNaN(Backbone.FinalLoss) ? null : Backbone.FinalLoss, double.IsNaN(Backbone.Seconds)
+                    ? "cached" : Backbone.Seconds),
             new Row("the same ViT, random initialisation", Random, null, null),
         }, new TableColumn<Row>[]
         {
@@ -33,8 +36,10 @@ public sealed record BackboneReport(PretrainedBackbone Backbone, ReadoutResult P
             new("MAE loss", r => r.MaeLoss),
             new("pretrain s", r => r.Seconds),
         },
-        note: $"Each cell's features: the mean of the patches whose centre lies in it; one linear layer per attribute, trained on {Readout.TrainImages} scenes' cells, " +
-              $"scored on the objects of {Readout.TestImages} test scenes. Chance: the most frequent class. MAE loss: the hidden patches' reconstruction error (each patch normalised).",
+        note: $"Each cell's features: the mean of the patches whose centre lies in it; one linear layer per attribute, trained on " +
+            $"{Readout.TrainImages} scenes' cells, " +
+              $"scored on the objects of {Readout.TestImages} test scenes. Chance: the most frequent class. MAE loss: the hidden " +
+                  $"patches' reconstruction error (each patch normalised).",
         measured: new[] { "pretrain s" });
 }
 

@@ -18,36 +18,45 @@ namespace Kit.Experiments;
 public sealed record CodePriorEntry(string Name, TokenizerRun Run, int[]? FactorGroups = null);
 
 /// <summary>Sizes of the priors at one scale.</summary>
-public sealed record CodePriorConfig(GptShape Model, LanguageTrainingConfig Training, int TrainImages, int TestImages, double Guidance = 3.0, double Temperature = 0.8, long Seed = 0)
+public sealed record CodePriorConfig(GptShape Model, LanguageTrainingConfig Training, int TrainImages, int TestImages,
+    double Guidance = 3.0, double Temperature = 0.8, long Seed = 0)
 {
     /// <summary>The priors at <paramref name="scale"/>.</summary>
     public static CodePriorConfig For(RunScale scale, long seed = 0) => new(
         new GptShape(Layers: scale.Pick(1, 2, 2, 2), Heads: 4, Dim: scale.Pick(32, 96, 128, 256), ContextLength: 96),
-        new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3, Seed: seed),
+        new LanguageTrainingConfig(Steps: scale.Pick(4, 60, 300, 3000), BatchSize: scale.Pick(8, 32, 32, 32), LearningRate: 2e-3,
+            Seed: seed),
         TrainImages: scale.Pick(64, 2048, 4096, 20_000), TestImages: scale.Pick(4, 32, 64, 256), Seed: seed);
 }
 
 /// <summary>One prior's scores: text → image on held-out prompts beside its shuffled-prompt chance, FD, the prior's size.</summary>
-public sealed record CodePriorResult(CodePriorEntry Entry, long EmbeddingRows, CompositionalScore TextToImage, CompositionalScore Chance, double FrechetDistance);
+public sealed record CodePriorResult(CodePriorEntry Entry, long EmbeddingRows, CompositionalScore TextToImage, CompositionalScore Chance,
+    double FrechetDistance);
 
 /// <summary>Every prior's scores and their table.</summary>
 public sealed record CodePriorResults(IReadOnlyList<CodePriorResult> Results, ResultTable Table)
 {
     /// <summary>The scores of <paramref name="entry"/>'s prior (picked by the entry itself, not its name).</summary>
     public CodePriorResult Of(CodePriorEntry entry) =>
-        Results.FirstOrDefault(r => ReferenceEquals(r.Entry, entry)) ?? throw new ArgumentException($"no prior was trained for '{entry.Name}'.", nameof(entry));
+        Results.FirstOrDefault(r => ReferenceEquals(r.Entry,
+            entry)) ?? throw new ArgumentException($"no prior was trained for '{entry.Name}'.", nameof(entry));
 }
 
 /// <summary>AR priors over each tokenizer's codes.</summary>
 public static class CodePriorExperiment
 {
-    /// <summary>Trains (or loads) one prior per entry and tabulates FD, compositional accuracy (with chance) and the prior's size.</summary>
-    public static CodePriorResults Run(IEnumerable<CodePriorEntry> entries, CodePriorConfig config, ProbeNetwork probe, Device? device = null)
+    /// <summary>Trains (or loads) one prior per entry and tabulates FD, compositional accuracy (with chance) and the prior's
+    /// size.</summary>
+    public static CodePriorResults Run(IEnumerable<CodePriorEntry> entries, CodePriorConfig config, ProbeNetwork probe,
+        Device? device = null)
     {
         device ??= Devices.Default;
-        using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: config.Seed + 7)).Batch(0, config.TrainImages);
-        using var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: config.Seed + 11)).Batch(0, config.TestImages);
-        var captions = train.Scenes!.SelectMany(s => Enumerable.Range(0, ShapesScene.CaptionTemplates).Select(s.Caption)).Concat(test.Scenes!.Select(s => s.Caption(0))).ToList();
+        using var train = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Seed: config.Seed + 7)).Batch(0,
+            config.TrainImages);
+        using var test = new ShapesDataset(config.TestImages, Split.Test, new ShapesOptions(Seed: config.Seed + 11)).Batch(0,
+            config.TestImages);
+        var captions = train.Scenes!.SelectMany(s => Enumerable.Range(0,
+            ShapesScene.CaptionTemplates).Select(s.Caption)).Concat(test.Scenes!.Select(s => s.Caption(0))).ToList();
         var text = TextTokenizer.Fit(captions);
         var results = new List<CodePriorResult>();
         foreach (var entry in entries)
@@ -60,20 +69,24 @@ public static class CodePriorExperiment
                 Factorization = entry.FactorGroups is null ? null : vocabulary.Factorized(entry.FactorGroups),
             };
             using var codes = tokenizer.EncodeAll(train.Images, device);
-            var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(), SequenceMix.TextToImageOnly);
+            var sequences = new UnifiedSequences(vocabulary, new VisualCorpus(train.Scenes!, codes), Array.Empty<string>(),
+                SequenceMix.TextToImageOnly);
             var model = UnifiedTraining.Train($"prior on {entry.Name}", UnifiedModelConfig.For(vocabulary, gpt), sequences, config.Training,
                 new { Tokenizer = entry.Run.Key, entry.FactorGroups, config.TrainImages, TextIds = text.Count }, device: device).Model;
             var pipeline = new UnifiedPipeline(model, vocabulary, tokenizer);
-            var generated = UnifiedEvaluation.GenerateFor(pipeline, test.Scenes!, new SamplingOptions(Temperature: config.Temperature, Guidance: config.Guidance, Seed: config.Seed));
+            var generated = UnifiedEvaluation.GenerateFor(pipeline, test.Scenes!, new SamplingOptions(Temperature: config.Temperature,
+                Guidance: config.Guidance, Seed: config.Seed));
             var score = GenerationMetrics.Compositional(probe, generated, test.Scenes!);
             var chance = GenerationMetrics.ShuffledChance(probe, generated, test.Scenes!);
             double fd = UnifiedEvaluation.ProbeFrechet(probe, generated, test.Images);
-            long embeddingRows = entry.FactorGroups is null ? vocabulary.Count : vocabulary.CodeOffset + entry.FactorGroups.Sum(b => 1L << b);
+            long embeddingRows = entry.FactorGroups is null ? vocabulary.Count : vocabulary.CodeOffset
+                + entry.FactorGroups.Sum(b => 1L << b);
             results.Add(new CodePriorResult(entry, embeddingRows, score, chance, fd));
             generated.Dispose();
             model.Dispose();
         }
-        var table = ResultTable.Of("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", results, new TableColumn<CodePriorResult>[]
+        var table = ResultTable.Of("Generation: an AR prior on each tokenizer's codes (text → image, held-out prompts)", results,
+            new TableColumn<CodePriorResult>[]
         {
             new("tokenizer", r => r.Entry.Name),
             new("vocabulary", r => r.Entry.Run.Tokenizer.CodebookSize),

@@ -2,14 +2,10 @@
 // fixed pooled grid of the same budget — scored on feature reconstruction, pixels (through the kit's pixel decoder,
 // standing in for LaVIT's diffusion decoder), the probe, tokens per image and how well the kept patches cover the
 // objects; then the unified LLM trained on dynamic and on fixed codes, judged the same way and timed per epoch.
-using Kit.Backbones;
 using Kit.Core;
-using Kit.Data;
 using Kit.Evaluation;
 using Kit.Language;
-using Kit.Notebook;
 using Kit.Quantizers;
-using Kit.Tokenizers;
 using Kit.Tokenizers.Dynamic;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -25,7 +21,8 @@ namespace Kit.Experiments;
 /// <param name="ProbeAccuracy">The probe's cell accuracy on those images.</param>
 /// <param name="Selection">Tokens per image and foreground overlap of the kept patches.</param>
 /// <param name="Usage">Code usage over the held-out tokens.</param>
-public sealed record DynamicScores(string Name, DynamicTokenizerRun Run, SelectionMode Mode, double FeatureCos, double KeptCos, double DroppedCos, double Psnr,
+public sealed record DynamicScores(string Name, DynamicTokenizerRun Run, SelectionMode Mode, double FeatureCos, double KeptCos,
+    double DroppedCos, double Psnr,
     double ProbeAccuracy, SelectionScores Selection, QuantizerStats Usage, Tensor Keep, Tensor Reconstructions);
 
 /// <summary>How much the stochastic mode moves one image's tokens between encodings.</summary>
@@ -33,7 +30,8 @@ public sealed record DynamicScores(string Name, DynamicTokenizerRun Run, Selecti
 /// <param name="CountRange">Largest minus smallest count, averaged over images.</param>
 /// <param name="SameIds">Share of encoding pairs of the same image that give identical code sequences.</param>
 /// <param name="Counts">[image][encoding] token counts.</param>
-public sealed record SelectionSpread(SelectionMode Mode, double CountStd, double CountRange, double SameIds, IReadOnlyList<IReadOnlyList<int>> Counts);
+public sealed record SelectionSpread(SelectionMode Mode, double CountStd, double CountRange, double SameIds,
+    IReadOnlyList<IReadOnlyList<int>> Counts);
 
 /// <summary>The unified LLM's measured training speed on one tokenizer's sequences.</summary>
 /// <param name="Positions">Mean padded sequence length of a training batch.</param>
@@ -41,17 +39,20 @@ public sealed record SelectionSpread(SelectionMode Mode, double CountStd, double
 public sealed record LlmSpeed(string Name, double TokensPerImage, double Positions, double SecondsPerEpoch, double PositionsPerSecond);
 
 /// <summary>The unified LLM trained on one tokenizer's codes.</summary>
-public sealed record DynamicLlmResult(string Name, UnifiedLlmSetup Setup, UnifiedLlmResult Result, double TokensPerImage, double SecondsPerEpoch);
+public sealed record DynamicLlmResult(string Name, UnifiedLlmSetup Setup, UnifiedLlmResult Result, double TokensPerImage,
+    double SecondsPerEpoch);
 
 /// <summary>The steps of notebook 04.</summary>
 public static partial class DynamicTokenizerExperiment
 {
-    /// <summary>The tokenizer of <paramref name="config"/> trained (or loaded) on the set-up's features, with the pixel decoder attached.</summary>
+    /// <summary>The tokenizer of <paramref name="config"/> trained (or loaded) on the set-up's features, with the pixel decoder
+    /// attached.</summary>
     public static DynamicTokenizerRun Train(DynamicSetup s, DynamicTokenizerConfig config, DynamicTrainingConfig? training = null) =>
         DynamicTokenizerTraining.Run(s.Reader, s.ReaderKey, config, training ?? s.Config.Training, s.TrainFeatures, s.Pixels, s.Device);
 
     /// <summary>Scores <paramref name="run"/> on the held-out scenes with selection <paramref name="mode"/>.</summary>
-    public static DynamicScores Evaluate(DynamicSetup s, DynamicTokenizerRun run, string name, SelectionMode mode = SelectionMode.Deterministic)
+    public static DynamicScores Evaluate(DynamicSetup s, DynamicTokenizerRun run, string name,
+        SelectionMode mode = SelectionMode.Deterministic)
     {
         var tokenizer = run.Tokenizer;
         tokenizer.Quantizer.ResetUsage();
@@ -71,7 +72,8 @@ public static partial class DynamicTokenizerExperiment
         var images = Decode(s.Pixels, reconstructed);
         var targets = ProbeNetwork.CellTargets(s.Eval.Scenes!).to(s.Device);
         return new DynamicScores(name, run, mode, FeatureCos: Mean(cos), KeptCos: Mean(cos.masked_select(patchKeep)),
-            DroppedCos: tokenizer.Config.Selects ? Mean(cos.masked_select(patchKeep.logical_not())) : double.NaN, Psnr: ImageMetrics.Psnr(images, s.Eval.Images),
+            DroppedCos: tokenizer.Config.Selects ? Mean(cos.masked_select(patchKeep.logical_not()))
+                : double.NaN, Psnr: ImageMetrics.Psnr(images, s.Eval.Images),
             ProbeAccuracy: s.Probe.CellAccuracy(images, targets), selection, tokenizer.Quantizer.Stats(), patchKeep, images);
     }
 
@@ -99,7 +101,8 @@ public static partial class DynamicTokenizerExperiment
     }
 
     /// <summary>The pooled grid side whose g² tokens come closest to <paramref name="tokensPerImage"/> (the same budget).</summary>
-    public static int SameBudgetGrid(double tokensPerImage, int gridSide) => Math.Clamp((int)Math.Round(Math.Sqrt(tokensPerImage)), 1, gridSide);
+    public static int SameBudgetGrid(double tokensPerImage, int gridSide) => Math.Clamp((int)Math.Round(Math.Sqrt(tokensPerImage)), 1,
+        gridSide);
 
     /// <summary>The unified LLM's data over <paramref name="run"/>'s tokenizer: the corpus and the training images encoded once.</summary>
     public static UnifiedLlmSetup LlmData(DynamicSetup s, DynamicTokenizerRun run) =>
@@ -121,16 +124,19 @@ public static partial class DynamicTokenizerExperiment
     /// </summary>
     public static LlmSpeed MeasureLlmSpeed(DynamicSetup s, UnifiedLlmSetup llm, string name, int steps = 30)
     {
-        var config = UnifiedModelConfig.For(llm.Vocabulary, llm.Gpt, VisualInterface.Tokens, 0, imagePositions: llm.Tokenizer.MaxCodesPerImage);
+        var config = UnifiedModelConfig.For(llm.Vocabulary, llm.Gpt, VisualInterface.Tokens, 0,
+            imagePositions: llm.Tokenizer.MaxCodesPerImage);
         var sequences = new UnifiedSequences(llm.Vocabulary, llm.Train, llm.Corpus.Train, SequenceMix.Standard());
         using var model = new UnifiedModel(config).to(s.Device);
         var training = llm.Recipe.Unified with { Steps = steps };
-        LanguageTraining.Train(model, sequences, training with { Steps = 2 }, label: $"warm-up ({name})");   // first steps pay one-off costs
+        // first steps pay one-off costs
+        LanguageTraining.Train(model, sequences, training with { Steps = 2 }, label: $"warm-up ({name})");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var log = LanguageTraining.Train(model, sequences, training, label: $"timing ({name})");
         double seconds = clock.Elapsed.TotalSeconds;
         double positions = log.Metric("positions").Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
         double perStep = seconds / steps;
-        return new LlmSpeed(name, llm.Train.Codes.Lengths.Average(), positions, perStep * llm.Train.Count / training.BatchSize, training.BatchSize * positions / perStep);
+        return new LlmSpeed(name, llm.Train.Codes.Lengths.Average(), positions, perStep * llm.Train.Count / training.BatchSize,
+            training.BatchSize * positions / perStep);
     }
 }

@@ -4,12 +4,8 @@ using Kit.Backbones;
 using Kit.Core;
 using Kit.Data;
 using Kit.Evaluation;
-using Kit.Language;
 using Kit.Notebook;
-using Kit.Quantizers;
-using Kit.Tokenizers;
 using Kit.Tokenizers.Dynamic;
-using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -26,9 +22,11 @@ namespace Kit.Experiments;
 /// <param name="Encodings">Encodings per image for that spread.</param>
 /// <param name="Llm">The unified LLM recipe, with its own unified steps.</param>
 /// <param name="Depth">Blocks of the backbone the tokenizers read: 0, its embedding layer, whose features are patch-local
-/// (the kit's MAE ViT mixes every patch with the whole image from its first block on: <see cref="DynamicTokenizerExperiment.Locality"/>).</param>
+/// (the kit's MAE ViT mixes every patch with the whole image from its first block on:
+/// <see cref="DynamicTokenizerExperiment.Locality"/>).</param>
 /// <param name="Seed">Seed of every generator.</param>
-public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderConfig Pixels, DynamicTokenizerConfig Tokenizer, DynamicTrainingConfig Training,
+public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderConfig Pixels, DynamicTokenizerConfig Tokenizer,
+    DynamicTrainingConfig Training,
     IReadOnlyList<double> KeepRatios, int EvalImages, int SpreadImages, int Encodings, UnifiedLlmRecipe Llm, int Depth = 0, long Seed = 0)
 {
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
@@ -37,21 +35,25 @@ public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderCon
         var llm = KitRecipes.UnifiedLlm(scale, seed);
         return new DynamicExperimentConfig(
             Backbone: KitRecipes.Backbone(scale, seed),
-            Pixels: new PixelDecoderConfig(Steps: scale.Pick(4, 100, 600, 2000), TrainImages: scale.Pick(64, 2048, 4096, 16_384), Seed: seed),
+            Pixels: new PixelDecoderConfig(Steps: scale.Pick(4, 100, 600, 2000), TrainImages: scale.Pick(64, 2048, 4096, 16_384),
+                Seed: seed),
             // The main tokenizer runs without the merger: with it, keeping a patch changes nothing at this scale (the
             // merger folds every dropped patch into the kept ones), so the selector has nothing to learn from; the
             // merger is the notebook's ablation.
-            Tokenizer: new DynamicTokenizerConfig(KeepRatio: 1.0 / 3, Merger: false, MergerLayers: scale.Pick(1, 2, 2, 4), DecoderLayers: scale.Pick(1, 2, 2, 4),
+            Tokenizer: new DynamicTokenizerConfig(KeepRatio: 1.0 / 3, Merger: false, MergerLayers: scale.Pick(1, 2, 2, 4),
+                DecoderLayers: scale.Pick(1, 2, 2, 4),
                 CodebookSize: llm.Text.CodebookSize, Width: scale.Pick(32, 64, 64, 0)),
             Training: new DynamicTrainingConfig(FeatureSteps: scale.Pick(4, 60, 300, 3000), QuantizedSteps: scale.Pick(4, 30, 150, 1500),
-                BatchSize: scale.Pick(16, 64, 64, 128), TrainImages: scale.Pick(64, 2048, 8192, 20_000), Seed: seed, SelectorLearningRate: 10),
+                BatchSize: scale.Pick(16, 64, 64, 128), TrainImages: scale.Pick(64, 2048, 8192,
+                    20_000), Seed: seed, SelectorLearningRate: 10),
             KeepRatios: scale == RunScale.Tiny ? new[] { 1.0 / 3, 1.0 } : new[] { 0.25, 1.0 / 3, 0.5, 1.0 },
             EvalImages: scale.Pick(16, 256, 512, 1024), SpreadImages: scale.Pick(4, 16, 32, 64), Encodings: 10,
             Llm: llm with { Unified = llm.Unified with { Steps = scale.Pick(4, 100, 1000, 6000) } }, Seed: seed);
     }
 }
 
-/// <summary>What every tokenizer of the notebook shares: the frozen backbone, the pixel decoder, the probe, features and held-out scenes.</summary>
+/// <summary>What every tokenizer of the notebook shares: the frozen backbone, the pixel decoder, the probe, features and held-out
+/// scenes.</summary>
 /// <param name="TrainFeatures">The backbone's features of the tokenizers' training images [M, N, C].</param>
 /// <param name="Eval">Held-out scenes with their class masks.</param>
 /// <param name="EvalFeatures">Their backbone features [E, N, C].</param>
@@ -59,11 +61,14 @@ public sealed record DynamicExperimentConfig(MaeConfig Backbone, PixelDecoderCon
 /// <param name="PixelCeiling">PSNR of the pixel decoder on the true features: the most any tokenizer's pixels can reach.</param>
 /// <param name="ProbeCeiling">The probe's cell accuracy on those decoded images.</param>
 /// <param name="ProbeOnReal">The probe's cell accuracy on the real images.</param>
-/// <param name="MeanFeatureCos">Feature cos of a reconstruction without tokens: each patch given its training mean (the floor to beat).</param>
+/// <param name="MeanFeatureCos">Feature cos of a reconstruction without tokens: each patch given its training mean (the floor to
+/// beat).</param>
 /// <param name="Reader">The backbone at the config's depth: what every tokenizer of the notebook reads.</param>
 /// <param name="ReaderKey">Its cache key (the backbone's and the depth).</param>
-public sealed record DynamicSetup(DynamicExperimentConfig Config, RunScale Scale, Device Device, PretrainedBackbone Backbone, IPatchBackbone Reader, object ReaderKey,
-    PixelDecoder Pixels, double PixelSeconds, ProbeNetwork Probe, Tensor TrainFeatures, ImageBatch Eval, Tensor EvalFeatures, Tensor Foreground, double PixelCeiling,
+public sealed record DynamicSetup(DynamicExperimentConfig Config, RunScale Scale, Device Device, PretrainedBackbone Backbone,
+    IPatchBackbone Reader, object ReaderKey,
+    PixelDecoder Pixels, double PixelSeconds, ProbeNetwork Probe, Tensor TrainFeatures, ImageBatch Eval, Tensor EvalFeatures,
+        Tensor Foreground, double PixelCeiling,
     double ProbeCeiling, double ProbeOnReal, double MeanFeatureCos)
 {
     /// <summary>Patches per side of the backbone's grid.</summary>
@@ -84,7 +89,8 @@ public static partial class DynamicTokenizerExperiment
         var (pixels, pixelSeconds) = PixelDecoder.Trained(reader, readerKey, config.Pixels, device);
         var probe = ProbeNetwork.Trained(KitRecipes.Probe(scale, seed), device);
         var train = DynamicTokenizerTraining.TrainingFeatures(reader, config.Training.TrainImages, seed, device);
-        var eval = new ShapesDataset(config.EvalImages, Split.Test, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed + 61)).Batch(0, config.EvalImages).To(device);
+        var eval = new ShapesDataset(config.EvalImages, Split.Test, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed
+            + 61)).Batch(0, config.EvalImages).To(device);
         var features = PixelDecoder.Features(reader, eval.Images, device);
         int grid = backbone.Vit.GridHeight;
         var foreground = PatchGrid.Foreground(eval.Masks!, grid, grid);
@@ -92,7 +98,8 @@ public static partial class DynamicTokenizerExperiment
         var targets = ProbeNetwork.CellTargets(eval.Scenes!).to(device);
         using var mean = train.mean(new long[] { 0 }, keepdim: true);
         double floor = F.cosine_similarity(mean.expand_as(features), features, dim: -1).mean().item<float>();
-        return new DynamicSetup(config, scale, device, backbone, reader, readerKey, pixels, pixelSeconds, probe, train, eval, features, foreground,
+        return new DynamicSetup(config, scale, device, backbone, reader, readerKey, pixels, pixelSeconds, probe, train, eval, features,
+            foreground,
             ImageMetrics.Psnr(decoded, eval.Images), probe.CellAccuracy(decoded, targets), probe.CellAccuracy(eval.Images, targets), floor);
     }
 
@@ -108,7 +115,8 @@ public static partial class DynamicTokenizerExperiment
         using var noGrad = no_grad();
         var vit = s.Backbone.Vit;
         int images = (int)Math.Min(2048, s.TrainFeatures.shape[0]);
-        using var train = DynamicTokenizerTraining.TrainingScenes(images, s.Config.Seed, vit.ImageSize).To(s.Device);   // the tokenizers' own training scenes
+        // the tokenizers' own training scenes
+        using var train = DynamicTokenizerTraining.TrainingScenes(images, s.Config.Seed, vit.ImageSize).To(s.Device);
         var background = s.Foreground.logical_not();
         var rows = new List<(int Depth, Tensor Cos)>();
         for (int depth = 0; depth <= vit.Config.Layers; depth++)
@@ -127,7 +135,8 @@ public static partial class DynamicTokenizerExperiment
                 new("background", r => r.Cos.masked_select(background).mean().item<float>()),
                 new("read by the tokenizers", r => r.Depth == s.Config.Depth ? "yes" : ""),
             },
-            note: "Each patch feature against its position's mean over training images: 1 = predictable without the patch. Foreground: patches an object covers part of.");
+            note: "Each patch feature against its position's mean over training images: 1 = predictable without the patch. Foreground: " +
+                "patches an object covers part of.");
     }
 
     // Features [B, N, C] → images through the pixel decoder, 256 at a time.

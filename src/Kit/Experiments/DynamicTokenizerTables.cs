@@ -15,7 +15,8 @@ public static partial class DynamicTokenizerExperiment
             new("padded positions per row", r => r.Positions),
             new("s / epoch", r => r.SecondsPerEpoch),
             new("positions / s", r => r.PositionsPerSecond),
-        }, note: "Measured in this run: the same model config trained a few steps on each tokenizer's sequences (the same mix of text → image, " +
+        }, note: "Measured in this run: the same model config trained a few steps on each tokenizer's sequences (the same mix of text " +
+            "→ image, " +
             "image → text, VQA and text rows). Rows are padded to the longest in their batch, so shorter images give shorter steps.",
         measured: new[] { "s / epoch", "positions / s" });
 
@@ -35,9 +36,12 @@ public static partial class DynamicTokenizerExperiment
             new("background kept %", r => 100 * r.Selection.BackgroundKept),
             new("code usage %", r => 100 * r.Usage.Usage),
             new("train s", r => r.Run.FromCache ? "cached" : r.Run.Seconds),
-        }, note: $"{s.Config.EvalImages} held-out scenes. Feature cos: mean cos(x̂, x) over all {s.Grid * s.Grid} patches (each patch given its " +
-            $"training mean, no tokens at all: {s.MeanFeatureCos:0.000}). PSNR and probe: the kit's pixel decoder applied to the reconstructed features " +
-            $"(on the true features it reaches {s.PixelCeiling:0.0} dB and the probe reads {100 * s.ProbeCeiling:0} % of cells; on the real images " +
+        }, note: $"{s.Config.EvalImages} held-out scenes. Feature cos: mean cos(x̂, x) over all {s.Grid * s.Grid} patches (each patch " +
+            $"given its " +
+            $"training mean, no tokens at all: {s.MeanFeatureCos:0.000}). PSNR and probe: the kit's pixel decoder applied to the " +
+                $"reconstructed features " +
+            $"(on the true features it reaches {s.PixelCeiling:0.0} dB and the probe reads {100 * s.ProbeCeiling:0} % of cells; on the " +
+                $"real images " +
             $"{100 * s.ProbeOnReal:0} %). Foreground: patches an object covers part of; chance: random masks of each image's kept size.",
             measured: new[] { "train s" });
 
@@ -54,7 +58,8 @@ public static partial class DynamicTokenizerExperiment
             new("probe %", r => 100 * r.ProbeAccuracy),
             new("foreground IoU", r => r.Selection.ForegroundIoU),
             new("chance IoU", r => r.Selection.ChanceIoU),
-        }, note: "Without the merger the kept tokens carry only their own features; the dropped patches must then be guessed by the decoder from " +
+        }, note: "Without the merger the kept tokens carry only their own features; the dropped patches must then be guessed by the " +
+            "decoder from " +
             "the kept codes alone. Tokens and IoU: deterministic selection (p(keep) > 0.5, at least one patch per image).");
 
     /// <summary>Deterministic vs stochastic selection: spread of one image's tokens over repeated encodings, and reconstruction.</summary>
@@ -70,7 +75,8 @@ public static partial class DynamicTokenizerExperiment
                 new("feature cos", r => r.Scores.FeatureCos),
                 new("PSNR dB", r => r.Scores.Psnr),
                 new("probe %", r => 100 * r.Scores.ProbeAccuracy),
-            }, note: $"Spread: each of {s.Config.SpreadImages} held-out images encoded {s.Config.Encodings} times; identical: share of pairs of " +
+            }, note: $"Spread: each of {s.Config.SpreadImages} held-out images encoded {s.Config.Encodings} times; identical: share of " +
+                $"pairs of " +
                 "encodings of the same image with the same codes.");
 
     /// <summary>Dynamic vs fixed at the same budget: the tokenizers and the unified LLMs trained on them.</summary>
@@ -92,8 +98,10 @@ public static partial class DynamicTokenizerExperiment
                 new("simple chance %", r => 100 * r.Llm.Result.Scores.TextToImage!.SimpleChance.ObjectAccuracy),
                 new("LLM s / epoch", r => r.Llm.Result.Training.FromCache ? "cached" : r.Llm.SecondsPerEpoch),
                 new("LLM tokens/s", r => r.Llm.Result.Training.FromCache ? "cached" : r.Llm.Result.Training.TokensPerSecond),
-            }, note: "Both LLMs start from the same text-pretrained GPT and train the same steps on the same scenes; an epoch is one pass over the " +
-                "training images' sequences. Tokens per image: the training images' mean. T2I: the model decides how many codes to emit (between the " +
+            }, note: "Both LLMs start from the same text-pretrained GPT and train the same steps on the same scenes; an epoch is one " +
+                "pass over the " +
+                "training images' sequences. Tokens per image: the training images' mean. T2I: the model decides how many codes to " +
+                    "emit (between the " +
                 "tokenizer's bounds), the feature and pixel decoders draw them, the probe reads them.",
             measured: new[] { "LLM s / epoch", "LLM tokens/s" });
 }

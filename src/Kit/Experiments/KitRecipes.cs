@@ -10,11 +10,13 @@ namespace Kit.Experiments;
 
 /// <summary>A notebook's shared start: scale, seed, device, the probe (the judge) and the sweeps' tokenizer recipe.</summary>
 /// <param name="ProbeAccuracy">Share of held-out grid cells whose shape and colour the probe reads right.</param>
-public sealed record NotebookSetup(RunScale Scale, long Seed, Device Device, ProbeNetwork Probe, TokenizerConfig Tokenizer, TokenizerTrainingConfig Training, double ProbeAccuracy)
+public sealed record NotebookSetup(RunScale Scale, long Seed, Device Device, ProbeNetwork Probe, TokenizerConfig Tokenizer,
+    TokenizerTrainingConfig Training, double ProbeAccuracy)
 {
     /// <summary>One line for the notebook to print.</summary>
     public string Describe() =>
-        $"scale {Scale}: {Training.Steps} steps × {Training.BatchSize} images; code map {Training.Resolution / Tokenizer.DownsampleFactor}×{Training.Resolution / Tokenizer.DownsampleFactor}; " +
+        $"scale {Scale}: {Training.Steps} steps × {Training.BatchSize} images; code map " +
+            $"{Training.Resolution / Tokenizer.DownsampleFactor}×{Training.Resolution / Tokenizer.DownsampleFactor}; " +
         $"probe reads {ProbeAccuracy:P0} of held-out grid cells right; {Devices.Describe()}";
 }
 
@@ -32,16 +34,18 @@ public static partial class KitRecipes
         BatchSize: scale.Pick(16, 64, 64, 64), Seed: seed);
 
     /// <summary>The probe every notebook shares (trained once, then cached).</summary>
-    public static ProbeConfig Probe(RunScale scale, long seed = 0) => new(Steps: scale.Pick(10, 200, 800, 1500), TrainImages: scale.Pick(256, 4096, 8192, 20_000), Seed: seed);
+    public static ProbeConfig Probe(RunScale scale, long seed = 0) => new(Steps: scale.Pick(10, 200, 800, 1500),
+        TrainImages: scale.Pick(256, 4096, 8192, 20_000), Seed: seed);
 
-    /// <summary>The frozen ViT backbone's MAE pretraining (LaVIT's and LexVLA's notebooks); under 3 minutes at the default scale on 2 cores.</summary>
+    /// <summary>The frozen ViT backbone's MAE pretraining (LaVIT's and LexVLA's notebooks), sized for the default scale's budget.</summary>
     public static MaeConfig Backbone(RunScale scale, long seed = 0) => new(
         new VitConfig(Dim: scale.Pick(32, 128, 128, 192), Layers: scale.Pick(1, 4, 4, 6), Heads: 4),
         DecoderLayers: 2, Steps: scale.Pick(4, 100, 700, 3000), BatchSize: scale.Pick(16, 128, 128, 256),
         ShapesImages: scale.Pick(128, 4096, 8192, 20_000), FashionImages: scale.Pick(0, 1024, 2048, 8192), Seed: seed);
 
     /// <summary>The backbone's linear readout.</summary>
-    public static ReadoutConfig Readout(RunScale scale, long seed = 0) => new(TrainImages: scale.Pick(64, 1024, 2048, 4096), TestImages: scale.Pick(32, 256, 512, 1024),
+    public static ReadoutConfig Readout(RunScale scale, long seed = 0) => new(TrainImages: scale.Pick(64, 1024, 2048, 4096),
+        TestImages: scale.Pick(32, 256, 512, 1024),
         Steps: scale.Pick(20, 300, 400, 600), Seed: seed);
 
     /// <summary>

@@ -15,8 +15,10 @@ namespace Kit.Experiments;
 /// <summary>A trained (or loaded) run: its encoder, the features its image side reads, and its training record.</summary>
 /// <param name="Config">The lexical run's settings (null for the dense baseline).</param>
 /// <param name="Tower">What the image side applies to the backbone's features first (the dense tower's adapter), or null.</param>
-/// <param name="AlignedTower">The dense baseline's adapter, which a caption-aligned lexical run reads through (null for lexical runs).</param>
-public sealed record LexicalRun(string Name, LexicalRunConfig? Config, IDualEncoder Encoder, Func<Tensor, Tensor>? Tower, Func<Tensor, Tensor>? AlignedTower,
+/// <param name="AlignedTower">The dense baseline's adapter, which a caption-aligned lexical run reads through (null for lexical
+/// runs).</param>
+public sealed record LexicalRun(string Name, LexicalRunConfig? Config, IDualEncoder Encoder, Func<Tensor, Tensor>? Tower,
+    Func<Tensor, Tensor>? AlignedTower,
     object Key, TrainingLog Log, double Seconds, bool FromCache)
 {
     /// <summary>The features this run's image side reads for <paramref name="split"/>.</summary>
@@ -30,10 +32,14 @@ public sealed record LexicalRun(string Name, LexicalRunConfig? Config, IDualEnco
 /// <param name="TextActive">Per caption.</param>
 /// <param name="MeaninglessImage">Share of the images' activation mass on entries outside the Shapes words.</param>
 /// <param name="MeaninglessText">The same for the captions.</param>
-/// <param name="ZeroShot">Fashion-MNIST accuracy by class-name prompts (NaN when not installed or the image side reads another tower).</param>
+/// <param name="ZeroShot">Fashion-MNIST accuracy by class-name prompts (NaN when not installed or the image side reads another
+/// tower).</param>
 /// <param name="ImageVectors">The images' retrieval vectors before normalising (lexical: after the cut).</param>
-public sealed record LexicalScores(string Name, LexicalRun Run, RetrievalScores Retrieval, RetrievalScores? TopK, (double Mean, double Std) ImageActive,
-    (double Mean, double Std) TextActive, double MeaninglessImage, double MeaninglessText, PatchDisScores Shapes, PatchDisScores Colours, double ZeroShot,
+public sealed record LexicalScores(string Name, LexicalRun Run, RetrievalScores Retrieval, RetrievalScores? TopK, (double Mean,
+    double Std) ImageActive,
+    (double Mean,
+        double Std) TextActive, double MeaninglessImage, double MeaninglessText, PatchDisScores Shapes, PatchDisScores Colours,
+            double ZeroShot,
     Tensor ImageVectors)
 {
     /// <summary>R@1 averaged over both directions.</summary>
@@ -47,23 +53,27 @@ public static partial class LexicalAlignmentExperiment
 
     static ContrastiveTrainingConfig Loop(LexicalExperimentConfig c) => new(c.Steps, c.BatchSize, c.LearningRate, c.Seed);
 
-    /// <summary>A lexical run of <paramref name="run"/> (cached); a caption-aligned backbone needs the dense run whose tower it reads.</summary>
+    /// <summary>A lexical run of <paramref name="run"/> (cached); a caption-aligned backbone needs the dense run whose tower it
+    /// reads.</summary>
     public static LexicalRun TrainLexical(LexicalSetup s, LexicalRunConfig run, LexicalRun? dense = null)
     {
         var c = s.Config;
         var tower = run.Backbone == LexicalBackbone.SelfSupervised ? null : dense?.AlignedTower
-            ?? throw new ArgumentException("a caption-aligned backbone reads the dense baseline's image tower: pass its run as dense.", nameof(dense));
+            ?? throw new ArgumentException("a caption-aligned backbone reads the dense baseline's image tower: pass its run as dense.",
+                nameof(dense));
         var features = s.Train.Through(tower);
         var key = new
         {
-            Backbone = s.Backbone.Key, Text = s.TextKey, Lexicon = s.Lexicon.Count, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature,
+            Backbone = s.Backbone.Key, Text = s.TextKey, Lexicon = s.Lexicon.Count, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate,
+                c.Temperature,
             c.SparsityWeight, c.Seed, c.TextBlocks, run, Tower = tower is null ? null : dense!.Key,
         };
         var log = new TrainingLog();
         var artifact = ArtifactCache.Get("lexvla", key, Version, () =>
         {
             manual_seed(c.Seed + 1);
-            return new LexicalDualEncoder((int)features.shape[2], s.Lexicon, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks), run.Text, run.Readout)
+            return new LexicalDualEncoder((int)features.shape[2], s.Lexicon, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks),
+                run.Text, run.Readout)
                 .to(s.Device);
         }, m =>
         {
@@ -72,7 +82,8 @@ public static partial class LexicalAlignmentExperiment
             return null;
         });
         Freeze(artifact.Model);
-        return new LexicalRun(run.Describe() + (run.Text == TextTarget.LanguageModel ? TunedNote(c) : ""), run, artifact.Model, Tower: tower, AlignedTower: null,
+        return new LexicalRun(run.Describe() + (run.Text == TextTarget.LanguageModel ? TunedNote(c) : ""), run, artifact.Model,
+            Tower: tower, AlignedTower: null,
             key, log, artifact.Seconds, artifact.FromCache);
     }
 
@@ -83,14 +94,16 @@ public static partial class LexicalAlignmentExperiment
         var name = $"dense (d = {c.EmbeddingDim}{(readout == TextReadout.CaptionPooled ? ", caption-pooled" : "")}{TunedNote(c)})";
         var key = new
         {
-            Backbone = s.Backbone.Key, Text = s.TextKey, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.EmbeddingDim, c.Seed,
+            Backbone = s.Backbone.Key, Text = s.TextKey, c.TrainImages, c.Steps, c.BatchSize, c.LearningRate, c.Temperature, c.EmbeddingDim,
+                c.Seed,
             c.TextBlocks, Readout = readout,
         };
         var log = new TrainingLog();
         var artifact = ArtifactCache.Get("lexvla-dense", key, Version, () =>
         {
             manual_seed(c.Seed + 2);
-            return new DenseDualEncoder(s.Backbone.Vit.Dim, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks), c.EmbeddingDim, readout: readout).to(s.Device);
+            return new DenseDualEncoder(s.Backbone.Vit.Dim, new PromptedText(s.TextModel, s.Vocabulary, c.TextBlocks), c.EmbeddingDim,
+                readout: readout).to(s.Device);
         }, m =>
         {
             log = ContrastiveTraining.Train(m, s.Train.Scenes.Scenes!, s.Train.Features, Loop(c), name,
@@ -98,7 +111,8 @@ public static partial class LexicalAlignmentExperiment
             return null;
         });
         Freeze(artifact.Model);
-        return new LexicalRun(name, null, artifact.Model, Tower: null, AlignedTower: artifact.Model.AdaptedPatches, key, log, artifact.Seconds, artifact.FromCache);
+        return new LexicalRun(name, null, artifact.Model, Tower: null, AlignedTower: artifact.Model.AdaptedPatches, key, log,
+            artifact.Seconds, artifact.FromCache);
     }
 
     // A run's name says when its text GPT is tuned in fewer than all of its blocks (the default tunes every block).
@@ -146,20 +160,25 @@ public static partial class LexicalAlignmentExperiment
                 .MatmulChecked(LexicalVectors.Normalise(LexicalVectors.TopK(texts, k)).t()), right);
             var meaningless = s.Lexicon.ShapesMask(s.Device).logical_not().to(float32);
             double Meaningless(Tensor v) => (v * meaningless).sum().item<float>() / Math.Max(1e-12, v.sum().item<float>());
-            (double, double) Active(Tensor v) { var a = LexicalVectors.ActiveCount(v); return (a.mean().item<float>(), a.std().item<float>()); }
-            (imageActive, textActive, meaninglessImage, meaninglessText) = (Active(vImg), Active(vTxt), Meaningless(vImg), Meaningless(vTxt));
+            (double, double) Active(Tensor v) { var a = LexicalVectors.ActiveCount(v); return (a.mean().item<float>(),
+                a.std().item<float>()); }
+            (imageActive, textActive, meaninglessImage, meaninglessText) = (Active(vImg), Active(vTxt), Meaningless(vImg),
+                Meaningless(vTxt));
         }
         PatchDisScores PatchDis(string name, IReadOnlyList<string> classes, Func<ImageBatch, Tensor> masks) => PatchDisProtocol.Score(name,
-            e.EncodeTexts(classes.Select(c => $"a {c}").ToList()), new PatchDisSplit(e.PatchVectors(run.FeaturesOf(s.Validation)), masks(s.Validation.Scenes)),
+            e.EncodeTexts(classes.Select(c => $"a {c}").ToList()), new PatchDisSplit(e.PatchVectors(run.FeaturesOf(s.Validation)),
+                masks(s.Validation.Scenes)),
             new PatchDisSplit(e.PatchVectors(testFeatures), masks(test.Scenes)), s.Grid, s.Config.Seed);
         var shapes = PatchDis("shapes", ShapesMasks.ShapeClasses, ShapesMasks.Shapes);
         var colours = PatchDis("colours", ShapesMasks.ColourClasses, ShapesMasks.Colours);
         // Zero-shot reads the backbone's features of Fashion-MNIST: a run whose image side reads another tower has none.
         double zeroShot = s.Fashion is { } f && run.Tower is null
-            ? ZeroShotClassification.Accuracy(e.RetrievalImages, e.EncodeTexts(FashionMnist.ClassNames.Select(n => $"a picture of a {n}").ToList()),
+            ? ZeroShotClassification.Accuracy(e.RetrievalImages,
+                e.EncodeTexts(FashionMnist.ClassNames.Select(n => $"a picture of a {n}").ToList()),
                 f.Features, f.Scenes.Labels!)
             : double.NaN;
-        return new LexicalScores(run.Name, run, retrieval, topK, imageActive, textActive, meaninglessImage, meaninglessText, shapes, colours, zeroShot, vImg);
+        return new LexicalScores(run.Name, run, retrieval, topK, imageActive, textActive, meaninglessImage, meaninglessText, shapes,
+            colours, zeroShot, vImg);
     }
 
     static Tensor Chunked(IReadOnlyList<string> captions, Func<IReadOnlyList<string>, Tensor> encode) =>

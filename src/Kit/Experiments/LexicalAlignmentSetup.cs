@@ -20,13 +20,16 @@ public enum LexicalBackbone
     CaptionAligned,
 }
 
-/// <summary>One lexical run: its text side (targets and, for the LM, which states a caption is read from), sparsity term and backbone.</summary>
-public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel, SparsityKind Sparsity = SparsityKind.Overuse, LexicalBackbone Backbone = LexicalBackbone.SelfSupervised,
+/// <summary>One lexical run: its text side (targets and, for the LM, which states a caption is read from), sparsity term and
+/// backbone.</summary>
+public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel, SparsityKind Sparsity = SparsityKind.Overuse,
+    LexicalBackbone Backbone = LexicalBackbone.SelfSupervised,
     TextReadout Readout = TextReadout.LastToken)
 {
     /// <summary>"LM text, overuse, MAE backbone" (with ", caption-pooled" when the LM is read at every caption position).</summary>
     public string Describe() =>
-        $"{(Text == TextTarget.LanguageModel ? "LM text" : "BoW text")}, {(Sparsity == SparsityKind.Flops ? "FLOPs" : "overuse")}, {(Backbone == LexicalBackbone.SelfSupervised ? "MAE backbone" : "caption-aligned backbone")}" +
+        $"{(Text == TextTarget.LanguageModel ? "LM text" : "BoW text")}, {(Sparsity == SparsityKind.Flops ? "FLOPs" : "overuse")}, " +
+            $"{(Backbone == LexicalBackbone.SelfSupervised ? "MAE backbone" : "caption-aligned backbone")}" +
         (Text == TextTarget.LanguageModel && Readout == TextReadout.CaptionPooled ? ", caption-pooled" : "");
 }
 
@@ -43,10 +46,14 @@ public sealed record LexicalRunConfig(TextTarget Text = TextTarget.LanguageModel
 /// <param name="Temperature">InfoNCE's temperature, fixed (the kit's; LexVLA's is not public).</param>
 /// <param name="SparsityWeight">Weight of the sparsity term (on the image and the text vectors). The kit's 0.1: at 1 the
 /// term outweighs InfoNCE on these small towers and costs retrieval (the notebook's intro gives the figures).</param>
-/// <param name="EmbeddingDim">The dense baseline's width d, and the top-k budget (LexVLA compares 512 active dimensions with CLIP's 512).</param>
-/// <param name="TextBlocks">The text GPT's last blocks fine-tuned (with its final norm), in place of LoRA; every block at each scale.</param>
-public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe Text, int TrainImages, int TestImages, int ValidationImages, int FashionImages,
-    int Steps, int BatchSize, double LearningRate = 1e-3, double Temperature = 0.05, double SparsityWeight = 0.1, int EmbeddingDim = 64, long Seed = 0,
+/// <param name="EmbeddingDim">The dense baseline's width d, and the top-k budget (LexVLA compares 512 active dimensions with CLIP's
+/// 512).</param>
+/// <param name="TextBlocks">The text GPT's last blocks fine-tuned (with its final norm), in place of LoRA; every block at each
+/// scale.</param>
+public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe Text, int TrainImages, int TestImages,
+    int ValidationImages, int FashionImages,
+    int Steps, int BatchSize, double LearningRate = 1e-3, double Temperature = 0.05, double SparsityWeight = 0.1, int EmbeddingDim = 64,
+        long Seed = 0,
     int TextBlocks = 1)
 {
     /// <summary>The experiment at <paramref name="scale"/>.</summary>
@@ -56,8 +63,10 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe
         // Every block of the small text GPT is fine-tuned: with only its last one, its last-position state barely moves
         // towards the captions' words (the notebook's claims section gives the figures).
         return new(Backbone: KitRecipes.Backbone(scale, seed), Text: text,
-            TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16, 128, 256, 512),
-            FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64, 128), Seed: seed,
+            TrainImages: scale.Pick(64, 2048, 8192, 20_000), TestImages: scale.Pick(32, 256, 512, 1000), ValidationImages: scale.Pick(16,
+                128, 256, 512),
+            FashionImages: scale.Pick(0, 500, 1000, 10_000), Steps: scale.Pick(4, 80, 600, 3000), BatchSize: scale.Pick(16, 64, 64,
+                128), Seed: seed,
             TextBlocks: text.Shape.Layers);
     }
 
@@ -65,13 +74,16 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe
     public LexicalExperimentConfig Validate()
     {
         if (Steps < 1) throw new ArgumentException($"Steps={Steps}: expected at least 1.", nameof(Steps));
-        if (BatchSize < 2) throw new ArgumentException($"BatchSize={BatchSize}: InfoNCE needs at least 2 pairs per batch.", nameof(BatchSize));
-        if (TrainImages < BatchSize) throw new ArgumentException($"TrainImages={TrainImages}: expected at least one batch ({BatchSize}).", nameof(TrainImages));
+        if (BatchSize < 2) throw new ArgumentException($"BatchSize={BatchSize}: InfoNCE needs at least 2 pairs per batch.",
+            nameof(BatchSize));
+        if (TrainImages < BatchSize) throw new ArgumentException($"TrainImages={TrainImages}: expected at least one batch ({BatchSize}).",
+            nameof(TrainImages));
         if (!(Temperature > 0)) throw new ArgumentException($"Temperature={Temperature}: expected > 0.", nameof(Temperature));
         if (!(SparsityWeight >= 0)) throw new ArgumentException($"SparsityWeight={SparsityWeight}: expected ≥ 0.", nameof(SparsityWeight));
         if (EmbeddingDim < 1) throw new ArgumentException($"EmbeddingDim={EmbeddingDim}: expected at least 1.", nameof(EmbeddingDim));
         if (TextBlocks < 1 || TextBlocks > Text.Shape.Layers)
-            throw new ArgumentException($"TextBlocks={TextBlocks}: expected 1…{Text.Shape.Layers} (the text GPT's blocks).", nameof(TextBlocks));
+            throw new ArgumentException($"TextBlocks={TextBlocks}: expected 1…{Text.Shape.Layers} (the text GPT's blocks).",
+                nameof(TextBlocks));
         return this;
     }
 }
@@ -79,7 +91,8 @@ public sealed record LexicalExperimentConfig(MaeConfig Backbone, TextModelRecipe
 /// <summary>Scenes with their backbone features and one caption each.</summary>
 public sealed record LexicalSplit(ImageBatch Scenes, Tensor Features, IReadOnlyList<string> Captions)
 {
-    /// <summary>The features passed through <paramref name="tower"/> (256 scenes at a time, no gradient), or as they are when it is null.</summary>
+    /// <summary>The features passed through <paramref name="tower"/> (256 scenes at a time, no gradient), or as they are when it is
+    /// null.</summary>
     public Tensor Through(Func<Tensor, Tensor>? tower)
     {
         if (tower is null) return Features;
@@ -91,8 +104,10 @@ public sealed record LexicalSplit(ImageBatch Scenes, Tensor Features, IReadOnlyL
 /// <summary>What every run of the notebook shares.</summary>
 /// <param name="TextModel">The text-pretrained GPT (never changed: each run fine-tunes its own copy).</param>
 /// <param name="TextPerplexity">Its held-out perplexity on the synthetic text.</param>
-public sealed record LexicalSetup(LexicalExperimentConfig Config, RunScale Scale, Device Device, PretrainedBackbone Backbone, UnifiedVocabulary Vocabulary,
-    Lexicon Lexicon, Gpt TextModel, object TextKey, double TextPerplexity, LexicalSplit Train, LexicalSplit Validation, LexicalSplit Test, LexicalSplit? Fashion)
+public sealed record LexicalSetup(LexicalExperimentConfig Config, RunScale Scale, Device Device, PretrainedBackbone Backbone,
+    UnifiedVocabulary Vocabulary,
+    Lexicon Lexicon, Gpt TextModel, object TextKey, double TextPerplexity, LexicalSplit Train, LexicalSplit Validation, LexicalSplit Test,
+        LexicalSplit? Fashion)
 {
     /// <summary>Patches per side.</summary>
     public int Grid => Backbone.Vit.GridHeight;
@@ -112,7 +127,8 @@ public static partial class LexicalAlignmentExperiment
         var lexicon = Lexicon.Build(vocabulary.Text, corpus.Train);
         LexicalSplit Shapes(int count, Split split, long offset, int templateShift)
         {
-            var scenes = new ShapesDataset(count, split, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed + offset)).Batch(0, count).To(device);
+            var scenes = new ShapesDataset(count, split, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed
+                + offset)).Batch(0, count).To(device);
             var captions = scenes.Scenes!.Select((s, i) => s.Caption((i + templateShift) % ShapesScene.CaptionTemplates)).ToList();
             return new LexicalSplit(scenes, PixelDecoder.Features(backbone.Vit, scenes.Images, device), captions);
         }

@@ -17,9 +17,11 @@ public sealed record SweepEntry(string Name, QuantizerSpec Quantizer, TokenizerC
 /// <summary>The trained variants and their table.</summary>
 public sealed record SweepResult(ResultTable Table, IReadOnlyList<(SweepEntry Entry, TokenizerRun Run)> Runs)
 {
-    /// <summary>The run of <paramref name="entry"/> (the entry itself, not its name, picks it: a renamed variant cannot pick another).</summary>
+    /// <summary>The run of <paramref name="entry"/> (the entry itself, not its name, picks it: a renamed variant cannot pick
+    /// another).</summary>
     public TokenizerRun Of(SweepEntry entry) =>
-        Runs.FirstOrDefault(r => ReferenceEquals(r.Entry, entry)).Run ?? throw new ArgumentException($"entry '{entry.Name}' is not part of this sweep.", nameof(entry));
+        Runs.FirstOrDefault(r => ReferenceEquals(r.Entry,
+            entry)).Run ?? throw new ArgumentException($"entry '{entry.Name}' is not part of this sweep.", nameof(entry));
 
     /// <summary>The metrics of <paramref name="entry"/>'s run.</summary>
     public TokenizerMetrics Metrics(SweepEntry entry) => Of(entry).Metrics;
@@ -29,7 +31,8 @@ public sealed record SweepResult(ResultTable Table, IReadOnlyList<(SweepEntry En
 public static class TokenizerSweep
 {
     /// <summary>Trains (or loads) every entry and tabulates PSNR, SSIM, rFD, codebook usage, perplexity and cost.</summary>
-    public static SweepResult Run(string title, IEnumerable<SweepEntry> entries, TokenizerConfig tokenizer, TokenizerTrainingConfig training,
+    public static SweepResult Run(string title, IEnumerable<SweepEntry> entries, TokenizerConfig tokenizer,
+        TokenizerTrainingConfig training,
         ProbeNetwork probe, string? note = null, Device? device = null)
     {
         var runs = new List<(SweepEntry, TokenizerRun)>();
@@ -69,7 +72,8 @@ public static class TokenizerSweep
             rows.Add(run.Tokenizer.forward(batch.Images.to(device)).Reconstruction.clamp(-1, 1).cpu());
             captions.AddRange(Enumerable.Repeat(entry.Name, count));
         }
-        return ImageGrid.From(cat(rows, 0), captions, columns: count, scale: 3, title: "Held-out images (top) and each variant's reconstructions", maxImages: rows.Count * count);
+        return ImageGrid.From(cat(rows, 0), captions, columns: count, scale: 3,
+            title: "Held-out images (top) and each variant's reconstructions", maxImages: rows.Count * count);
     }
 
     /// <summary>Code-use histograms (codes sorted by frequency) of each VQ/LFQ variant on held-out images: collapse is a cliff.</summary>
@@ -85,8 +89,10 @@ public static class TokenizerSweep
             if (run.Tokenizer.Quantizer.Histogram() is not long[] histogram) continue; // stacked, two-level or too large to draw
             var counts = histogram.OrderByDescending(c => c).ToArray();
             double total = Math.Max(1, counts.Sum());
-            series[entry.Name] = (Enumerable.Range(1, counts.Length).Select(i => (double)i / counts.Length).ToList(), counts.Select(c => c / total).ToList());
+            series[entry.Name] = (Enumerable.Range(1, counts.Length).Select(i => (double)i / counts.Length).ToList(),
+                counts.Select(c => c / total).ToList());
         }
-        return Charts.Line("Code use on held-out images (codes sorted by frequency)", series, xTitle: "share of the codebook (rank / K)", yTitle: "share of tokens");
+        return Charts.Line("Code use on held-out images (codes sorted by frequency)", series, xTitle: "share of the codebook (rank / K)",
+            yTitle: "share of tokens");
     }
 }

@@ -17,7 +17,8 @@ using static TorchSharp.torch;
 namespace Kit.Experiments;
 
 /// <summary>One paradigm trained and judged.</summary>
-public sealed record UnifiedCodebookResult(string Name, ICodebookParadigm Paradigm, bool Decompression, ImageTokenizer Tokenizer, TokenizerMetrics TokenizerMetrics,
+public sealed record UnifiedCodebookResult(string Name, ICodebookParadigm Paradigm, bool Decompression, ImageTokenizer Tokenizer,
+    TokenizerMetrics TokenizerMetrics,
     UnifiedModel Model, UnifiedVocabulary Vocabulary, UnifiedScores Scores, IReadOnlyList<DriftPoint> Drift, double Seconds, bool FromCache)
 {
     /// <summary>The pipeline of this paradigm's model, vocabulary and tokenizer.</summary>
@@ -27,7 +28,8 @@ public sealed record UnifiedCodebookResult(string Name, ICodebookParadigm Paradi
 /// <summary>A stacked tokenizer over the shared rows: D codes per position, aggregated by concatenation or cumulative sum.</summary>
 /// <param name="LlmPositions">Positions a given image takes in the LLM: one per code-map position, whatever D.</param>
 /// <param name="LatentWidth">Width of the tokenizer's latent per position (concatenation: D·d; cumulative sum: d).</param>
-public sealed record StackedCodebookResult(int Depth, StackAggregation Aggregation, ImageTokenizer Tokenizer, TokenizerMetrics Metrics, int LlmPositions,
+public sealed record StackedCodebookResult(int Depth, StackAggregation Aggregation, ImageTokenizer Tokenizer, TokenizerMetrics Metrics,
+    int LlmPositions,
     int LatentWidth, bool FromCache)
 {
     /// <summary>How the LLM reads a position's D codes: one embedding, or the sum of D, or D joined and mapped back to d.</summary>
@@ -52,14 +54,17 @@ public static partial class UnifiedCodebookExperiment
     /// Stage 1 of a paradigm that trains its tokenizer first: T steps (cached), the paradigm's hooks around each, the drift
     /// recorded against the text-pretrained rows when the codes are words.
     /// </summary>
-    public static (ImageTokenizer Tokenizer, IReadOnlyList<DriftPoint> Drift, CachedArtifact<ImageTokenizer> Artifact) TrainTokenizer(UnifiedCodebookSetup s,
+    public static (ImageTokenizer Tokenizer, IReadOnlyList<DriftPoint> Drift,
+        CachedArtifact<ImageTokenizer> Artifact) TrainTokenizer(UnifiedCodebookSetup s,
         ICodebookParadigm paradigm, Device? device = null)
     {
         device ??= Devices.Default;
-        if (paradigm.TrainsJointly) throw new ArgumentException($"the {paradigm.Name} paradigm trains its tokenizer inside TrainDual.", nameof(paradigm));
+        if (paradigm.TrainsJointly) throw new ArgumentException($"the {paradigm.Name} paradigm trains its tokenizer inside TrainDual.",
+            nameof(paradigm));
         var c = s.Config;
         var points = paradigm.SharesRows
-            ? CodebookDrift.Steps(c.TokenizerSteps + c.LlmSteps, c.DriftPoints).Where(p => p <= c.TokenizerSteps).ToArray() : Array.Empty<int>();
+            ? CodebookDrift.Steps(c.TokenizerSteps + c.LlmSteps,
+                c.DriftPoints).Where(p => p <= c.TokenizerSteps).ToArray() : Array.Empty<int>();
         var key = new
         {
             Paradigm = paradigm.Kind.ToString(), c.Tokenizer, c.TokenizerTraining, c.RampShare,
@@ -84,7 +89,8 @@ public static partial class UnifiedCodebookExperiment
     /// The dual paradigm (cached): <see cref="DualAlternatingTraining"/> over P cycles from the text model, the sequences
     /// re-encoded at each LLM phase, the drift recorded over the whole run.
     /// </summary>
-    public static (TokenizerAndLlm Run, IReadOnlyList<DriftPoint> Drift, CachedArtifact<TokenizerAndLlm> Artifact) TrainDual(UnifiedCodebookSetup s, bool decompression,
+    public static (TokenizerAndLlm Run, IReadOnlyList<DriftPoint> Drift,
+        CachedArtifact<TokenizerAndLlm> Artifact) TrainDual(UnifiedCodebookSetup s, bool decompression,
         Device? device = null)
     {
         device ??= Devices.Default;
@@ -101,7 +107,8 @@ public static partial class UnifiedCodebookExperiment
                 using (var start = s.StartOf(paradigm, device)) m.Llm.Gpt.load_state_dict(start.Gpt.state_dict());
                 var drift = new DriftRecorder(CodebookDrift.Steps(schedule.Total, c.DriftPoints), s.LanguageRows);
                 DualAlternatingTraining.Train(m, schedule, ids, c.TokenizerTraining, c.Unified,
-                    tokenizer => new UnifiedSequences(s.Shared, s.Encode(tokenizer, device), s.Corpus.Train, mix), drift, "unified codebook: dual alternating");
+                    tokenizer => new UnifiedSequences(s.Shared, s.Encode(tokenizer, device), s.Corpus.Train,
+                        mix), drift, "unified codebook: dual alternating");
                 return drift.ToRecords();
             });
         return (artifact.Model, DriftRecorder.Read(artifact.Records), artifact);
@@ -115,7 +122,8 @@ public static partial class UnifiedCodebookExperiment
     /// One paradigm: stage 1 (tokenizer), stage 2 (the LLM from the text model for U steps on the mix, the tokenizer frozen;
     /// the table frozen when the paradigm says so), or the dual paradigm's interleaved run; then both judged.
     /// </summary>
-    public static UnifiedCodebookResult Train(UnifiedCodebookSetup s, ICodebookParadigm paradigm, bool decompression = true, Device? device = null)
+    public static UnifiedCodebookResult Train(UnifiedCodebookSetup s, ICodebookParadigm paradigm, bool decompression = true,
+        Device? device = null)
     {
         device ??= Devices.Default;
         var c = s.Config;
@@ -124,7 +132,8 @@ public static partial class UnifiedCodebookExperiment
         if (paradigm.TrainsJointly)
         {
             var dual = TrainDual(s, decompression, device);
-            (tokenizer, model, drift, seconds, cached) = (dual.Run.Tokenizer, dual.Run.Llm, dual.Drift, dual.Artifact.Seconds, dual.Artifact.FromCache);
+            (tokenizer, model, drift, seconds, cached) = (dual.Run.Tokenizer, dual.Run.Llm, dual.Drift, dual.Artifact.Seconds,
+                dual.Artifact.FromCache);
         }
         else
         {
@@ -132,9 +141,11 @@ public static partial class UnifiedCodebookExperiment
             tokenizer = stage1.Tokenizer;
             var sequences = new UnifiedSequences(vocabulary, s.Encode(tokenizer, device), s.Corpus.Train, MixOf(c, decompression));
             var config = UnifiedModelConfig.For(vocabulary, s.GptOf(paradigm), imagePositions: tokenizer.CodesPerImage);
-            var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}" + (paradigm.FreezesTable ? ", word embeddings frozen" : ""), config, sequences,
+            var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}"
+                + (paradigm.FreezesTable ? ", word embeddings frozen" : ""), config, sequences,
                 c.Unified, new { s.DataKey, Tokenizer = tokenizer.Config, paradigm = paradigm.Kind, c.TokenizerTraining, c.RampShare },
-                s.StartOf(paradigm, device), "text", device: device, prepare: paradigm.FreezesTable ? m => m.Gpt.TokenEmbeddings.requires_grad_(false) : null);
+                s.StartOf(paradigm, device), "text", device: device, prepare: paradigm.FreezesTable ? m
+                    => m.Gpt.TokenEmbeddings.requires_grad_(false) : null);
             model = trained.Model;
             seconds = (stage1.Artifact.FromCache ? double.NaN : stage1.Artifact.Seconds) + trained.Seconds;
             cached = stage1.Artifact.FromCache && trained.FromCache;
@@ -150,7 +161,8 @@ public static partial class UnifiedCodebookExperiment
         }
         var metrics = TokenizerTraining.Evaluate(tokenizer, c.TokenizerTraining, s.Probe, device);
         var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(model, vocabulary, tokenizer), s.Probe, s.TestSet, c.Llm.Evaluation);
-        return new UnifiedCodebookResult(paradigm.Name + (decompression ? "" : ", no decompression"), paradigm, decompression, tokenizer, metrics, model, vocabulary,
+        return new UnifiedCodebookResult(paradigm.Name + (decompression ? "" : ", no decompression"), paradigm, decompression, tokenizer,
+            metrics, model, vocabulary,
             scores, drift, seconds, cached);
     }
 
@@ -162,17 +174,20 @@ public static partial class UnifiedCodebookExperiment
     public static StackedCodebookResult Stacked(UnifiedCodebookSetup s, int depth, StackAggregation aggregation, Device? device = null)
     {
         device ??= Devices.Default;
-        if (depth < 1 || depth > 4) throw new ArgumentOutOfRangeException(nameof(depth), depth, "expected D in 1 … 4 code layers per position");
+        if (depth < 1 || depth > 4) throw new ArgumentOutOfRangeException(nameof(depth), depth,
+            "expected D in 1 … 4 code layers per position");
         var c = s.Config;
         int d = c.Tokenizer.LatentDim;
         bool concat = aggregation == StackAggregation.Concat;
         var tokenizerConfig = c.Tokenizer with { LatentDim = concat ? d * depth : d };
         var language = s.LanguageRows;
         var paradigm = CodebookParadigm.LanguageDriven;
-        var key = new { depth, aggregation = aggregation.ToString(), Tokenizer = tokenizerConfig, c.TokenizerTraining, c.RampShare, s.DataKey };
+        var key = new { depth, aggregation = aggregation.ToString(), Tokenizer = tokenizerConfig, c.TokenizerTraining, c.RampShare,
+            s.DataKey };
         var artifact = ArtifactCache.Get("codebook-stacked", key, Version,
             () => new ImageTokenizer(tokenizerConfig, new ResidualQuantizer(tokenizerConfig.LatentDim, depth, aggregation,
-                width => paradigm.Quantizer(width, () => language, c.SeparateQuantizer), sharedCodebook: !concat), c.TokenizerTraining.Resolution).to(device),
+                width => paradigm.Quantizer(width, () => language,
+                    c.SeparateQuantizer), sharedCodebook: !concat), c.TokenizerTraining.Resolution).to(device),
             m =>
             {
                 var hooks = paradigm.Hooks(m, c.RampSteps);
@@ -182,7 +197,8 @@ public static partial class UnifiedCodebookExperiment
             });
         var model = artifact.Model;
         var metrics = TokenizerTraining.Evaluate(model, c.TokenizerTraining, s.Probe, device) with { TrainSeconds = artifact.Seconds };
-        return new StackedCodebookResult(depth, aggregation, model, metrics, (int)metrics.PositionsPerImage, concat ? d * depth : d, artifact.FromCache);
+        return new StackedCodebookResult(depth, aggregation, model, metrics, (int)metrics.PositionsPerImage, concat ? d * depth : d,
+            artifact.FromCache);
     }
 
     /// <summary>
@@ -191,11 +207,13 @@ public static partial class UnifiedCodebookExperiment
     /// asked-for image (text → image, decompression's second block) as all ĥŵD codes; its word-embedding table stays frozen
     /// like D = 1's, the map (concatenation) is trained. Same U steps and mix as the paradigms.
     /// </summary>
-    public static UnifiedCodebookResult TrainStacked(UnifiedCodebookSetup s, StackedCodebookResult stacked, bool decompression = true, Device? device = null)
+    public static UnifiedCodebookResult TrainStacked(UnifiedCodebookSetup s, StackedCodebookResult stacked, bool decompression = true,
+        Device? device = null)
     {
         device ??= Devices.Default;
         if (stacked.Depth < 2)
-            throw new ArgumentOutOfRangeException(nameof(stacked), stacked.Depth, "expected a stacked tokenizer (D ≥ 2); D = 1 is the language-driven paradigm of Train");
+            throw new ArgumentOutOfRangeException(nameof(stacked), stacked.Depth,
+                "expected a stacked tokenizer (D ≥ 2); D = 1 is the language-driven paradigm of Train");
         var c = s.Config;
         var paradigm = CodebookParadigm.LanguageDriven;
         var tokenizer = stacked.Tokenizer;
@@ -204,23 +222,29 @@ public static partial class UnifiedCodebookExperiment
         var sequences = new UnifiedSequences(s.Shared, corpus, s.Corpus.Train, MixOf(c, decompression));
         // A decompression row: [BOS] [IMG] ĥŵ compressed [/IMG] [IMG] ĥŵD codes [/IMG] [EOS].
         var gpt = s.GptOf(paradigm) with { ContextLength = Math.Max(c.ContextLength, 1 + (positions + 2) + (codes + 2) + 1) };
-        var config = UnifiedModelConfig.For(s.Shared, gpt, imagePositions: codes) with { Stack = new CodeStack(stacked.Depth, stacked.Aggregation) };
+        var config = UnifiedModelConfig.For(s.Shared, gpt, imagePositions: codes) with { Stack = new CodeStack(stacked.Depth,
+            stacked.Aggregation) };
         string aggregation = stacked.Aggregation == StackAggregation.Concat ? "concatenation" : "cumulative sum";
         string name = $"{paradigm.Name}, D={stacked.Depth} {aggregation}" + (decompression ? "" : ", no decompression");
-        var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}, D={stacked.Depth} {stacked.Aggregation}, word embeddings frozen", config, sequences,
-            c.Unified, new { s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(), c.TokenizerTraining, c.RampShare },
+        var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}, D={stacked.Depth} {stacked.Aggregation}, word " +
+            $"embeddings frozen", config, sequences,
+            c.Unified, new { s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(),
+                c.TokenizerTraining, c.RampShare },
             s.StartOf(paradigm, device), "text", device: device, prepare: m => m.Gpt.TokenEmbeddings.requires_grad_(false));
-        var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(trained.Model, s.Shared, tokenizer), s.Probe, s.TestSet, c.Llm.Evaluation);
+        var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(trained.Model, s.Shared, tokenizer), s.Probe, s.TestSet,
+            c.Llm.Evaluation);
         // Its seconds are the LLM's alone: the stacked tokenizer's training is in the stacked tokenizers' table.
         return new UnifiedCodebookResult(name, paradigm, decompression, tokenizer, stacked.Metrics, trained.Model, s.Shared, scores,
             Array.Empty<DriftPoint>(), trained.Seconds, trained.FromCache);
     }
 
-    /// <summary>How well <paramref name="result"/>'s LLM decompresses held-out images (<see cref="Evaluation.Unified.DecompressionAccuracy"/>).</summary>
+    /// <summary>How well <paramref name="result"/>'s LLM decompresses held-out images (<see
+    /// cref="Evaluation.Unified.DecompressionAccuracy"/>).</summary>
     public static DecompressionScore DecompressionAccuracy(UnifiedCodebookSetup s, UnifiedCodebookResult result, Device? device = null)
     {
         device ??= Devices.Default;
         var codes = result.Tokenizer.EncodeAll(s.TestSet.Test.Images, device);
-        return Evaluation.Unified.DecompressionAccuracy.Measure(result.Model, result.Vocabulary, new VisualCorpus(s.TestSet.Test.Scenes!, codes), s.Corpus.Train);
+        return Evaluation.Unified.DecompressionAccuracy.Measure(result.Model, result.Vocabulary, new VisualCorpus(s.TestSet.Test.Scenes!,
+            codes), s.Corpus.Train);
     }
 }

@@ -10,7 +10,8 @@ public static partial class UnifiedCodebookExperiment
 {
     static object TrainSeconds(UnifiedCodebookResult r) => r.FromCache ? "cached" : r.Seconds;
 
-    /// <summary>The paradigms' table: tokenizer (PSNR, rFD, usage), language (perplexity vs the text model), understanding, generation.</summary>
+    /// <summary>The paradigms' table: tokenizer (PSNR, rFD, usage), language (perplexity vs the text model), understanding,
+    /// generation.</summary>
     public static ResultTable Table(UnifiedCodebookSetup s, IReadOnlyList<UnifiedCodebookResult> results) =>
         ResultTable.Of("UniCode's unified codebook on Shapes: paradigms on one budget", results, new TableColumn<UnifiedCodebookResult>[]
         {
@@ -33,11 +34,14 @@ public static partial class UnifiedCodebookExperiment
             new("FD", r => r.Scores.TextToImage!.FrechetDistance),
             new("train s", TrainSeconds),
         }, note: $"Every paradigm: {s.Config.TokenizerSteps} tokenizer steps and {s.Config.LlmSteps} LLM steps from the same text model " +
-            $"(held-out perplexity {s.TextPerplexity:0.00}). Agreement: mean cosine between the tokenizer's lookup row of each code and the LLM's row " +
-            "of its text id, at the end; table moved: ‖W − W₀‖ / ‖W₀‖ over the LLM's code rows. The separate codebook has no shared rows (NaN).",
+            $"(held-out perplexity {s.TextPerplexity:0.00}). Agreement: mean cosine between the tokenizer's lookup row of each code " +
+                $"and the LLM's row " +
+            "of its text id, at the end; table moved: ‖W − W₀‖ / ‖W₀‖ over the LLM's code rows. The separate codebook has no shared " +
+                "rows (NaN).",
             measured: new[] { "train s" });
 
-    /// <summary>The stacked tokenizers' table: PSNR, rFD, codes and LLM positions per image, the latent's width and how the LLM reads a position.</summary>
+    /// <summary>The stacked tokenizers' table: PSNR, rFD, codes and LLM positions per image, the latent's width and how the LLM reads a
+    /// position.</summary>
     public static ResultTable StackedTable(UnifiedCodebookSetup s, IReadOnlyList<StackedCodebookResult> results) =>
         ResultTable.Of("Stacked codes over the shared rows: D × aggregation", results, new TableColumn<StackedCodebookResult>[]
         {
@@ -50,11 +54,14 @@ public static partial class UnifiedCodebookExperiment
             new("LLM positions / given image", r => r.LlmPositions),
             new("latent width", r => r.LatentWidth),
             new("LLM input per position", r => r.LlmInput(s.Text.Gpt.Config.Dim)),
-        }, note: $"Each layer quantizes onto the same {s.Config.CodebookSize} rows, language-driven like D = 1. A given image takes one LLM position per " +
+        }, note: $"Each layer quantizes onto the same {s.Config.CodebookSize} rows, language-driven like D = 1. A given image takes " +
+            $"one LLM position per " +
             "code-map position whatever D; an image the LLM writes (text → image, decompression) takes all its codes, D per position.");
 
-    /// <summary>The stacked LLMs' table: given-image positions, the codes written, language kept, understanding, generation, and decompression accuracy by layer.</summary>
-    public static ResultTable StackedLlmTable(UnifiedCodebookSetup s, IReadOnlyList<(UnifiedCodebookResult Result, DecompressionScore Decompression)> rows) =>
+    /// <summary>The stacked LLMs' table: given-image positions, the codes written, language kept, understanding, generation, and
+    /// decompression accuracy by layer.</summary>
+    public static ResultTable StackedLlmTable(UnifiedCodebookSetup s,
+        IReadOnlyList<(UnifiedCodebookResult Result, DecompressionScore Decompression)> rows) =>
         ResultTable.Of("Stacked codes in the LLM: compressed images in, every code out", rows,
             new TableColumn<(UnifiedCodebookResult Result, DecompressionScore Decompression)>[]
         {
@@ -73,7 +80,9 @@ public static partial class UnifiedCodebookExperiment
             new("decompressed layer-1 codes %", x => 100 * x.Decompression.First),
             new("decompressed later-layer codes %", x => 100 * x.Decompression.Later),
             new("train s", x => TrainSeconds(x.Result)),
-        }, note: "Decompressed codes: held-out images given compressed, each code of the asked block predicted from the true codes before it " +
-            $"(teacher-forced), right or not; chance {100.0 / s.Config.CodebookSize:0.0} %. At D = 1 the asked block repeats the given codes (a copy); " +
+        }, note: "Decompressed codes: held-out images given compressed, each code of the asked block predicted from the true codes " +
+            "before it " +
+            $"(teacher-forced), right or not; chance {100.0 / s.Config.CodebookSize:0.0} %. At D = 1 the asked block repeats the given " +
+                $"codes (a copy); " +
             "at D = 2 its second-layer codes are not in the input as such.", measured: new[] { "train s" });
 }

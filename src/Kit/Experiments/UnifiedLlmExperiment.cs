@@ -23,24 +23,30 @@ public static class UnifiedLlmExperiment
         var grid = KitRecipes.GridTokenizer(scale, seed);
         var probe = ProbeNetwork.Trained(KitRecipes.Probe(scale, seed), device);
         var tokenizer = TokenizerTraining.Run(grid.Tokenizer, grid.Quantizer, grid.Training, probe, device);
-        return KitRecipes.UnifiedData(KitRecipes.UnifiedLlm(scale, seed), scale, tokenizer.Tokenizer, tokenizer.Key, probe, tokenizer.Metrics, device);
+        return KitRecipes.UnifiedData(KitRecipes.UnifiedLlm(scale, seed), scale, tokenizer.Tokenizer, tokenizer.Key, probe,
+            tokenizer.Metrics, device);
     }
 
     /// <summary>The GPT trained on text alone (cached), and its held-out perplexity (synthetic, WordNet).</summary>
-    public static (UnifiedTrainingResult Model, double Perplexity, double WordNetPerplexity) PretrainText(UnifiedLlmSetup s, Device? device = null) =>
+    public static (UnifiedTrainingResult Model, double Perplexity, double WordNetPerplexity) PretrainText(UnifiedLlmSetup s,
+        Device? device = null) =>
         KitRecipes.PretrainText(s, device);
 
-    /// <summary>One variant of the visual interface trained from the text model (cached) and judged (<see cref="KitRecipes.TrainUnified"/>).</summary>
-    public static UnifiedLlmResult TrainVariant(UnifiedLlmSetup s, UnifiedModel pretrained, VisualInterface visual, string name, Device? device = null) =>
+    /// <summary>One variant of the visual interface trained from the text model (cached) and judged (<see
+    /// cref="KitRecipes.TrainUnified"/>).</summary>
+    public static UnifiedLlmResult TrainVariant(UnifiedLlmSetup s, UnifiedModel pretrained, VisualInterface visual, string name,
+        Device? device = null) =>
         KitRecipes.TrainUnified(s, pretrained, visual, name, device);
 
     /// <summary>
     /// The ablation tables, one row per variant: understanding (captions read both ways, each beside its chance level, and
     /// VQA; text perplexity and training time) and generation (text → image beside its chance levels, FD).
     /// </summary>
-    public static (ResultTable Understanding, ResultTable Generation) Tables(UnifiedLlmSetup s, IReadOnlyList<UnifiedLlmResult> results, double textOnlyPerplexity)
+    public static (ResultTable Understanding, ResultTable Generation) Tables(UnifiedLlmSetup s, IReadOnlyList<UnifiedLlmResult> results,
+        double textOnlyPerplexity)
     {
-        var understanding = ResultTable.Of("Unified LLM on Shapes: understanding (image → text, VQA)", results, new TableColumn<UnifiedLlmResult>[]
+        var understanding = ResultTable.Of("Unified LLM on Shapes: understanding (image → text, VQA)", results,
+            new TableColumn<UnifiedLlmResult>[]
         {
             new("variant", r => r.Name),
             new("visual interface", r => r.Interface.ToString()),
@@ -57,11 +63,15 @@ public static class UnifiedLlmExperiment
             new("VQA %", r => 100 * r.Scores.Vqa),
             new("text ppl", r => r.Scores.Perplexity),
             new("train s", r => r.Training.FromCache ? "cached" : r.Training.Seconds),
-        }, note: "Caption objects: the scene's objects named with size, colour and shape all right; caption attributes: each of the three judged alone, " +
-            "for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as there are); " +
-            $"chance: the same captions scored against shuffled scenes. Held-out text perplexity after text pretraining alone: {textOnlyPerplexity:0.00}.",
+        }, note: "Caption objects: the scene's objects named with size, colour and shape all right; caption attributes: each of the " +
+            "three judged alone, " +
+            "for the named object paired with each scene object (size, colour, shape: one attribute; count: as many objects named as " +
+                "there are); " +
+            $"chance: the same captions scored against shuffled scenes. Held-out text perplexity after text pretraining alone: " +
+                $"{textOnlyPerplexity:0.00}.",
             measured: new[] { "train s" });
-        var generation = ResultTable.Of("Unified LLM on Shapes: generation (text → image)", results.Where(r => r.Scores.TextToImage is not null),
+        var generation = ResultTable.Of("Unified LLM on Shapes: generation (text → image)",
+            results.Where(r => r.Scores.TextToImage is not null),
             new TableColumn<UnifiedLlmResult>[]
             {
                 new("variant", r => r.Name),
@@ -77,9 +87,11 @@ public static class UnifiedLlmExperiment
                 new("T2I scenes %", r => 100 * r.Scores.TextToImage!.All.SceneAccuracy),
                 new("FD", r => r.Scores.TextToImage!.FrechetDistance),
             }, note: "Variants that can draw. T2I objects: prompted shape and colour found together in some cell; " +
-            "colours / shapes: each attribute alone; relation: the prompt's \"left of\" / \"above\" holds between where the first two were found. " +
+            "colours / shapes: each attribute alone; relation: the prompt's \"left of\" / \"above\" holds between where the first two " +
+                "were found. " +
             "Simple: one-object prompts. Chance: the same generated images scored against shuffled prompts. " +
-            $"Guidance: the classifier-free guidance scale of {string.Join(", ", s.Recipe.Evaluation.Scales)} that drew most prompted objects for " +
+            $"Guidance: the classifier-free guidance scale of {string.Join(", ", s.Recipe.Evaluation.Scales)} that drew most prompted " +
+                $"objects for " +
             $"{s.TestSet.ValidationPrompts.Count} validation prompts, chosen per variant before the test prompts were drawn.");
         return (understanding, generation);
     }

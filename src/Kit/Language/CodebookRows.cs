@@ -11,7 +11,8 @@ namespace Kit.Language;
 /// <summary>How the visual codebook's rows are picked from the language model's table.</summary>
 public enum CodebookRowRule
 {
-    /// <summary>The smallest-norm rows among those whose norm is at least the threshold (UniCode's rule; the kit's threshold is a norm quantile).</summary>
+    /// <summary>The smallest-norm rows among those whose norm is at least the threshold (UniCode's rule; the kit's threshold is a norm
+    /// quantile).</summary>
     SmallestAboveThreshold,
     /// <summary>The largest-norm rows (the most trained words).</summary>
     LargestNorm,
@@ -27,23 +28,28 @@ public sealed record CodebookRows(int[] Ids, CodebookRowRule Rule, double Thresh
     /// <paramref name="count"/> text ids of <paramref name="table"/>'s first <paramref name="textCount"/> rows by
     /// <paramref name="rule"/>; the threshold is the <paramref name="quantile"/> of the text rows' norms. Ties keep the lower id first.
     /// </summary>
-    public static CodebookRows Pick(Tensor table, int textCount, int count, CodebookRowRule rule = CodebookRowRule.SmallestAboveThreshold, double quantile = 0.5)
+    public static CodebookRows Pick(Tensor table, int textCount, int count, CodebookRowRule rule = CodebookRowRule.SmallestAboveThreshold,
+        double quantile = 0.5)
     {
-        if (table.dim() != 2) throw new ArgumentException($"table must be [ids, width]; got [{string.Join(", ", table.shape)}].", nameof(table));
+        if (table.dim() != 2) throw new ArgumentException($"table must be [ids, width]; got [{string.Join(", ", table.shape)}].",
+            nameof(table));
         if (textCount < 1 || textCount > table.shape[0])
             throw new ArgumentOutOfRangeException(nameof(textCount), textCount, $"expected 1 … {table.shape[0]} text rows");
         if (count < 2 || count > textCount)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"expected 2 … {textCount} codes (one text row each)");
-        if (!(quantile >= 0 && quantile <= 1)) throw new ArgumentOutOfRangeException(nameof(quantile), quantile, "expected a norm quantile in [0, 1]");
+        if (!(quantile >= 0 && quantile <= 1)) throw new ArgumentOutOfRangeException(nameof(quantile), quantile,
+            "expected a norm quantile in [0, 1]");
         float[] norms;
         using (no_grad()) norms = table.detach().narrow(0, 0, textCount).to(float32).cpu().norm(1).data<float>().ToArray();
         var sorted = norms.OrderBy(n => n).ToArray();
         double median = Quantile(sorted, 0.5);
         if (rule == CodebookRowRule.LargestNorm)
-            return new CodebookRows(Enumerable.Range(0, textCount).OrderByDescending(i => norms[i]).ThenBy(i => i).Take(count).ToArray(), rule, double.NaN, median);
+            return new CodebookRows(Enumerable.Range(0, textCount).OrderByDescending(i => norms[i]).ThenBy(i => i).Take(count).ToArray(),
+                rule, double.NaN, median);
         // The threshold drops to the count-th largest norm when fewer rows pass it, so there are always enough rows.
         double threshold = Math.Min(Quantile(sorted, quantile), sorted[textCount - count]);
-        var ids = Enumerable.Range(0, textCount).Where(i => norms[i] >= threshold).OrderBy(i => norms[i]).ThenBy(i => i).Take(count).ToArray();
+        var ids = Enumerable.Range(0,
+            textCount).Where(i => norms[i] >= threshold).OrderBy(i => norms[i]).ThenBy(i => i).Take(count).ToArray();
         return new CodebookRows(ids, rule, threshold, median);
     }
 
@@ -56,7 +62,8 @@ public sealed record CodebookRows(int[] Ids, CodebookRowRule Rule, double Thresh
     public static int FitCount(int asked, int textRows)
     {
         if (asked < 2) throw new ArgumentOutOfRangeException(nameof(asked), asked, "expected at least 2 codes");
-        if (textRows < 2) throw new ArgumentOutOfRangeException(nameof(textRows), textRows, "expected at least 2 text rows to take codes from");
+        if (textRows < 2) throw new ArgumentOutOfRangeException(nameof(textRows), textRows,
+            "expected at least 2 text rows to take codes from");
         return asked <= textRows ? asked : 1 << (int)Math.Floor(Math.Log2(textRows));
     }
 

@@ -18,7 +18,8 @@ public static class Generation
     /// give the D code ids of each compressed image position of the prompts, laid out like features.
     /// </summary>
     public static List<int[]> Generate(UnifiedModel model, IReadOnlyList<int[]> prompts, int maxNewTokens, SamplingOptions options,
-        DecodingConstraint constraint, IReadOnlyList<int[]>? unconditional = null, Tensor? promptFeatures = null, bool useCache = true, Tensor? promptStacks = null)
+        DecodingConstraint constraint, IReadOnlyList<int[]>? unconditional = null, Tensor? promptFeatures = null, bool useCache = true,
+            Tensor? promptStacks = null)
     {
         if (promptFeatures is not null && promptStacks is not null)
             throw new ArgumentException("a prompt's image comes as features or as stacked codes, not both.", nameof(promptStacks));
@@ -30,7 +31,8 @@ public static class Generation
         var rows = guided ? prompts.Concat(unconditional!).ToList() : prompts.ToList();
         // A sequence that never finishes stops at the context's end (an untrained model need never say [EOS]).
         int room = model.Gpt.Config.ContextLength - rows.Max(r => r.Length);
-        if (room < 1) throw new ArgumentException($"a prompt of {rows.Max(r => r.Length)} tokens leaves no room in the context of {model.Gpt.Config.ContextLength}.", nameof(prompts));
+        if (room < 1) throw new ArgumentException($"a prompt of {rows.Max(r => r.Length)} tokens leaves no room in the context of " +
+            $"{model.Gpt.Config.ContextLength}.", nameof(prompts));
         maxNewTokens = Math.Min(maxNewTokens, room);
         var device = model.parameters().First().device;
         var generator = new Generator((ulong)options.Seed, device);
@@ -47,18 +49,21 @@ public static class Generation
             long[] chosen = Scopes.Step(() =>
             {
                 Tensor hidden;
-                if (useCache && step > 0) hidden = model.Gpt.Hidden(NewTokenInputs(model, tokens, keyMask), cache, ones(rows.Count, 1, dtype: @bool, device: device));
+                if (useCache && step > 0) hidden = model.Gpt.Hidden(NewTokenInputs(model, tokens, keyMask), cache, ones(rows.Count, 1,
+                    dtype: @bool, device: device));
                 else
                 {
                     // Image positions of the prompt take their features (only the prompt part can hold image positions);
                     // with discrete codes they are the code ids themselves.
-                    var visual = features is null ? model.VisualPositions(tokens).logical_and(keyMask) : FeaturePositions(tokens, keyMask, features.shape[1]);
+                    var visual = features is null ? model.VisualPositions(tokens).logical_and(keyMask) : FeaturePositions(tokens, keyMask,
+                        features.shape[1]);
                     Tensor? stacks = null;
                     if (stacked is not null)
                     {
                         // The compressed positions sit where features would: the L positions after [BOS] [IMG].
                         var at = FeaturePositions(tokens, keyMask, stacked.shape[1]).unsqueeze(-1).expand(-1, -1, stacked.shape[2]);
-                        stacks = full(tokens.shape[0], tokens.shape[1], stacked.shape[2], -1L, dtype: int64, device: device).masked_scatter(at, stacked.to(device));
+                        stacks = full(tokens.shape[0], tokens.shape[1], stacked.shape[2], -1L, dtype: int64,
+                            device: device).masked_scatter(at, stacked.to(device));
                     }
                     var inputs = model.Inputs(tokens, visual, features, stacks: stacks);
                     hidden = model.Gpt.Hidden(inputs, cache, keyMask);
@@ -101,7 +106,8 @@ public static class Generation
         {
             long first = Enumerable.Range(0, (int)t).Select(i => (long)i).FirstOrDefault(i => real[row * t + i], -1);
             long start = first + 2; // after [BOS] [IMG]
-            if (first < 0 || start + length > t) throw new ArgumentException("prompt features need prompts of the form [BOS] [IMG] codes [/IMG] ….");
+            if (first < 0 || start
+                + length > t) throw new ArgumentException("prompt features need prompts of the form [BOS] [IMG] codes [/IMG] ….");
             for (long i = start; i < start + length; i++) mask[row * t + i] = true;
         }
         return tensor(mask, new long[] { b, t }, device: keyMask.device);
@@ -113,7 +119,8 @@ public static class Generation
         if (guided) parts = parts.Select(p => Sampling.Guide(p.narrow(0, 0, b), p.narrow(0, b, b), options.Guidance)).ToArray();
         if (head.Factorization is not { } f) return Sampling.Pick(parts[0], options, allowed.to(parts[0].device), generator);
         // Factorized: choose among the non-visual ids and "a visual code"; then each sub-index; join them.
-        var allowedBase = cat(new[] { allowed.narrow(1, 0, f.CodeOffset), allowed.narrow(1, f.CodeOffset, f.CodebookSize).any(1, keepdim: true) }, 1);
+        var allowedBase = cat(new[] { allowed.narrow(1, 0, f.CodeOffset), allowed.narrow(1, f.CodeOffset, f.CodebookSize).any(1,
+            keepdim: true) }, 1);
         var kind = Sampling.Pick(parts[0], options, allowedBase.to(parts[0].device), generator);
         var subs = parts.Skip(1).Select(p => Sampling.Pick(p, options, null, generator)).ToList();
         return where(kind.eq(f.CodeOffset), f.Join(subs), kind);
@@ -122,12 +129,14 @@ public static class Generation
     /// <summary>Left-pads id rows to one length: tokens [B, T] (padding = 0) and the real-token mask [B, T].</summary>
     public static (Tensor Tokens, Tensor KeyMask) LeftPad(IReadOnlyList<int[]> rows, Device? device = null)
     {
-        if (rows.Count == 0 || rows.Any(r => r.Length == 0)) throw new ArgumentException("every prompt needs at least one token.", nameof(rows));
+        if (rows.Count == 0 || rows.Any(r => r.Length == 0)) throw new ArgumentException("every prompt needs at least one token.",
+            nameof(rows));
         int t = rows.Max(r => r.Length);
         var ids = new long[rows.Count * t];
         var mask = new bool[rows.Count * t];
         for (int r = 0; r < rows.Count; r++)
-            for (int i = 0; i < rows[r].Length; i++) { ids[r * t + t - rows[r].Length + i] = rows[r][i]; mask[r * t + t - rows[r].Length + i] = true; }
+            for (int i = 0; i < rows[r].Length; i++) { ids[r * t + t - rows[r].Length + i] = rows[r][i]; mask[r * t
+                + t - rows[r].Length + i] = true; }
         return (tensor(ids, new long[] { rows.Count, t }, device: device), tensor(mask, new long[] { rows.Count, t }, device: device));
     }
 
@@ -135,11 +144,14 @@ public static class Generation
     /// Regression interface (Emu-style): from text prompts ending in [IMG], predicts <paramref name="length"/> visual
     /// features one after another, feeding each prediction back in. Returns [B, length, F].
     /// </summary>
-    public static Tensor GenerateFeatures(UnifiedModel model, IReadOnlyList<int[]> prompts, int length, IReadOnlyList<int[]>? unconditional = null, double guidance = 1.0)
+    public static Tensor GenerateFeatures(UnifiedModel model, IReadOnlyList<int[]> prompts, int length,
+        IReadOnlyList<int[]>? unconditional = null, double guidance = 1.0)
     {
-        if (model.Config.Visual != VisualInterface.Regression) throw new InvalidOperationException($"feature generation needs the Regression interface, not {model.Config.Visual}.");
+        if (model.Config.Visual != VisualInterface.Regression) throw new InvalidOperationException($"feature generation needs the " +
+            $"Regression interface, not {model.Config.Visual}.");
         bool guided = guidance != 1;
-        var rows = guided ? prompts.Concat(unconditional ?? throw new ArgumentException("guidance needs unconditional prompts.", nameof(unconditional))).ToList() : prompts.ToList();
+        var rows = guided ? prompts.Concat(unconditional ?? throw new ArgumentException("guidance needs unconditional prompts.",
+            nameof(unconditional))).ToList() : prompts.ToList();
         int b = prompts.Count;
         var device = model.parameters().First().device;
         model.eval();
@@ -157,7 +169,8 @@ public static class Generation
             if (i == length - 1) break;
             var fed = guided ? cat(new[] { predicted, predicted }, 0) : predicted;
             // The fed prediction is the image's i-th position.
-            var inputs = model.Inputs(zeros(rows.Count, 1, dtype: int64, device: device), ones(rows.Count, 1, dtype: @bool, device: device), fed.unsqueeze(1),
+            var inputs = model.Inputs(zeros(rows.Count, 1, dtype: int64, device: device), ones(rows.Count, 1, dtype: @bool, device: device),
+                fed.unsqueeze(1),
                 full(rows.Count, 1, i % Math.Max(1, model.Config.ImagePositions), dtype: int64, device: device));
             hidden = model.Gpt.Hidden(inputs, cache, ones(rows.Count, 1, dtype: @bool, device: device));
         }

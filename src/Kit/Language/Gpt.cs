@@ -39,22 +39,29 @@ public sealed record GptConfig(int VocabSize, int ContextLength = 128, int Layer
     public GptConfig Validate()
     {
         if (VocabSize < 2) throw new ArgumentException($"VocabSize={VocabSize}: expected at least 2 tokens.", nameof(VocabSize));
-        if (ContextLength < 2) throw new ArgumentException($"ContextLength={ContextLength}: expected at least 2 positions.", nameof(ContextLength));
+        if (ContextLength < 2) throw new ArgumentException($"ContextLength={ContextLength}: expected at least 2 positions.",
+            nameof(ContextLength));
         if (Layers < 1) throw new ArgumentException($"Layers={Layers}: expected at least 1.", nameof(Layers));
         if (Heads < 1 || Dim % Heads != 0) throw new ArgumentException($"Heads={Heads} must divide Dim={Dim}.", nameof(Heads));
-        if (Rope && (Dim / Heads) % 2 != 0) throw new ArgumentException($"RoPE needs an even head width; Dim/Heads = {Dim / Heads}.", nameof(Rope));
+        if (Rope && (Dim / Heads) % 2 != 0) throw new ArgumentException($"RoPE needs an even head width; Dim/Heads = {Dim / Heads}.",
+            nameof(Rope));
         if (Factorization is { } f && f.CodeOffset + f.CodebookSize != VocabSize)
-            throw new ArgumentException($"Factorization covers ids {f.CodeOffset}…{f.CodeOffset + f.CodebookSize - 1} but VocabSize={VocabSize}: visual codes must be the last ids.", nameof(Factorization));
+            throw new ArgumentException($"Factorization covers ids {f.CodeOffset}…{f.CodeOffset + f.CodebookSize - 1} but " +
+                $"VocabSize={VocabSize}: visual codes must be the last ids.", nameof(Factorization));
         if (VisualCodesFrom is int from && (from < 1 || from >= VocabSize))
-            throw new ArgumentException($"VisualCodesFrom={from}: expected 1 … {VocabSize - 1}, so that both modalities have ids.", nameof(VisualCodesFrom));
+            throw new ArgumentException($"VisualCodesFrom={from}: expected 1 … {VocabSize - 1}, so that both modalities have ids.",
+                nameof(VisualCodesFrom));
         if (VisualCodesFrom is int at && Factorization is { } g && at != g.CodeOffset)
-            throw new ArgumentException($"VisualCodesFrom={at} but the factorization's codes start at {g.CodeOffset}.", nameof(VisualCodesFrom));
+            throw new ArgumentException($"VisualCodesFrom={at} but the factorization's codes start at {g.CodeOffset}.",
+                nameof(VisualCodesFrom));
         if (SharedCodeIds is { } shared)
         {
             if (VisualCodesFrom is not null || Factorization is not null)
-                throw new ArgumentException("SharedCodeIds (codes on text ids) excludes VisualCodesFrom and Factorization (codes after the text ids).", nameof(SharedCodeIds));
+                throw new ArgumentException("SharedCodeIds (codes on text ids) excludes VisualCodesFrom and Factorization (codes after " +
+                    "the text ids).", nameof(SharedCodeIds));
             if (shared.Length < 2 || shared.Any(i => i < 0 || i >= VocabSize) || shared.Distinct().Count() != shared.Length)
-                throw new ArgumentException($"SharedCodeIds: expected at least 2 distinct ids in 0…{VocabSize - 1}.", nameof(SharedCodeIds));
+                throw new ArgumentException($"SharedCodeIds: expected at least 2 distinct ids in 0…{VocabSize - 1}.",
+                    nameof(SharedCodeIds));
         }
         return this;
     }
@@ -94,7 +101,8 @@ public sealed class KvCache : IDisposable
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
         long t = k.shape[2], total = Length + t;
-        if (_keys[layer] is null || _keys[layer]!.shape[2] < total) Grow(layer, k, v, Math.Max(total, Math.Max(_capacity, 2 * (_keys[layer]?.shape[2] ?? 0))));
+        if (_keys[layer] is null || _keys[layer]!.shape[2] < total) Grow(layer, k, v, Math.Max(total, Math.Max(_capacity,
+            2 * (_keys[layer]?.shape[2] ?? 0))));
         using (no_grad())
         {
             _keys[layer]!.narrow(2, Length, t).copy_(k);
@@ -110,7 +118,8 @@ public sealed class KvCache : IDisposable
         var (oldK, oldV) = (_keys[layer], _values[layer]);
         var newK = empty(shape, k.dtype, k.device);
         var newV = empty(shape, v.dtype, v.device);
-        if (oldK is not null) { newK.narrow(2, 0, Length).copy_(oldK.narrow(2, 0, Length)); newV.narrow(2, 0, Length).copy_(oldV!.narrow(2, 0, Length)); }
+        if (oldK is not null) { newK.narrow(2, 0, Length).copy_(oldK.narrow(2, 0, Length)); newV.narrow(2, 0, Length).copy_(oldV!.narrow(2,
+            0, Length)); }
         _keys[layer] = newK.MoveToOuterDisposeScope(); // the cache outlives the step that fills it
         _values[layer] = newV.MoveToOuterDisposeScope();
         oldK?.Dispose(); oldV?.Dispose();
@@ -147,7 +156,8 @@ sealed class RotaryEmbedding : nn.Module
         register_buffer("sin", sin, persistent: false);
     }
 
-    /// <summary>cos and signed sin at positions [B, T], shaped [B, 1, T, hd] to broadcast over heads (computed once per forward, shared by every layer).</summary>
+    /// <summary>cos and signed sin at positions [B, T], shaped [B, 1, T, hd] to broadcast over heads (computed once per forward, shared by
+    /// every layer).</summary>
     public (Tensor Cos, Tensor Sin) At(Tensor positions)
     {
         var index = positions.reshape(-1);
@@ -167,7 +177,8 @@ sealed class RotaryEmbedding : nn.Module
     }
 }
 
-/// <summary>The decoder-only transformer. <see cref="Hidden"/> gives the final states, <see cref="Head"/> turns them into token predictions.</summary>
+/// <summary>The decoder-only transformer. <see cref="Hidden"/> gives the final states, <see cref="Head"/> turns them into token
+/// predictions.</summary>
 public sealed class Gpt : nn.Module<Tensor, Tensor>
 {
     readonly TokenEmbedding wte;
@@ -183,7 +194,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         wte = new TokenEmbedding(config);
         wpe = config.Rope ? null : nn.Embedding(config.ContextLength, config.Dim);
         rope = config.Rope ? new RotaryEmbedding(config.Dim / config.Heads, config.ContextLength) : null;
-        h = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new TransformerBlock(config.Dim, config.Heads, config.MlpRatio, dropout: config.Dropout)).ToArray());
+        h = nn.ModuleList(Enumerable.Range(0, config.Layers).Select(_ => new TransformerBlock(config.Dim, config.Heads, config.MlpRatio,
+            dropout: config.Dropout)).ToArray());
         ln_f = nn.LayerNorm(config.Dim);
         head = new TokenHead(config, config.TieEmbeddings ? wte.FlatWeight : null);
         RegisterComponents();
@@ -220,10 +232,12 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     public Tensor Hidden(Tensor embeddings, KvCache? cache = null, Tensor? keyMask = null)
     {
         if (embeddings.dim() != 3 || embeddings.shape[2] != Config.Dim)
-            throw new ArgumentException($"embeddings must be [B, T, {Config.Dim}]; got [{string.Join(", ", embeddings.shape)}].", nameof(embeddings));
+            throw new ArgumentException($"embeddings must be [B, T, {Config.Dim}]; got [{string.Join(", ", embeddings.shape)}].",
+                nameof(embeddings));
         long b = embeddings.shape[0], t = embeddings.shape[1], past = cache?.Length ?? 0;
         if (past + t > Config.ContextLength)
-            throw new ArgumentException($"sequence of {past + t} positions exceeds ContextLength={Config.ContextLength}.", nameof(embeddings));
+            throw new ArgumentException($"sequence of {past + t} positions exceeds ContextLength={Config.ContextLength}.",
+                nameof(embeddings));
         var device = embeddings.device;
         Tensor positions;
         AttentionMask attention;
@@ -231,7 +245,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         {
             positions = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
             // No padding: the fused causal kernel without a past; one new token sees every cached key, so no mask at all.
-            attention = past == 0 ? new(Causal: true) : t == 1 ? AttentionMask.None : new(Allowed: CausalMask(ones(b, past + t, dtype: @bool, device: device), past, t));
+            attention = past == 0 ? new(Causal: true) : t == 1 ? AttentionMask.None : new(Allowed: CausalMask(ones(b, past + t,
+                dtype: @bool, device: device), past, t));
         }
         else
         {
@@ -258,7 +273,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         return ln_f.call(x);
     }
 
-    /// <summary>[B, 1, T, past+T] boolean: query i (at absolute past+i) may see key j when j ≤ past+i and key j is real, and always itself.</summary>
+    /// <summary>[B, 1, T, past+T] boolean: query i (at absolute past+i) may see key j when j ≤ past+i and key j is real, and always
+    /// itself.</summary>
     static Tensor CausalMask(Tensor keys, long past, long t)
     {
         long total = past + t;
@@ -271,12 +287,14 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
     void CheckTokens(Tensor tokens)
     {
         if (tokens.dim() != 2 || tokens.dtype != int64)
-            throw new ArgumentException($"tokens must be int64 [B, T]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].", nameof(tokens));
+            throw new ArgumentException($"tokens must be int64 [B, T]; got {tokens.dtype} [{string.Join(", ", tokens.shape)}].",
+                nameof(tokens));
         // An id outside the table would otherwise surface as libtorch's "index out of range in self" with C++ frames.
         if (tokens.numel() == 0) return;
         long lo = tokens.min().item<long>(), hi = tokens.max().item<long>();
         if (lo < 0 || hi >= Config.VocabSize)
-            throw new ArgumentOutOfRangeException(nameof(tokens), $"token ids {lo} … {hi} given; this GPT's vocabulary has {Config.VocabSize} ids: expected 0 … {Config.VocabSize - 1}.");
+            throw new ArgumentOutOfRangeException(nameof(tokens),
+                $"token ids {lo} … {hi} given; this GPT's vocabulary has {Config.VocabSize} ids: expected 0 … {Config.VocabSize - 1}.");
     }
 
     // GPT-2's initialisation: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2·layers).
@@ -287,7 +305,8 @@ public sealed class Gpt : nn.Module<Tensor, Tensor>
         {
             if (name.EndsWith("bias")) p.zero_();
             else if (name.Contains("ln_")) p.fill_(1);
-            else if (name.EndsWith("proj.weight") || name.EndsWith("mlp.2.weight")) nn.init.normal_(p, 0, 0.02 / Math.Sqrt(2 * Config.Layers));
+            else if (name.EndsWith("proj.weight") || name.EndsWith("mlp.2.weight")) nn.init.normal_(p, 0,
+                0.02 / Math.Sqrt(2 * Config.Layers));
             else nn.init.normal_(p, 0, 0.02);
         }
     }

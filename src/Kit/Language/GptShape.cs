@@ -10,5 +10,6 @@ public sealed record GptShape(int Layers, int Heads, int Dim, int ContextLength)
     /// (or, with <paramref name="visualSoftmax"/> false, one softmax over every id, as a prior over codes alone has).
     /// </summary>
     public GptConfig Over(UnifiedVocabulary vocabulary, bool visualSoftmax = true) =>
-        new(VocabSize: vocabulary.Count, ContextLength: ContextLength, Layers: Layers, Heads: Heads, Dim: Dim, VisualCodesFrom: visualSoftmax ? vocabulary.CodeOffset : null);
+        new(VocabSize: vocabulary.Count, ContextLength: ContextLength, Layers: Layers, Heads: Heads, Dim: Dim,
+            VisualCodesFrom: visualSoftmax ? vocabulary.CodeOffset : null);
 }

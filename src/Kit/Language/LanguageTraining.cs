@@ -18,7 +18,8 @@ namespace Kit.Language;
 /// Weight of visual-token targets in image → text and VQA sequences, where the image is given rather than asked for
 /// (null: <paramref name="ImageLossWeight"/>).
 /// </param>
-public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05, double ImageLossWeight = 1.0, long Seed = 0,
+public sealed record LanguageTrainingConfig(int Steps = 600, int BatchSize = 32, double LearningRate = 1e-3, double WeightDecay = 0.05,
+    double ImageLossWeight = 1.0, long Seed = 0,
     double? GivenImageLossWeight = null);
 
 /// <summary>Training loop and perplexity for the unified model.</summary>
@@ -28,11 +29,13 @@ public static class LanguageTraining
     /// Trains <paramref name="model"/> on batches of <paramref name="sequences"/>. <paramref name="features"/> [N, L, F]
     /// are the corpus images' features for continuous visual interfaces (rows are picked per batch).
     /// </summary>
-    public static TrainingLog Train(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, Tensor? features = null, string label = "language model")
+    public static TrainingLog Train(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, Tensor? features = null,
+        string label = "language model")
     {
         var device = model.parameters().First().device;
         var onDevice = features?.to(device);
-        var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, c.WeightDecay, WarmupSteps: Math.Min(100, c.Steps / 10),
+        var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, c.WeightDecay, WarmupSteps: Math.Min(100,
+            c.Steps / 10),
             LogEvery: Math.Max(1, c.Steps / 100), Label: label));
         return trainer.Run(step => Step(model, sequences, c, step, onDevice));
     }
@@ -42,7 +45,8 @@ public static class LanguageTraining
     /// batch for the same seed and step), with the text and image losses and the padded length as metrics. Shared by every loop
     /// that trains a unified model (UniCode's dual alternating run interleaves it with tokenizer steps).
     /// </summary>
-    public static StepResult Step(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, int step, Tensor? features = null)
+    public static StepResult Step(UnifiedModel model, UnifiedSequences sequences, LanguageTrainingConfig c, int step,
+        Tensor? features = null)
     {
         var batch = sequences.Sample(c.BatchSize, KitRandom.For(c.Seed, step), c.ImageLossWeight, c.GivenImageLossWeight);
         var rows = batch.Images.Where(i => i >= 0).ToArray();
@@ -50,7 +54,8 @@ public static class LanguageTraining
         var loss = model.Loss(batch, picked);
         var positions = tensor((float)batch.Tokens.shape[1]); // the padded length: what a step computes
         batch.Dispose();
-        return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach(), ["positions"] = positions });
+        return new StepResult(loss.Total, new Dictionary<string, Tensor> { ["text"] = loss.Text.detach(), ["image"] = loss.Image.detach(),
+            ["positions"] = positions });
     }
 
     /// <summary>Perplexity exp(mean next-token cross-entropy) of [BOS] line [EOS] over <paramref name="lines"/>.</summary>
@@ -67,7 +72,8 @@ public static class LanguageTraining
             Scopes.Run(() =>
             {
                 var rows = Enumerable.Range(start, n).Select(i => sequences.Build(SequenceTasks.Text, i, KitRandom.For(0, i))).ToList();
-                using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTasks.Text, n).ToArray());
+                using var batch = sequences.Pack(rows, Enumerable.Repeat(-1L, n).ToArray(), Enumerable.Repeat(SequenceTasks.Text,
+                    n).ToArray());
                 // The model's own text loss is the weighted mean over this batch; weight it back by the batch's target count.
                 double targets = batch.Weights.sum().item<float>();
                 total += model.Loss(batch).Text.item<float>() * targets;

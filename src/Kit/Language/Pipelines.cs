@@ -15,7 +15,8 @@ public static class VisualFeatures
     public static Tensor Latents(ImageTokenizer tokenizer, Tensor codes, int side)
     {
         if (tokenizer.Quantizer.IndicesPerPosition != 1)
-            throw new ArgumentException($"continuous features need one code per position; this quantizer has {tokenizer.Quantizer.IndicesPerPosition}.", nameof(tokenizer));
+            throw new ArgumentException($"continuous features need one code per position; this quantizer has " +
+                $"{tokenizer.Quantizer.IndicesPerPosition}.", nameof(tokenizer));
         using var noGrad = no_grad();
         return tokenizer.Quantizer.Lookup(codes.reshape(-1, side, side)).flatten(2).transpose(1, 2).contiguous();
     }
@@ -24,8 +25,10 @@ public static class VisualFeatures
     public static Tensor Patches(Tensor images, int patch)
     {
         var (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3]);
-        if (h % patch != 0 || w % patch != 0) throw new ArgumentException($"image side {h}×{w} is not divisible by the patch size {patch}.", nameof(patch));
-        return images.reshape(b, c, h / patch, patch, w / patch, patch).permute(0, 2, 4, 1, 3, 5).reshape(b, h / patch * (w / patch), c * patch * patch).contiguous();
+        if (h % patch != 0 || w % patch != 0) throw new ArgumentException($"image side {h}×{w} is not divisible by the patch size {patch}.",
+            nameof(patch));
+        return images.reshape(b, c, h / patch, patch, w / patch, patch).permute(0, 2, 4, 1, 3, 5).reshape(b, h / patch * (w / patch),
+            c * patch * patch).contiguous();
     }
 
     /// <summary>
@@ -36,8 +39,10 @@ public static class VisualFeatures
     {
         if (@interface == VisualInterface.Tokens) return null;
         if (tokenizer is not ImageTokenizer grid)
-            throw new ArgumentException($"the {@interface} interface needs a fixed-grid ImageTokenizer; {tokenizer.GetType().Name} gives each image its own number of codes.", nameof(tokenizer));
-        return @interface == VisualInterface.Regression ? Latents(grid, codes, grid.CodeMapSize((int)images.shape[2])) : Patches(images, grid.Config.DownsampleFactor);
+            throw new ArgumentException($"the {@interface} interface needs a fixed-grid ImageTokenizer; {tokenizer.GetType().Name} " +
+                $"gives each image its own number of codes.", nameof(tokenizer));
+        return @interface == VisualInterface.Regression ? Latents(grid, codes, grid.CodeMapSize((int)images.shape[2])) : Patches(images,
+            grid.Config.DownsampleFactor);
     }
 }
 
@@ -49,15 +54,19 @@ public sealed class UnifiedPipeline
     public UnifiedPipeline(UnifiedModel model, UnifiedVocabulary vocabulary, IVisualTokenizer tokenizer)
     {
         if (tokenizer.CodebookSize != vocabulary.CodebookSize)
-            throw new ArgumentException($"the tokenizer has {tokenizer.CodebookSize} codes but the vocabulary {vocabulary.CodebookSize}.", nameof(tokenizer));
-        Model = model;
-        Vocabulary = vocabulary;
-        Tokenizer = tokenizer;
+            throw new ArgumentException($"the tokenizer has {tokenizer.CodebookSize} codes but the vocabulary {vocabulary.CodebookSize}.",
+                nameof(tokenizer));
+        (Model, Vocabulary, Tokenizer) = (model, vocabulary, tokenizer);
         _layout = new SequenceLayout(vocabulary);
     }
 
+    /// <summary>The unified LLM that captions, answers and draws.</summary>
     public UnifiedModel Model { get; }
+
+    /// <summary>Its vocabulary (and so its sequence layout).</summary>
     public UnifiedVocabulary Vocabulary { get; }
+
+    /// <summary>The image tokenizer it reads and writes through.</summary>
     public IVisualTokenizer Tokenizer { get; }
 
     Device Device => Model.parameters().First().device;
@@ -74,7 +83,8 @@ public sealed class UnifiedPipeline
     /// <summary>One answer per (image, question).</summary>
     public string[] Answer(Tensor images, IReadOnlyList<string> questions, SamplingOptions? options = null, int maxTokens = 8)
     {
-        if (questions.Count != images.shape[0]) throw new ArgumentException($"{questions.Count} questions for {images.shape[0]} images.", nameof(questions));
+        if (questions.Count != images.shape[0]) throw new ArgumentException($"{questions.Count} questions for {images.shape[0]} images.",
+            nameof(questions));
         using var scope = NewDisposeScope();
         var (codes, features) = Look(images);
         var prompts = codes.Rows().Select((c, i) => _layout.QuestionPrompt(c, questions[i], Depth).Ids).ToList();
@@ -93,15 +103,19 @@ public sealed class UnifiedPipeline
         using var scope = NewDisposeScope();
         if (Model.Config.Visual == VisualInterface.Regression)
         {
-            var grid = Tokenizer as ImageTokenizer ?? throw new InvalidOperationException("the Regression interface needs a fixed-grid ImageTokenizer.");
+            var grid = Tokenizer as ImageTokenizer
+                ?? throw new InvalidOperationException("the Regression interface needs a fixed-grid ImageTokenizer.");
             int side = grid.CodeMapSize(grid.ImageSize);
             var features = Generation.GenerateFeatures(Model, conditional, grid.CodesPerImage, unconditional, options.Guidance);
             var latents = features.transpose(1, 2).reshape(prompts.Count, -1, side, side);
             var none = VisualCodes.Fixed(full(prompts.Count, grid.CodesPerImage, -1L));
-            return (grid.DecodeLatents(latents).clamp(-1, 1).MoveToOuterDisposeScope(), none with { Codes = none.Codes.MoveToOuterDisposeScope() });
+            return (grid.DecodeLatents(latents).clamp(-1, 1).MoveToOuterDisposeScope(),
+                none with { Codes = none.Codes.MoveToOuterDisposeScope() });
         }
-        if (Model.Config.Visual != VisualInterface.Tokens) throw new InvalidOperationException($"the {Model.Config.Visual} interface cannot generate images.");
-        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage, stopAfterImage: true, startInsideImage: true);
+        if (Model.Config.Visual != VisualInterface.Tokens) throw new InvalidOperationException($"the {Model.Config.Visual} interface " +
+            $"cannot generate images.");
+        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage,
+            stopAfterImage: true, startInsideImage: true);
         var generated = Generation.Generate(Model, conditional, Tokenizer.MaxCodesPerImage + 1, options, constraint, unconditional);
         var close = Vocabulary[SpecialToken.EndImg];
         var rows = generated.Select(g => g.TakeWhile(id => id != close).Select(id => (long)Vocabulary.CodeOf(id)).ToArray()).ToList();
@@ -116,7 +130,8 @@ public sealed class UnifiedPipeline
     /// </summary>
     public Tensor GenerateImages(IReadOnlyList<string> prompts, SamplingOptions options, int chunk = 32) =>
         Scopes.InChunks(prompts.Count, chunk, (start, n) =>
-            Generate(Enumerable.Range((int)start, (int)n).Select(i => prompts[i]).ToList(), options with { Seed = options.Seed + start }).Images);
+            Generate(Enumerable.Range((int)start, (int)n).Select(i => prompts[i]).ToList(), options with { Seed = options.Seed
+                + start }).Images);
 
     (VisualCodes Codes, Tensor? Features) Look(Tensor images)
     {
@@ -136,14 +151,18 @@ public sealed class UnifiedPipeline
         if (Depth == 1) return null;
         var rows = codes.Rows();
         int positions = rows[0].Length / Depth;
-        if (rows.Any(r => r.Length != positions * Depth)) throw new ArgumentException($"stacked prompts need {positions * Depth} codes per image (D={Depth}).", nameof(codes));
-        return tensor(rows.SelectMany(r => r.Select(c => (long)Vocabulary.CodeId(c))).ToArray(), new long[] { rows.Length, positions, Depth }, device: Device);
+        if (rows.Any(r => r.Length != positions * Depth)) throw new ArgumentException($"stacked prompts need {positions * Depth} codes " +
+            $"per image (D={Depth}).", nameof(codes));
+        return tensor(rows.SelectMany(r => r.Select(c => (long)Vocabulary.CodeId(c))).ToArray(), new long[] { rows.Length, positions,
+            Depth }, device: Device);
     }
 
     string[] Text(List<int[]> prompts, Tensor? features, SamplingOptions? options, int maxTokens, Tensor? stacks = null)
     {
-        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage, allowImages: false);
-        var generated = Generation.Generate(Model, prompts, maxTokens, options ?? new SamplingOptions(Greedy: true), constraint, promptFeatures: features, promptStacks: stacks);
+        var constraint = new DecodingConstraint(Vocabulary, prompts.Count, Tokenizer.MinCodesPerImage, Tokenizer.MaxCodesPerImage,
+            allowImages: false);
+        var generated = Generation.Generate(Model, prompts, maxTokens, options ?? new SamplingOptions(Greedy: true), constraint,
+            promptFeatures: features, promptStacks: stacks);
         return generated.Select(g => Vocabulary.DecodeText(g).Trim()).ToArray();
     }
 }

@@ -14,7 +14,8 @@ namespace Kit.Language;
 /// <param name="TopP">Keep the smallest set whose probability reaches p (1 = all).</param>
 /// <param name="Guidance">Classifier-free guidance scale s (1 = conditional only, no unconditional pass).</param>
 /// <param name="Seed">Seed of the sampling generator: same seed, same samples.</param>
-public sealed record SamplingOptions(bool Greedy = false, double Temperature = 1.0, int TopK = 0, double TopP = 1.0, double Guidance = 1.0, long Seed = 0)
+public sealed record SamplingOptions(bool Greedy = false, double Temperature = 1.0, int TopK = 0, double TopP = 1.0, double Guidance = 1.0,
+    long Seed = 0)
 {
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public SamplingOptions Validate()
@@ -31,7 +32,8 @@ public sealed record SamplingOptions(bool Greedy = false, double Temperature = 1
 public static class Sampling
 {
     /// <summary>Classifier-free guidance: u + s·(c − u).</summary>
-    public static Tensor Guide(Tensor conditional, Tensor unconditional, double scale) => unconditional + (conditional - unconditional) * scale;
+    public static Tensor Guide(Tensor conditional, Tensor unconditional, double scale) => unconditional
+        + (conditional - unconditional) * scale;
 
     /// <summary>
     /// Picks one index per row of <paramref name="logits"/> [B, K]; <paramref name="allowed"/> [B, K] (or [K])
@@ -39,7 +41,8 @@ public static class Sampling
     /// </summary>
     public static Tensor Pick(Tensor logits, SamplingOptions options, Tensor? allowed = null, Generator? generator = null)
     {
-        if (logits.dim() != 2) throw new ArgumentException($"logits must be [B, K]; got [{string.Join(", ", logits.shape)}].", nameof(logits));
+        if (logits.dim() != 2) throw new ArgumentException($"logits must be [B, K]; got [{string.Join(", ", logits.shape)}].",
+            nameof(logits));
         var x = logits.to(float32);
         if (allowed is not null) x = x.masked_fill(allowed.logical_not().expand_as(x), double.NegativeInfinity);
         if (options.Greedy) return x.argmax(1);
@@ -84,7 +87,8 @@ public sealed class DecodingConstraint
     /// <param name="stopAfterImage">Finish a sequence at its [/IMG].</param>
     /// <param name="startInsideImage">The prompts end in [IMG]: decoding starts inside an image block.</param>
     /// <param name="device">Where the masks live.</param>
-    public DecodingConstraint(UnifiedVocabulary vocabulary, int batch, int minCodes, int maxCodes, bool allowImages = true, bool stopAfterImage = false,
+    public DecodingConstraint(UnifiedVocabulary vocabulary, int batch, int minCodes, int maxCodes, bool allowImages = true,
+        bool stopAfterImage = false,
         bool startInsideImage = false, Device? device = null)
     {
         if (minCodes < 1 || maxCodes < minCodes)
@@ -96,7 +100,8 @@ public sealed class DecodingConstraint
         _finished = new bool[batch];
         _codes = vocabulary.CodeMask(device);
         _outside = vocabulary.KindMask(TokenKind.Text, device);
-        foreach (var special in new[] { SpecialToken.Eos, SpecialToken.Caption, SpecialToken.Question, SpecialToken.Answer }.Concat(allowImages ? new[] { SpecialToken.Img } : Array.Empty<SpecialToken>()))
+        foreach (var special in new[] { SpecialToken.Eos, SpecialToken.Caption, SpecialToken.Question,
+            SpecialToken.Answer }.Concat(allowImages ? new[] { SpecialToken.Img } : Array.Empty<SpecialToken>()))
             _outside[vocabulary[special]] = true;
         _close = zeros(vocabulary.Count, dtype: @bool, device: device);
         _close[vocabulary[SpecialToken.EndImg]] = true;

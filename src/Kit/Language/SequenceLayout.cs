@@ -54,7 +54,8 @@ public sealed class SequenceBuilder
     }
 
     /// <summary>An image as a sequence gives it to the model: its codes (D = 1), or compressed, one position per D codes.</summary>
-    public SequenceBuilder GivenImage(IReadOnlyList<long> codes, int depth) => depth == 1 ? Image(codes) : CompressedImage(codes.Count / depth);
+    public SequenceBuilder GivenImage(IReadOnlyList<long> codes, int depth)
+        => depth == 1 ? Image(codes) : CompressedImage(codes.Count / depth);
 
     /// <summary>The sequence built so far.</summary>
     public TokenSequence Build() => new(ids.ToArray(), compressed.ToArray());
@@ -95,7 +96,8 @@ public sealed class SequenceLayout
     public static string AnswerText(string answer) => " " + answer.Trim();
 
     /// <summary>[BOS] caption [IMG] — the prompt of text-to-image generation (empty caption: unconditional).</summary>
-    public TokenSequence TextToImagePrompt(string caption) => Begin().Special(SpecialToken.Bos).Text(caption).Special(SpecialToken.Img).Build();
+    public TokenSequence TextToImagePrompt(string caption)
+        => Begin().Special(SpecialToken.Bos).Text(caption).Special(SpecialToken.Img).Build();
 
     /// <summary>[BOS] given image [CAP] — the prompt of captioning.</summary>
     public TokenSequence CaptionPrompt(IReadOnlyList<long> codes, int depth = 1) =>
@@ -103,5 +105,6 @@ public sealed class SequenceLayout
 
     /// <summary>[BOS] given image [Q] question [A] — the prompt of visual question answering.</summary>
     public TokenSequence QuestionPrompt(IReadOnlyList<long> codes, string question, int depth = 1) =>
-        Begin().Special(SpecialToken.Bos).GivenImage(codes, depth).Special(SpecialToken.Question).Text(question).Special(SpecialToken.Answer).Build();
+        Begin().Special(SpecialToken.Bos).GivenImage(codes,
+            depth).Special(SpecialToken.Question).Text(question).Special(SpecialToken.Answer).Build();
 }

@@ -26,10 +26,12 @@ public abstract class SequenceTask
     /// </summary>
     public virtual bool BlockIsGiven(int block) => ImageIsGiven;
 
-    /// <summary>Checks that <paramref name="sequences"/> can build this task (e.g. VQA needs scenes); throws ArgumentException naming what is missing.</summary>
+    /// <summary>Checks that <paramref name="sequences"/> can build this task (e.g. VQA needs scenes); throws ArgumentException naming what
+    /// is missing.</summary>
     public virtual void Check(UnifiedSequences sequences) { }
 
-    /// <summary>The ids of one sequence for item <paramref name="item"/> (an image, or a text line), drawing choices from <paramref name="rng"/>.</summary>
+    /// <summary>The ids of one sequence for item <paramref name="item"/> (an image, or a text line), drawing choices from
+    /// <paramref name="rng"/>.</summary>
     public abstract TokenSequence Build(UnifiedSequences sequences, int item, KitRandom rng);
 
     public override string ToString() => Name;
@@ -41,10 +43,12 @@ public abstract class SequenceTask
 public sealed record SequenceMix(IReadOnlyList<(SequenceTask Task, double Weight)> Tasks, double UnconditionalRate = 0.1)
 {
     /// <summary>The four standard tasks: text → image, image → text, VQA and text, with these weights.</summary>
-    public static SequenceMix Standard(double textToImage = 1, double imageToText = 1, double vqa = 1, double text = 0.25, double unconditionalRate = 0.1) =>
+    public static SequenceMix Standard(double textToImage = 1, double imageToText = 1, double vqa = 1, double text = 0.25,
+        double unconditionalRate = 0.1) =>
         new(new (SequenceTask, double)[]
         {
-            (SequenceTasks.TextToImage, textToImage), (SequenceTasks.ImageToText, imageToText), (SequenceTasks.Vqa, vqa), (SequenceTasks.Text, text),
+            (SequenceTasks.TextToImage, textToImage), (SequenceTasks.ImageToText, imageToText), (SequenceTasks.Vqa,
+                vqa), (SequenceTasks.Text, text),
         }.Where(t => t.Item2 > 0).ToList(), unconditionalRate);
 
     /// <summary>Text only (pretraining).</summary>
@@ -66,7 +70,8 @@ public sealed record SequenceMix(IReadOnlyList<(SequenceTask Task, double Weight
     public bool NeedsImages => Tasks.Any(t => t.Weight > 0 && t.Task.DrawsImages);
 
     /// <summary>The cache key's view of the mix: each task's name and weight, and the unconditional rate.</summary>
-    public string Key => string.Join(", ", Tasks.Select(t => $"{t.Task.Name}={t.Weight.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")) +
+    public string Key => string.Join(", ",
+        Tasks.Select(t => $"{t.Task.Name}={t.Weight.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}")) +
         $"; unconditional={UnconditionalRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}";
 
     internal SequenceTask Draw(KitRandom rng)

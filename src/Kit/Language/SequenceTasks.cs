@@ -50,13 +50,14 @@ public static class SequenceTasks
 
         public override void Check(UnifiedSequences s)
         {
-            if (s.Images?.Captions is not null)
-                throw new ArgumentException($"Vqa={s.Mix.WeightOf(Name)}: questions come from scenes, and these images have captions only.", "mix");
+            if (s.Images is { HasQuestions: false })
+                throw new ArgumentException($"Vqa={s.Mix.WeightOf(Name)}: questions come from scenes, and these images have captions only.",
+                    "mix");
         }
 
         public override TokenSequence Build(UnifiedSequences s, int item, KitRandom rng)
         {
-            var questions = s.Images!.Scenes[item].Questions();
+            var questions = s.Images!.Items[item].Questions!();
             var qa = questions[rng.Next(questions.Count)];
             return s.GivenImage(s.Layout.Begin().Special(SpecialToken.Bos), item)
                 .Special(SpecialToken.Question).Text(qa.Question).Special(SpecialToken.Answer).Text(SequenceLayout.AnswerText(qa.Answer))

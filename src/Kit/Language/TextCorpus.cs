@@ -15,7 +15,8 @@ namespace Kit.Language;
 public sealed record TextCorpusConfig(int Scenes = 4000, int WordNetLines = 6000, int HeldOutScenes = 200, long Seed = 0);
 
 /// <summary>Training and held-out lines.</summary>
-public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<string> HeldOut, IReadOnlyList<string> HeldOutWordNet, string Source)
+public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<string> HeldOut, IReadOnlyList<string> HeldOutWordNet,
+    string Source)
 {
     /// <summary>Every line (for fitting the text tokenizer's remapping).</summary>
     public IEnumerable<string> All => Train.Concat(HeldOut).Concat(HeldOutWordNet);
@@ -23,17 +24,21 @@ public sealed record TextCorpus(IReadOnlyList<string> Train, IReadOnlyList<strin
     /// <summary>Builds the corpus with the installed WordNet (<see cref="Data.WordNet.Installed"/>), if any.</summary>
     public static TextCorpus Build(TextCorpusConfig config) => Build(config, Data.WordNet.Installed);
 
-    /// <summary>Builds the corpus; WordNet lines (from <paramref name="wordNetDirectory"/>, none when null) are split 95 / 5 into train and held-out by a hash of the line.</summary>
+    /// <summary>Builds the corpus; WordNet lines (from <paramref name="wordNetDirectory"/>, none when null) are split 95 / 5 into train and
+    /// held-out by a hash of the line.</summary>
     public static TextCorpus Build(TextCorpusConfig config, string? wordNetDirectory)
     {
         var train = SceneLines(new ShapesDataset(config.Scenes, Split.Train, new ShapesOptions(Seed: config.Seed)));
         var heldOut = SceneLines(new ShapesDataset(config.HeldOutScenes, Split.Validation, new ShapesOptions(Seed: config.Seed)));
-        var wordNet = config.WordNetLines > 0 && wordNetDirectory is not null ? WordNet(wordNetDirectory).Take(config.WordNetLines).ToList() : new List<string>();
+        var wordNet = config.WordNetLines > 0
+            && wordNetDirectory is not null ? WordNet(wordNetDirectory).Take(config.WordNetLines).ToList() : new List<string>();
         var wordNetHeldOut = wordNet.Where(l => Bucket(l) == 0).ToList();
         train.AddRange(wordNet.Where(l => Bucket(l) != 0));
         string source = wordNet.Count > 0
-            ? $"{train.Count - (wordNet.Count - wordNetHeldOut.Count):N0} synthetic + {wordNet.Count - wordNetHeldOut.Count:N0} WordNet lines (held out: {heldOut.Count:N0} synthetic, {wordNetHeldOut.Count:N0} WordNet)"
-            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); " + (config.WordNetLines > 0 ? $"WordNet {Data.WordNet.Absence}" : "no WordNet lines asked for");
+            ? $"{train.Count - (wordNet.Count - wordNetHeldOut.Count):N0} synthetic + {wordNet.Count - wordNetHeldOut.Count:N0} " +
+                $"WordNet lines (held out: {heldOut.Count:N0} synthetic, {wordNetHeldOut.Count:N0} WordNet)"
+            : $"{train.Count:N0} synthetic lines (held out: {heldOut.Count:N0}); "
+                + (config.WordNetLines > 0 ? $"WordNet {Data.WordNet.Absence}" : "no WordNet lines asked for");
         return new TextCorpus(train, heldOut, wordNetHeldOut, source);
     }
 

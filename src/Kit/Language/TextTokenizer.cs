@@ -32,7 +32,8 @@ public sealed class TextTokenizer
     /// <summary>Number of compact ids (including <see cref="Unknown"/>).</summary>
     public int Count => _original.Length;
 
-    /// <summary>Builds the remapping from every BPE token that occurs in <paramref name="corpus"/> (sorted by BPE id, so it is deterministic).</summary>
+    /// <summary>Builds the remapping from every BPE token that occurs in <paramref name="corpus"/> (sorted by BPE id, so it is
+    /// deterministic).</summary>
     public static TextTokenizer Fit(IEnumerable<string> corpus, string encoding = "o200k_base")
     {
         var bpe = Bpe(encoding);
@@ -80,7 +81,8 @@ public sealed class TextTokenizer
         var text = TokenText(id);
         if (!text.Contains('\uFFFD')) return $"\"{text}\"";
         var bytes = TokenBytes(Encoding).GetValueOrDefault(_original[id]);
-        return bytes is null ? $"\"{text}\"" : "bytes " + string.Join(" ", bytes.Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+        return bytes is null ? $"\"{text}\"" : "bytes " + string.Join(" ", bytes.Select(b => b.ToString("X2",
+            System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     static readonly Dictionary<string, Dictionary<int, byte[]>> TokenBytesCache = new();
@@ -97,11 +99,13 @@ public sealed class TextTokenizer
                 .FirstOrDefault(a => a is not null && a.GetManifestResourceNames().Contains($"{encoding}.tiktoken.deflate"));
             if (assembly?.GetManifestResourceStream($"{encoding}.tiktoken.deflate") is { } stream)
             {
-                using var reader = new StreamReader(new System.IO.Compression.DeflateStream(stream, System.IO.Compression.CompressionMode.Decompress));
+                using var reader = new StreamReader(new System.IO.Compression.DeflateStream(stream,
+                    System.IO.Compression.CompressionMode.Decompress));
                 for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
                 {
                     int space = line.IndexOf(' ');
-                    if (space > 0 && int.TryParse(line.AsSpan(space + 1), out int rank)) table[rank] = Convert.FromBase64String(line[..space]);
+                    if (space > 0 && int.TryParse(line.AsSpan(space + 1),
+                        out int rank)) table[rank] = Convert.FromBase64String(line[..space]);
                 }
             }
             return TokenBytesCache[encoding] = table;

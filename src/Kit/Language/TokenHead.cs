@@ -56,7 +56,8 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Hidden states → next-token predictions: per-token losses, logits for sampling (one softmax over every id, or one per modality).</summary>
+/// <summary>Hidden states → next-token predictions: per-token losses, logits for sampling (one softmax over every id, or one per
+/// modality).</summary>
 public sealed class TokenHead : nn.Module
 {
     readonly Linear? flat;
@@ -123,7 +124,8 @@ public sealed class TokenHead : nn.Module
         if (Factorization is null)
         {
             int from = VisualCodesFrom!.Value;
-            return cat(new[] { F.log_softmax(parts[0].narrow(-1, 0, from), -1), F.log_softmax(parts[0].narrow(-1, from, VocabSize - from), -1) }, -1);
+            return cat(new[] { F.log_softmax(parts[0].narrow(-1, 0, from), -1), F.log_softmax(parts[0].narrow(-1, from, VocabSize - from),
+                -1) }, -1);
         }
         var f = Factorization!;
         // Outer sum over groups, highest group outermost, so the flattened index is Σ sub_g << shift_g.
@@ -152,11 +154,13 @@ public sealed class TokenHead : nn.Module
         if (targets.lt(0).logical_or(targets.ge(VocabSize)).any().item<bool>()) // one sync for both bounds
             throw new ArgumentException($"targets must lie in 0…{VocabSize - 1}.", nameof(targets));
         if (weights is not null && !weights.shape.SequenceEqual(targets.shape))
-            throw new ArgumentException($"weights [{string.Join(", ", weights.shape)}] must have the targets' shape [{string.Join(", ", targets.shape)}].", nameof(weights));
+            throw new ArgumentException($"weights [{string.Join(", ", weights.shape)}] must have the targets' shape " +
+                $"[{string.Join(", ", targets.shape)}].", nameof(weights));
         if (PerModality) return ModalityLosses(hidden, targets, weights, visualTargets);
         var parts = Parts(hidden);
         var shape = targets.shape;
-        Tensor CrossEntropy(Tensor logits, Tensor y) => PerRowCrossEntropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1)).reshape(shape);
+        Tensor CrossEntropy(Tensor logits, Tensor y) => PerRowCrossEntropy(logits.reshape(-1, logits.shape[^1]),
+            y.reshape(-1)).reshape(shape);
         if (Factorization is null) return CrossEntropy(parts[0], targets);
         var f = Factorization!;
         var isCode = targets.ge(f.CodeOffset);
@@ -177,7 +181,8 @@ public sealed class TokenHead : nn.Module
         var h = hidden.reshape(-1, hidden.shape[^1]);
         var y = targets.reshape(-1);
         if (SharedCodeIds is not null && visualTargets is null)
-            throw new ArgumentException("the shared layout needs the visual-target mask: a code's id is also a word's.", nameof(visualTargets));
+            throw new ArgumentException("the shared layout needs the visual-target mask: a code's id is also a word's.",
+                nameof(visualTargets));
         var isCode = visualTargets?.reshape(-1).to(@bool) ?? y.ge(VisualCodesFrom!.Value);
         int from = VisualCodesFrom ?? VocabSize;
         var counted = weights?.reshape(-1).ne(0);
@@ -186,7 +191,8 @@ public sealed class TokenHead : nn.Module
         var otherRows = RowsWhere(isCode.logical_not());
         var losses = zeros(y.shape[0], dtype: hidden.dtype, device: hidden.device);
         if (otherRows.shape[0] > 0)
-            losses = losses.index_copy(0, otherRows, PerRowCrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from), y.index_select(0, otherRows)));
+            losses = losses.index_copy(0, otherRows, PerRowCrossEntropy(NonVisualLogits(h.index_select(0, otherRows), from),
+                y.index_select(0, otherRows)));
         if (codeRows.shape[0] > 0)
         {
             var hc = h.index_select(0, codeRows);
@@ -197,10 +203,12 @@ public sealed class TokenHead : nn.Module
                 var ids = tensor(shared.Select(i => (long)i).ToArray(), device: hidden.device);
                 var codeOf = full(VocabSize, -1L, device: hidden.device).index_copy(0, ids, arange(shared.Count, device: hidden.device));
                 var labels = codeOf.index_select(0, yc);
-                if (labels.lt(0).any().item<bool>()) throw new ArgumentException("a visual target is not one of the shared code ids.", nameof(targets));
+                if (labels.lt(0).any().item<bool>()) throw new ArgumentException("a visual target is not one of the shared code ids.",
+                    nameof(targets));
                 codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.index_select(0, ids)), labels);
             }
-            else if (Factorization is not { } f) codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)), yc - from);
+            else if (Factorization is not { } f) codeLoss = PerRowCrossEntropy(F.linear(hc, FlatWeight.narrow(0, from, VocabSize - from)),
+                yc - from);
             else
             {
                 var subs = f.Split(yc);

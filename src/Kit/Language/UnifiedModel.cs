@@ -28,10 +28,13 @@ public enum VisualInterface { Tokens, Regression, PatchProjection }
 /// added to its input (DALL·E's row/column embeddings, as one table); 0 = none. In unified sequences an image starts after
 /// a caption of any length, so the sequence position alone does not say which code of the image a position holds.
 /// </param>
-/// <param name="ImageOpen">The [IMG] id: positions inside [IMG] … [/IMG] spans are visual, whatever their ids (−1: the model sees no images).</param>
+/// <param name="ImageOpen">The [IMG] id: positions inside [IMG] … [/IMG] spans are visual, whatever their ids (−1: the model sees no
+/// images).</param>
 /// <param name="ImageClose">The [/IMG] id.</param>
-/// <param name="Stack">Stacked codes (D codes per code-map position) and how a given image's D codes become one input; null: one code per position.</param>
-public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0, int ImagePositions = 0,
+/// <param name="Stack">Stacked codes (D codes per code-map position) and how a given image's D codes become one input; null: one code per
+/// position.</param>
+public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = VisualInterface.Tokens, int FeatureDim = 0,
+    int ImagePositions = 0,
     int ImageOpen = -1, int ImageClose = -1,
     // Left out of the cache keys when unset, so models of one code per position keep the keys they were stored under.
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CodeStack? Stack = null)
@@ -40,7 +43,8 @@ public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = 
     [JsonIgnore] public int StackDepth => Stack?.Depth ?? 1;
 
     /// <summary>A model over <paramref name="vocabulary"/>'s ids: its [IMG] and [/IMG] mark the visual spans.</summary>
-    public static UnifiedModelConfig For(UnifiedVocabulary vocabulary, GptConfig gpt, VisualInterface visual = VisualInterface.Tokens, int featureDim = 0, int imagePositions = 0) =>
+    public static UnifiedModelConfig For(UnifiedVocabulary vocabulary, GptConfig gpt, VisualInterface visual = VisualInterface.Tokens,
+        int featureDim = 0, int imagePositions = 0) =>
         new(gpt, visual, featureDim, imagePositions, vocabulary[SpecialToken.Img], vocabulary[SpecialToken.EndImg]);
 
     /// <summary>Throws ArgumentException naming the bad value.</summary>
@@ -48,23 +52,31 @@ public sealed record UnifiedModelConfig(GptConfig Gpt, VisualInterface Visual = 
     {
         Gpt.Validate();
         if (Visual != VisualInterface.Tokens && FeatureDim < 1)
-            throw new ArgumentException($"FeatureDim={FeatureDim}: the {Visual} interface needs the width of its visual features.", nameof(FeatureDim));
-        if (ImagePositions < 0) throw new ArgumentException($"ImagePositions={ImagePositions}: expected ≥ 0 (0 = no image position embedding).", nameof(ImagePositions));
+            throw new ArgumentException($"FeatureDim={FeatureDim}: the {Visual} interface needs the width of its visual features.",
+                nameof(FeatureDim));
+        if (ImagePositions < 0) throw new ArgumentException($"ImagePositions={ImagePositions}: expected ≥ 0 (0 = no image position " +
+            $"embedding).", nameof(ImagePositions));
         if (ImagePositions > 0 && ImageOpen < 0)
-            throw new ArgumentException($"ImagePositions={ImagePositions} needs ImageOpen and ImageClose, to find the images in a sequence.", nameof(ImagePositions));
-        if ((ImageOpen < 0) != (ImageClose < 0) || ImageOpen >= Gpt.VocabSize || ImageClose >= Gpt.VocabSize || (ImageOpen >= 0 && ImageOpen == ImageClose))
-            throw new ArgumentException($"ImageOpen={ImageOpen}, ImageClose={ImageClose}: expected two distinct ids below {Gpt.VocabSize}, or both −1.", nameof(ImageOpen));
+            throw new ArgumentException($"ImagePositions={ImagePositions} needs ImageOpen and ImageClose, to find the images in a " +
+                $"sequence.", nameof(ImagePositions));
+        if ((ImageOpen < 0) != (ImageClose < 0) || ImageOpen >= Gpt.VocabSize || ImageClose >= Gpt.VocabSize || (ImageOpen >= 0
+            && ImageOpen == ImageClose))
+            throw new ArgumentException($"ImageOpen={ImageOpen}, ImageClose={ImageClose}: expected two distinct ids below " +
+                $"{Gpt.VocabSize}, or both −1.", nameof(ImageOpen));
         if (Stack is { } stack && (stack.Depth < 2 || stack.Depth > 8))
-            throw new ArgumentException($"Stack.Depth={stack.Depth}: expected 2 … 8 codes per position (one code per position: no Stack).", nameof(Stack));
+            throw new ArgumentException($"Stack.Depth={stack.Depth}: expected 2 … 8 codes per position (one code per position: no Stack).",
+                nameof(Stack));
         if (Stack is not null && Visual != VisualInterface.Tokens)
-            throw new ArgumentException($"Stack (D={StackDepth}) needs the Tokens interface (stacked codes are discrete); got {Visual}.", nameof(Stack));
+            throw new ArgumentException($"Stack (D={StackDepth}) needs the Tokens interface (stacked codes are discrete); got {Visual}.",
+                nameof(Stack));
         return this;
     }
 }
 
 /// <summary>D codes per code-map position (a stacked tokenizer's), and how the model reads a given image's D codes as one input.</summary>
 /// <param name="Depth">D ≥ 2.</param>
-/// <param name="Aggregation">Sum of the D word embeddings (cumulative-sum stacking) or their concatenation mapped D·d → d (concatenation stacking).</param>
+/// <param name="Aggregation">Sum of the D word embeddings (cumulative-sum stacking) or their concatenation mapped D·d → d (concatenation
+/// stacking).</param>
 public sealed record CodeStack(int Depth, StackAggregation Aggregation);
 
 /// <summary>The losses of one batch.</summary>
@@ -100,16 +112,19 @@ public sealed class UnifiedModel : nn.Module
     /// <summary>The language model.</summary>
     public Gpt Gpt => gpt;
 
-    /// <summary>Which positions of <paramref name="tokens"/> [B, T] are visual: inside [IMG] … [/IMG] spans (all false when the model sees no images).</summary>
+    /// <summary>Which positions of <paramref name="tokens"/> [B, T] are visual: inside [IMG] … [/IMG] spans (all false when the model sees
+    /// no images).</summary>
     public Tensor VisualPositions(Tensor tokens) =>
-        Config.ImageOpen >= 0 ? UnifiedVocabulary.VisualSpans(tokens, Config.ImageOpen, Config.ImageClose) : zeros_like(tokens, dtype: @bool);
+        Config.ImageOpen >= 0 ? UnifiedVocabulary.VisualSpans(tokens, Config.ImageOpen, Config.ImageClose) : zeros_like(tokens,
+            dtype: @bool);
 
     /// <summary>
     /// Where each marked position lies in its image [B, T]: the k-th visual position after an [IMG] is at k (a second image
     /// starts again at 0), clamped to the table; unmarked positions get 0, which nothing reads.
     /// </summary>
     public Tensor ImageIndex(Tensor visualInput) =>
-        Config.ImagePositions == 0 ? zeros_like(visualInput, dtype: int64) : UnifiedVocabulary.PlaceInImage(visualInput).clamp_max(Config.ImagePositions - 1);
+        Config.ImagePositions == 0 ? zeros_like(visualInput,
+            dtype: int64) : UnifiedVocabulary.PlaceInImage(visualInput).clamp_max(Config.ImagePositions - 1);
 
     /// <summary>
     /// Input embeddings [B, T, Dim]: token embeddings, with the positions marked in <paramref name="visualInput"/>
@@ -120,16 +135,20 @@ public sealed class UnifiedModel : nn.Module
     /// </summary>
     /// <remarks>
     /// <paramref name="stacks"/> [B, T, D] (stacked codes, D &gt; 1) holds the D code ids (vocabulary ids) of each
-    /// position of a given image, −1 elsewhere: those positions take <see cref="Aggregate"/> of their codes instead of their token's embedding.
+    /// position of a given image, −1 elsewhere: those positions take <see cref="Aggregate"/> of their codes instead of their token's
+    /// embedding.
     /// </remarks>
     public Tensor Inputs(Tensor tokens, Tensor visualInput, Tensor? features, Tensor? imageIndex = null, Tensor? stacks = null)
     {
         var embedded = WithFeatures(tokens, visualInput, features);
         if (stacks is not null)
         {
-            if (Config.Stack is null) throw new ArgumentException("stacked code inputs need a model built with a Stack (D > 1).", nameof(stacks));
-            if (stacks.dim() != 3 || stacks.shape[0] != tokens.shape[0] || stacks.shape[1] != tokens.shape[1] || stacks.shape[2] != Config.StackDepth)
-                throw new ArgumentException($"stacks must be [{tokens.shape[0]}, {tokens.shape[1]}, {Config.StackDepth}]; got [{string.Join(", ", stacks.shape)}].", nameof(stacks));
+            if (Config.Stack is null) throw new ArgumentException("stacked code inputs need a model built with a Stack (D > 1).",
+                nameof(stacks));
+            if (stacks.dim() != 3 || stacks.shape[0] != tokens.shape[0] || stacks.shape[1] != tokens.shape[1]
+                || stacks.shape[2] != Config.StackDepth)
+                throw new ArgumentException($"stacks must be [{tokens.shape[0]}, {tokens.shape[1]}, {Config.StackDepth}]; got " +
+                    $"[{string.Join(", ", stacks.shape)}].", nameof(stacks));
             // Only the compressed positions are aggregated (a batch's text and drawn codes need no D rows, nor the map).
             var at = stacks.select(2, 0).ge(0).unsqueeze(-1);
             var codes = stacks.masked_select(at.expand_as(stacks)).reshape(-1, Config.StackDepth);
@@ -147,7 +166,8 @@ public sealed class UnifiedModel : nn.Module
     public Tensor Aggregate(Tensor codes)
     {
         if (codes.shape[^1] != Config.StackDepth)
-            throw new ArgumentException($"codes must end in D={Config.StackDepth} ids; got [{string.Join(", ", codes.shape)}].", nameof(codes));
+            throw new ArgumentException($"codes must end in D={Config.StackDepth} ids; got [{string.Join(", ", codes.shape)}].",
+                nameof(codes));
         var lead = codes.shape.Take((int)codes.dim() - 1).ToArray();
         var rows = gpt.Embed(codes.reshape(-1, (long)Config.StackDepth)); // [N, D, d]
         var joined = stack_in is null ? rows.sum(1) : stack_in.call(rows.reshape(rows.shape[0], -1));
@@ -160,12 +180,15 @@ public sealed class UnifiedModel : nn.Module
         if (Config.Visual == VisualInterface.Tokens) return embedded;
         var marked = visualInput.sum().item<long>(); // the one sync: whether there are image positions, and how many
         if (marked == 0) return embedded;
-        if (features is null) throw new ArgumentException($"the {Config.Visual} interface needs visual features for the image positions.", nameof(features));
+        if (features is null) throw new ArgumentException($"the {Config.Visual} interface needs visual features for the image positions.",
+            nameof(features));
         if (features.dim() != 3 || features.shape[2] != Config.FeatureDim)
-            throw new ArgumentException($"features must be [B, L, {Config.FeatureDim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
+            throw new ArgumentException($"features must be [B, L, {Config.FeatureDim}]; got [{string.Join(", ", features.shape)}].",
+                nameof(features));
         var projected = visual_in!.call(features);
         if (marked != projected.shape[0] * projected.shape[1])
-            throw new ArgumentException($"{marked} image positions but {projected.shape[0]}×{projected.shape[1]} features.", nameof(features));
+            throw new ArgumentException($"{marked} image positions but {projected.shape[0]}×{projected.shape[1]} features.",
+                nameof(features));
         return embedded.masked_scatter(visualInput.unsqueeze(-1).expand_as(embedded), projected);
     }
 
@@ -200,7 +223,8 @@ public sealed class UnifiedModel : nn.Module
         var weights = batch.Weights.to(device);
         var textWeights = weights * visualTarget.logical_not().to(float32);
         // Only the token interface scores visual targets with the head; the others skip them there, as every interface skips padding.
-        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device), Config.Visual == VisualInterface.Tokens ? weights : textWeights, visualTarget);
+        var perToken = gpt.Head.TokenLosses(hidden, batch.Targets.to(device),
+            Config.Visual == VisualInterface.Tokens ? weights : textWeights, visualTarget);
         var text = (perToken * textWeights).sum() / textWeights.sum().clamp_min(1);
         Tensor image;
         switch (Config.Visual)

@@ -9,21 +9,37 @@ using static TorchSharp.torch;
 namespace Kit.Language;
 
 /// <summary>
-/// Images as the language model sees them: their scenes, their codes (any number per image) and, for continuous
-/// interfaces, features [N, L, F]. Images without scenes (Fashion-MNIST) come with one fixed caption each instead
-/// (<see cref="Captioned"/>): they make text → image and image → text sequences, not VQA.
+/// What one image says in words: a caption (drawn among its phrasings with the sequence's generator) and its
+/// question–answer pairs (null when it has none: a captioned dataset such as Fashion-MNIST makes no VQA rows).
 /// </summary>
-public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes Codes, Tensor? Features = null)
+public sealed record VisualItem(Func<KitRandom, string> Caption, Func<IReadOnlyList<QuestionAnswer>>? Questions = null)
 {
-    /// <summary>One caption per image when the corpus has no scenes; null for Shapes.</summary>
-    public IReadOnlyList<string>? Captions { get; private init; }
+    /// <summary>A Shapes scene: one of its caption phrasings, and its questions.</summary>
+    public static VisualItem Of(ShapesScene scene) => new(rng => scene.Caption(rng.Next(ShapesScene.CaptionTemplates)), scene.Questions);
+
+    /// <summary>An image described by one fixed caption ("a photo of a sneaker").</summary>
+    public static VisualItem Captioned(string caption) => new(_ => caption);
+}
+
+/// <summary>
+/// Images as the language model sees them: one item each (captions, questions) from any dataset, their codes (any
+/// number per image) and, for continuous interfaces, features [N, L, F].
+/// </summary>
+public sealed record VisualCorpus(IReadOnlyList<VisualItem> Items, VisualCodes Codes, Tensor? Features = null)
+{
+    /// <summary>Shapes scenes with their codes.</summary>
+    public VisualCorpus(IReadOnlyList<ShapesScene> scenes, VisualCodes codes, Tensor? features = null)
+        : this(scenes.Select(VisualItem.Of).ToList(), codes, features) { }
 
     /// <summary>Number of images.</summary>
-    public int Count => Captions?.Count ?? Scenes.Count;
+    public int Count => Items.Count;
+
+    /// <summary>Whether every image has questions (VQA rows can be built).</summary>
+    public bool HasQuestions => Items.All(i => i.Questions is not null);
 
     /// <summary>Images described by one caption each ("a photo of a sneaker").</summary>
-    public static VisualCorpus Captioned(IReadOnlyList<string> captions, VisualCodes codes) =>
-        new(Array.Empty<ShapesScene>(), codes) { Captions = captions };
+    public static VisualCorpus Captioned(IReadOnlyList<string> captions, VisualCodes codes)
+        => new(captions.Select(VisualItem.Captioned).ToList(), codes);
 
     /// <summary>
     /// D, the codes per code-map position (a stacked tokenizer's codes, layers innermost: position p holds codes
@@ -31,8 +47,9 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes
     /// </summary>
     public int Depth { get; init; } = 1;
 
-    /// <summary>The caption of image <paramref name="image"/>: its own, or its scene's in a phrasing drawn with <paramref name="rng"/>.</summary>
-    internal string CaptionOf(int image, KitRandom rng) => Captions?[image] ?? Scenes[image].Caption(rng.Next(ShapesScene.CaptionTemplates));
+    /// <summary>The caption of image <paramref name="image"/>, its phrasing drawn with <paramref name="rng"/> when it has
+    /// several.</summary>
+    internal string CaptionOf(int image, KitRandom rng) => Items[image].Caption(rng);
 }
 
 /// <summary>
@@ -41,10 +58,14 @@ public sealed record VisualCorpus(IReadOnlyList<ShapesScene> Scenes, VisualCodes
 /// corpus image of each row (−1: none); Stacks [B, T, D] (stacked codes only) holds the D code ids of each compressed
 /// image position, −1 elsewhere.
 /// </summary>
-public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights, Tensor VisualInput, Tensor VisualTarget, long[] Images, SequenceTask[] Tasks,
+public sealed record SequenceBatch(Tensor Tokens, Tensor Targets, Tensor Weights, Tensor VisualInput, Tensor VisualTarget, long[] Images,
+    SequenceTask[] Tasks,
     Tensor? Stacks = null) : IDisposable
 {
-    public void Dispose() { Tokens.Dispose(); Targets.Dispose(); Weights.Dispose(); VisualInput.Dispose(); VisualTarget.Dispose(); Stacks?.Dispose(); }
+    public void Dispose()
+    {
+        Tokens.Dispose(); Targets.Dispose(); Weights.Dispose(); VisualInput.Dispose(); VisualTarget.Dispose(); Stacks?.Dispose();
+    }
 }
 
 /// <summary>Builds sequences from a visual corpus and text lines by the tasks of a mix.</summary>
@@ -67,11 +88,13 @@ public sealed class UnifiedSequences
             if (images.Depth < 1) throw new ArgumentException($"Depth={images.Depth}: expected ≥ 1 code per position.", nameof(images));
             foreach (var row in _codes)
                 if (row.Length % images.Depth != 0)
-                    throw new ArgumentException($"an image of {row.Length} codes cannot hold D={images.Depth} codes per position.", nameof(images));
+                    throw new ArgumentException($"an image of {row.Length} codes cannot hold D={images.Depth} codes per position.",
+                        nameof(images));
             foreach (var row in _codes)
                 foreach (var code in row)
                     if (code < 0 || code >= vocabulary.CodebookSize)
-                        throw new ArgumentException($"visual code {code} is outside the vocabulary's {vocabulary.CodebookSize} codes.", nameof(images));
+                        throw new ArgumentException($"visual code {code} is outside the vocabulary's {vocabulary.CodebookSize} codes.",
+                            nameof(images));
         }
         else if (mix.NeedsImages)
             throw new ArgumentException($"the mix ({mix.Key}) asks for image sequences but no images were given.", nameof(images));
@@ -124,10 +147,12 @@ public sealed class UnifiedSequences
     /// position takes its row's image's D codes into Stacks (its id is the padding id) and is never a target (weight 0: the
     /// model is given it).
     /// </summary>
-    public SequenceBatch Pack(IReadOnlyList<TokenSequence> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0, double? givenImageLossWeight = null)
+    public SequenceBatch Pack(IReadOnlyList<TokenSequence> sequences, long[] images, SequenceTask[] tasks, double imageLossWeight = 1.0,
+        double? givenImageLossWeight = null)
     {
         if (tasks.Length != sequences.Count || images.Length != sequences.Count)
-            throw new ArgumentException($"{sequences.Count} sequences need as many tasks and images; got {tasks.Length} tasks and {images.Length} images.", nameof(tasks));
+            throw new ArgumentException($"{sequences.Count} sequences need as many tasks and images; got {tasks.Length} tasks and " +
+                $"{images.Length} images.", nameof(tasks));
         int b = sequences.Count, t = sequences.Max(q => q.Length) - 1; // inputs drop the last token, targets the first
         var tokens = new long[b * t]; var targets = new long[b * t]; var weights = new float[b * t];
         var visualIn = new bool[b * t]; var visualOut = new bool[b * t];
@@ -155,7 +180,8 @@ public sealed class UnifiedSequences
             }
         }
         long[] shape = { b, t };
-        return new SequenceBatch(tensor(tokens, shape), tensor(targets, shape), tensor(weights, shape), tensor(visualIn, shape), tensor(visualOut, shape), images, tasks,
+        return new SequenceBatch(tensor(tokens, shape), tensor(targets, shape), tensor(weights, shape), tensor(visualIn, shape),
+            tensor(visualOut, shape), images, tasks,
             stacks is null ? null : tensor(stacks, new long[] { b, t, depth }));
     }
 
@@ -164,7 +190,8 @@ public sealed class UnifiedSequences
     {
         if (image < 0 || _codes is null) throw new ArgumentException("a compressed image position needs its row's corpus image.", "images");
         var codes = _codes[image];
-        if ((p + 1) * depth > codes.Length) throw new ArgumentException($"compressed position {p} is past image {image}'s {codes.Length / depth} positions.", "sequences");
+        if ((p + 1) * depth > codes.Length) throw new ArgumentException($"compressed position {p} is past image {image}'s " +
+            $"{codes.Length / depth} positions.", "sequences");
         for (int j = 0; j < depth; j++) stacks[k * depth + j] = Vocabulary.CodeId(codes[p * depth + j]);
     }
 

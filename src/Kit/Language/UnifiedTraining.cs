@@ -2,7 +2,6 @@
 // trained once and loaded afterwards. The key is everything that decides what is trained — the model and training
 // configs, the mix, and what the caller says its sequences were built from (the tokenizer's key, the corpus, the
 // images) — and the version below, which says what the stored weights mean.
-using System.Diagnostics;
 using Kit.Core;
 using Kit.Training;
 using TorchSharp;
@@ -31,10 +30,13 @@ public static class UnifiedTraining
     /// sequences were built from (tokenizer key, corpus config, image counts: anything serialisable); <paramref name="start"/>
     /// gives initial GPT weights (text pretraining) and <paramref name="startName"/> names them in the key;
     /// <paramref name="features"/> [N, L, F] are the corpus images' features for continuous interfaces; <paramref name="prepare"/>
-    /// runs after the start weights are loaded and before training (freezing the word embeddings, say: name it in <paramref name="stage"/>).
+    /// runs after the start weights are loaded and before training (freezing the word embeddings, say: name it in
+    /// <paramref name="stage"/>).
     /// </summary>
-    public static UnifiedTrainingResult Train(string stage, UnifiedModelConfig config, UnifiedSequences sequences, LanguageTrainingConfig training, object data,
-        UnifiedModel? start = null, string? startName = null, Tensor? features = null, Device? device = null, Action<UnifiedModel>? prepare = null)
+    public static UnifiedTrainingResult Train(string stage, UnifiedModelConfig config, UnifiedSequences sequences,
+        LanguageTrainingConfig training, object data,
+        UnifiedModel? start = null, string? startName = null, Tensor? features = null, Device? device = null,
+            Action<UnifiedModel>? prepare = null)
     {
         device ??= Devices.Default;
         var log = new TrainingLog();
@@ -49,12 +51,15 @@ public static class UnifiedTraining
             });
         double positions = log.Rows.Count > 0 ? log.Metric("positions").DefaultIfEmpty(double.NaN).Average() : double.NaN;
         double seconds = artifact.Seconds;
-        return new UnifiedTrainingResult(artifact.Model, log, seconds, artifact.FromCache ? double.NaN : training.Steps * training.BatchSize * positions / seconds,
+        return new UnifiedTrainingResult(artifact.Model, log, seconds,
+            artifact.FromCache ? double.NaN : training.Steps * training.BatchSize * positions / seconds,
             artifact.FromCache);
     }
 
     /// <summary>The GPT trained on <paramref name="textLines"/> alone (a unified model without images; cached).</summary>
-    public static UnifiedTrainingResult PretrainText(UnifiedVocabulary vocabulary, GptConfig gpt, IReadOnlyList<string> textLines, LanguageTrainingConfig training,
+    public static UnifiedTrainingResult PretrainText(UnifiedVocabulary vocabulary, GptConfig gpt, IReadOnlyList<string> textLines,
+        LanguageTrainingConfig training,
         object data, Device? device = null) =>
-        Train("text", UnifiedModelConfig.For(vocabulary, gpt), new UnifiedSequences(vocabulary, null, textLines, SequenceMix.TextOnly), training, data, device: device);
+        Train("text", UnifiedModelConfig.For(vocabulary, gpt), new UnifiedSequences(vocabulary, null, textLines, SequenceMix.TextOnly),
+            training, data, device: device);
 }

@@ -28,7 +28,8 @@ public sealed class UnifiedVocabulary
 
     /// <summary>The offset layout: <paramref name="codebookSize"/> visual codes after the text ids and special tokens.</summary>
     public UnifiedVocabulary(TextTokenizer text, int codebookSize)
-        : this(text, codebookSize < 1 ? throw new ArgumentOutOfRangeException(nameof(codebookSize), codebookSize, "expected at least one visual code")
+        : this(text, codebookSize < 1 ? throw new ArgumentOutOfRangeException(nameof(codebookSize), codebookSize,
+            "expected at least one visual code")
             : Enumerable.Range(text.Count + SpecialNames.Length, codebookSize).ToArray(), VisualLayout.Offset)
     { }
 
@@ -40,8 +41,11 @@ public sealed class UnifiedVocabulary
         _codeOfId = Enumerable.Repeat(-1, Count).ToArray();
         for (int k = 0; k < codeIds.Length; k++)
         {
-            if (codeIds[k] < 0 || codeIds[k] >= Count) throw new ArgumentException($"visual code {k} maps to id {codeIds[k]}, outside 0…{Count - 1}.", nameof(codeIds));
-            if (_codeOfId[codeIds[k]] >= 0) throw new ArgumentException($"id {codeIds[k]} is given to visual codes {_codeOfId[codeIds[k]]} and {k}.", nameof(codeIds));
+            if (codeIds[k] < 0
+                || codeIds[k] >= Count) throw new ArgumentException($"visual code {k} maps to id {codeIds[k]}, outside 0…{Count - 1}.",
+                    nameof(codeIds));
+            if (_codeOfId[codeIds[k]] >= 0) throw new ArgumentException($"id {codeIds[k]} is given to visual codes " +
+                $"{_codeOfId[codeIds[k]]} and {k}.", nameof(codeIds));
             _codeOfId[codeIds[k]] = k;
         }
     }
@@ -54,7 +58,8 @@ public sealed class UnifiedVocabulary
     {
         if (textIds.Count < 2) throw new ArgumentException($"{textIds.Count} visual codes: expected at least 2.", nameof(textIds));
         foreach (var id in textIds)
-            if (id < 0 || id >= text.Count) throw new ArgumentException($"text id {id} is not one of the {text.Count} text ids.", nameof(textIds));
+            if (id < 0 || id >= text.Count) throw new ArgumentException($"text id {id} is not one of the {text.Count} text ids.",
+                nameof(textIds));
         return new UnifiedVocabulary(text, textIds.ToArray(), VisualLayout.SharedWithText);
     }
 
@@ -89,7 +94,8 @@ public sealed class UnifiedVocabulary
     public int CodeId(long code) => code >= 0 && code < CodebookSize ? _codeIds[code]
         : throw new ArgumentOutOfRangeException(nameof(code), code, $"expected a visual code 0…{CodebookSize - 1}");
 
-    /// <summary>What <paramref name="id"/> is when it stands outside an image block (inside one, it is a visual code: <see cref="CodeOf"/>).</summary>
+    /// <summary>What <paramref name="id"/> is when it stands outside an image block (inside one, it is a visual code:
+    /// <see cref="CodeOf"/>).</summary>
     public TokenKind KindOf(int id) =>
         id < 0 || id >= Count ? throw new ArgumentOutOfRangeException(nameof(id), id, $"expected an id 0…{Count - 1}")
         : id < SpecialOffset ? TokenKind.Text : id < CodeOffset ? TokenKind.Special : TokenKind.VisualCode;
@@ -103,7 +109,8 @@ public sealed class UnifiedVocabulary
         if (insideImage && CodeOfOrNull(id) is int code) return $"visual code {code}";
         return KindOf(id) switch
         {
-            TokenKind.Text => $"text {Text.Display(id)}" + (Layout == VisualLayout.SharedWithText && _codeOfId[id] >= 0 ? $" (visual code {_codeOfId[id]} inside an image)" : ""),
+            TokenKind.Text => $"text {Text.Display(id)}"
+                + (Layout == VisualLayout.SharedWithText && _codeOfId[id] >= 0 ? $" (visual code {_codeOfId[id]} inside an image)" : ""),
             TokenKind.Special => SpecialNames[id - SpecialOffset],
             _ => $"visual code {id - CodeOffset}",
         };
@@ -149,7 +156,8 @@ public sealed class UnifiedVocabulary
     /// </summary>
     public Tensor VisualMask(Tensor tokens) => VisualSpans(tokens, this[SpecialToken.Img], this[SpecialToken.EndImg]);
 
-    /// <summary>The positions strictly inside [<paramref name="open"/> … <paramref name="close"/>] spans of <paramref name="tokens"/> [B, T].</summary>
+    /// <summary>The positions strictly inside [<paramref name="open"/> … <paramref name="close"/>] spans of <paramref name="tokens"/> [B,
+    /// T].</summary>
     public static Tensor VisualSpans(Tensor tokens, int open, int close)
     {
         var opens = tokens.eq(open).to(int64);
@@ -170,7 +178,9 @@ public sealed class UnifiedVocabulary
 
     /// <summary>The factorization of the visual ids for a factorized head (groups of bits, LSB first; offset layout only).</summary>
     public CodeFactorization Factorized(int[] groupBits) =>
-        Layout != VisualLayout.Offset ? throw new InvalidOperationException("a factorized head needs the visual codes as the last ids (the offset layout).")
+        Layout != VisualLayout.Offset
+            ? throw new InvalidOperationException("a factorized head needs the visual codes as the last ids (the offset layout).")
         : 1 << groupBits.Sum() == CodebookSize ? new CodeFactorization(CodeOffset, groupBits)
-        : throw new ArgumentException($"groups of {string.Join("+", groupBits)} bits cover {1 << groupBits.Sum()} codes, but the codebook has {CodebookSize}.", nameof(groupBits));
+        : throw new ArgumentException($"groups of {string.Join("+", groupBits)} bits cover {1 << groupBits.Sum()} codes, but the " +
+            $"codebook has {CodebookSize}.", nameof(groupBits));
 }

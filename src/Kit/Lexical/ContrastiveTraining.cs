@@ -22,10 +22,12 @@ public static class ContrastiveTraining
     /// Trains <paramref name="model"/> on <paramref name="scenes"/> whose backbone features are <paramref name="features"/> [N, P, F]:
     /// each step draws a batch of scenes and one caption of each and returns <paramref name="loss"/> of (features, captions).
     /// </summary>
-    public static TrainingLog Train(nn.Module model, IReadOnlyList<ShapesScene> scenes, Tensor features, ContrastiveTrainingConfig c, string label,
+    public static TrainingLog Train(nn.Module model, IReadOnlyList<ShapesScene> scenes, Tensor features, ContrastiveTrainingConfig c,
+        string label,
         Func<Tensor, IReadOnlyList<string>, StepResult> loss)
     {
-        var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, WeightDecay: 0.01, WarmupSteps: Math.Max(1, c.Steps / 20),
+        var trainer = new Trainer(model, new TrainerOptions(c.Steps, c.LearningRate, WeightDecay: 0.01, WarmupSteps: Math.Max(1,
+            c.Steps / 20),
             LogEvery: Math.Max(1, c.Steps / 50), Label: label));
         return trainer.Run(step =>
         {
@@ -37,8 +39,10 @@ public static class ContrastiveTraining
         });
     }
 
-    /// <summary>LexVLA's loss: InfoNCE at <paramref name="temperature"/> plus <paramref name="sparsityWeight"/> × the sparsity term.</summary>
-    public static StepResult LexicalLoss(LexicalDualEncoder m, Tensor images, IReadOnlyList<string> captions, double temperature, SparsityKind sparsity,
+    /// <summary>LexVLA's loss: InfoNCE at <paramref name="temperature"/> plus <paramref name="sparsityWeight"/> × the sparsity
+    /// term.</summary>
+    public static StepResult LexicalLoss(LexicalDualEncoder m, Tensor images, IReadOnlyList<string> captions, double temperature,
+        SparsityKind sparsity,
         double sparsityWeight)
     {
         var v = m.EncodeImages(images);

@@ -19,7 +19,8 @@ public sealed class DenseDualEncoder : nn.Module, IDualEncoder
     /// <param name="text">The prompted GPT (its last block fine-tunes with the towers).</param>
     /// <param name="embeddingDim">d, the embedding width.</param>
     /// <param name="readout">The text states it reads: the prompt's last (as LexVLA's text side) or the caption's, averaged.</param>
-    public DenseDualEncoder(int featureDim, PromptedText text, int embeddingDim, int heads = 4, TextReadout readout = TextReadout.LastToken) : base(nameof(DenseDualEncoder))
+    public DenseDualEncoder(int featureDim, PromptedText text, int embeddingDim, int heads = 4,
+        TextReadout readout = TextReadout.LastToken) : base(nameof(DenseDualEncoder))
     {
         Readout = readout;
         adapter = new LexicalAdapter(featureDim, text.Dim, heads);

@@ -17,7 +17,8 @@ public static class InfoNce
     public static Tensor Loss(Tensor a, Tensor b, double temperature)
     {
         if (a.dim() != 2 || b.dim() != 2 || a.shape[0] != b.shape[0] || a.shape[1] != b.shape[1])
-            throw new ArgumentException($"expected two [B, D] batches of the same shape; got [{string.Join(", ", a.shape)}] and [{string.Join(", ", b.shape)}].", nameof(b));
+            throw new ArgumentException($"expected two [B, D] batches of the same shape; got [{string.Join(", ", a.shape)}] and " +
+                $"[{string.Join(", ", b.shape)}].", nameof(b));
         if (!(temperature > 0)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "expected > 0.");
         var logits = a.MatmulChecked(b.t()) / temperature;
         var targets = arange(a.shape[0], dtype: int64, device: a.device);

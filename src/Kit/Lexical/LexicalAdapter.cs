@@ -30,7 +30,8 @@ public sealed class LexicalAdapter : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor features)
     {
         if (features.dim() != 3 || features.shape[2] != in_proj.in_features)
-            throw new ArgumentException($"features must be [B, N, {in_proj.in_features}]; got [{string.Join(", ", features.shape)}].", nameof(features));
+            throw new ArgumentException($"features must be [B, N, {in_proj.in_features}]; got [{string.Join(", ", features.shape)}].",
+                nameof(features));
         return ln.call(block.Forward(in_proj.call(features)));
     }
 }

@@ -22,9 +22,11 @@ public sealed class LexicalDualEncoder : nn.Module, IDualEncoder
 
     /// <param name="featureDim">Width of the backbone's patch features.</param>
     /// <param name="lexicon">The vocabulary both sides score.</param>
-    /// <param name="prompted">The prompted GPT: its embedding rows are the codebooks; with <see cref="TextTarget.LanguageModel"/> it is also the text encoder.</param>
+    /// <param name="prompted">The prompted GPT: its embedding rows are the codebooks; with <see cref="TextTarget.LanguageModel"/> it is
+    /// also the text encoder.</param>
     /// <param name="readout">Which of the GPT's states the LM text side reads.</param>
-    public LexicalDualEncoder(int featureDim, Lexicon lexicon, PromptedText prompted, TextTarget target, TextReadout readout = TextReadout.LastToken) : base(nameof(LexicalDualEncoder))
+    public LexicalDualEncoder(int featureDim, Lexicon lexicon, PromptedText prompted, TextTarget target,
+        TextReadout readout = TextReadout.LastToken) : base(nameof(LexicalDualEncoder))
     {
         Lexicon = lexicon;
         Target = target;
@@ -45,7 +47,8 @@ public sealed class LexicalDualEncoder : nn.Module, IDualEncoder
     public Tensor RetrievalImages(Tensor features) => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeImages(features)));
 
     /// <summary>Caption vectors after the 1/√V cut, normalised again [B, V].</summary>
-    public Tensor RetrievalTexts(IReadOnlyList<string> captions) => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeTexts(captions)));
+    public Tensor RetrievalTexts(IReadOnlyList<string> captions)
+        => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeTexts(captions)));
 
     /// <summary>Each patch's word scores [B, N, V] (ELU + 1 of the adapted patch against each word's row).</summary>
     public Tensor PatchScores(Tensor features) => image.PatchScores(features);

@@ -19,7 +19,8 @@ public sealed class LexicalImageEncoder : nn.Module
     /// <param name="textCodebook">Z_txt [V, D]: copied into Z_img (the argument is not kept).</param>
     public LexicalImageEncoder(int featureDim, Tensor textCodebook, int heads = 4) : base(nameof(LexicalImageEncoder))
     {
-        if (textCodebook.dim() != 2) throw new ArgumentException($"textCodebook must be [V, D]; got [{string.Join(", ", textCodebook.shape)}].", nameof(textCodebook));
+        if (textCodebook.dim() != 2) throw new ArgumentException($"textCodebook must be [V, D]; got " +
+            $"[{string.Join(", ", textCodebook.shape)}].", nameof(textCodebook));
         adapter = new LexicalAdapter(featureDim, (int)textCodebook.shape[1], heads);
         using (no_grad()) codebook = nn.Parameter(textCodebook.detach().clone().cpu());
         RegisterComponents();

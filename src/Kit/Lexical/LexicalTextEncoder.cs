@@ -14,7 +14,8 @@ public enum TextReadout
 {
     /// <summary>The prompt's last position (LexVLA's): what the model predicts after the prompt.</summary>
     LastToken,
-    /// <summary>Every position of the caption's own tokens, pooled: lexical vectors max-pool their scores, dense ones average the states.</summary>
+    /// <summary>Every position of the caption's own tokens, pooled: lexical vectors max-pool their scores, dense ones average the
+    /// states.</summary>
     CaptionPooled,
 }
 
@@ -24,7 +25,8 @@ public sealed class LexicalTextEncoder : nn.Module
     readonly PromptedText text;
     readonly Tensor codebook;
 
-    public LexicalTextEncoder(PromptedText text, Lexicon lexicon, TextReadout readout = TextReadout.LastToken) : base(nameof(LexicalTextEncoder))
+    public LexicalTextEncoder(PromptedText text, Lexicon lexicon,
+        TextReadout readout = TextReadout.LastToken) : base(nameof(LexicalTextEncoder))
     {
         this.text = text;
         Readout = readout;
@@ -40,7 +42,8 @@ public sealed class LexicalTextEncoder : nn.Module
     /// <summary>Lexical vectors [B, V] of <paramref name="captions"/> (normalised, not sparsified).</summary>
     public Tensor Encode(IReadOnlyList<string> captions)
     {
-        if (Readout == TextReadout.LastToken) return LexicalVectors.Normalise(LexicalVectors.Elu1p(text.LastHidden(captions).MatmulChecked(codebook.t())));
+        if (Readout == TextReadout.LastToken) return LexicalVectors.Normalise(LexicalVectors.Elu1p(text.LastHidden(captions)
+            .MatmulChecked(codebook.t())));
         var (hidden, caption) = text.States(captions);
         // ELU1p is positive, so a position outside the caption set to 0 never wins the max.
         var scores = LexicalVectors.Elu1p(hidden.MatmulChecked(codebook.t())) * caption.unsqueeze(-1).to(hidden.dtype);

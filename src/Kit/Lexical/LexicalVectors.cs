@@ -17,7 +17,8 @@ public static class LexicalVectors
     /// <summary>Patch vectors [B, N, V] → one per image [B, V], each entry its largest over the patches.</summary>
     public static Tensor MaxPool(Tensor patches)
     {
-        if (patches.dim() != 3) throw new ArgumentException($"patches must be [B, N, V]; got [{string.Join(", ", patches.shape)}].", nameof(patches));
+        if (patches.dim() != 3) throw new ArgumentException($"patches must be [B, N, V]; got [{string.Join(", ", patches.shape)}].",
+            nameof(patches));
         return patches.amax(new long[] { 1 });
     }
 

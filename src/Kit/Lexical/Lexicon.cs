@@ -20,12 +20,14 @@ public sealed partial class Lexicon
          "there here then than so such not no yes do does did done has have had having will would shall should can could may might must " +
          "i me my we us our you your he him his she her they them their what which who whom whose when where why how all any both each " +
          "few more most other some only own same too very just also into onto over under out up down off again once about against " +
-         "between through during before after while if because until one two three four zero ie eg etc").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+         "between through during before after while if because until one two three four zero ie eg etc").Split(' ',
+             StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>The words of Shapes scenes: shapes, colours, sizes, relations and places.</summary>
     public static readonly IReadOnlyList<string> ShapesVocabulary =
         Enum.GetValues<ShapeKind>().Select(ShapeObject.Word).Concat(Enum.GetValues<ShapeColour>().Select(ShapeObject.Word))
-            .Concat(Enum.GetValues<ShapeSize>().Select(ShapeObject.Word)).Concat(new[] { "left", "right", "above", "below", "top", "bottom", "center", "picture" }).ToList();
+            .Concat(Enum.GetValues<ShapeSize>().Select(ShapeObject.Word)).Concat(new[] { "left", "right", "above", "below", "top", "bottom",
+                "center", "picture" }).ToList();
 
     readonly Dictionary<string, int> _index = new();
 
@@ -76,7 +78,8 @@ public sealed partial class Lexicon
         foreach (var line in corpus)
             foreach (Match m in LowerWord().Matches(line))
                 // Only words standing alone in lower case: "Apple" gives no "pple", "x-ray" gives "x" and "ray".
-                if ((m.Index == 0 || !char.IsLetter(line[m.Index - 1])) && (m.Index + m.Length == line.Length || !char.IsLetter(line[m.Index + m.Length])))
+                if ((m.Index == 0 || !char.IsLetter(line[m.Index - 1])) && (m.Index
+                    + m.Length == line.Length || !char.IsLetter(line[m.Index + m.Length])))
                     words.Add(m.Value);
         var entries = new Dictionary<int, string>();
         int fragments = 0, stop = 0;
@@ -88,7 +91,8 @@ public sealed partial class Lexicon
             entries.TryAdd(ids[0], word);
         }
         var sorted = entries.OrderBy(e => e.Key).Select(e => (e.Key, e.Value)).ToList();
-        if (sorted.Count < 2) throw new ArgumentException($"the corpus gives {sorted.Count} lexicon entries: expected at least 2 whole words.", nameof(corpus));
+        if (sorted.Count < 2) throw new ArgumentException($"the corpus gives {sorted.Count} lexicon entries: expected at least 2 whole " +
+            $"words.", nameof(corpus));
         return new Lexicon(text, sorted, words.Count, fragments, stop);
     }
 
@@ -115,6 +119,7 @@ public sealed partial class Lexicon
 
     /// <summary>One line: the counts the rule gave.</summary>
     public string Describe() =>
-        $"{Count:N0} entries of {Text.Count:N0} text ids: {Candidates:N0} lower-case corpus words, {Fragments:N0} split into several tokens, {DroppedStopWords:N0} stop or one-letter words dropped; " +
+        $"{Count:N0} entries of {Text.Count:N0} text ids: {Candidates:N0} lower-case corpus words, {Fragments:N0} split into several " +
+            $"tokens, {DroppedStopWords:N0} stop or one-letter words dropped; " +
         $"{IsShapesWord.Count(x => x)} of the {ShapesVocabulary.Count} Shapes words have an entry";
 }

@@ -33,7 +33,8 @@ public sealed class PromptedText : nn.Module
         gpt.load_state_dict(pretrained.state_dict());
         RegisterComponents();
         var tuned = Enumerable.Range(layers - tunedBlocks, tunedBlocks).Select(i => $"h.{i}.").Append("ln_f.").ToArray();
-        foreach (var (name, p) in gpt.named_parameters()) p.requires_grad = tuned.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal));
+        foreach (var (name, p) in gpt.named_parameters()) p.requires_grad = tuned.Any(prefix => name.StartsWith(prefix,
+            StringComparison.Ordinal));
     }
 
     /// <summary>The fine-tuned last blocks.</summary>
@@ -52,7 +53,8 @@ public sealed class PromptedText : nn.Module
     }
 
     /// <summary>The prompt's ids for <paramref name="caption"/>: [BOS], the caption's own ids, then the suffix's.</summary>
-    public int[] Prompt(string caption) => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Vocabulary.EncodeText(caption)).Concat(Vocabulary.EncodeText(Suffix)).ToArray();
+    public int[] Prompt(string caption)
+        => new[] { Vocabulary[SpecialToken.Bos] }.Concat(Vocabulary.EncodeText(caption)).Concat(Vocabulary.EncodeText(Suffix)).ToArray();
 
     /// <summary>Hidden state [B, D] at the last prompt position of each caption (left-padded into one batch).</summary>
     public Tensor LastHidden(IReadOnlyList<string> captions)

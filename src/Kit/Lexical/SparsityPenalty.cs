@@ -29,7 +29,8 @@ public static class SparsityPenalty
         return s.mean(new long[] { 0 }).square().sum();
     }
 
-    /// <summary>The share of the batch's samples that hold each entry's mass: ā_j² / mean_i s_ij², in [1/B, 1] ([V]; 0 for an unused entry).</summary>
+    /// <summary>The share of the batch's samples that hold each entry's mass: ā_j² / mean_i s_ij², in [1/B, 1] ([V]; 0 for an unused
+    /// entry).</summary>
     public static Tensor Participation(Tensor s)
     {
         Check(s);

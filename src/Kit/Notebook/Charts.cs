@@ -63,7 +63,8 @@ public sealed class ChartView : IRichView
         var data = _figure["data"]!.ToJsonString();
         var layout = (_figure["layout"] ?? new JsonObject()).ToJsonString();
         return $"<div id=\"{id}\"></div>\n<script type=\"text/javascript\">\n" +
-               $"(function wait() {{ if (window.Plotly) Plotly.newPlot('{id}', {data}, {layout}, {{\"responsive\": true}}); else setTimeout(wait, 50); }})();\n" +
+               $"(function wait() {{ if (window.Plotly) Plotly.newPlot('{id}', {data}, {layout}, {{\"responsive\": true}}); else " +
+                   $"setTimeout(wait, 50); }})();\n" +
                "</script>";
     }
 
@@ -94,10 +95,12 @@ public sealed class ChartView : IRichView
 public static class Charts
 {
     /// <summary>One line per series over a shared x axis (e.g. loss per step for several runs).</summary>
-    public static ChartView Line(string title, IReadOnlyDictionary<string, (IReadOnlyList<double> X, IReadOnlyList<double> Y)> series, string xTitle = "step", string yTitle = "value")
+    public static ChartView Line(string title, IReadOnlyDictionary<string, (IReadOnlyList<double> X, IReadOnlyList<double> Y)> series,
+        string xTitle = "step", string yTitle = "value")
     {
         foreach (var (name, (x, y)) in series)
-            if (x.Count != y.Count) throw new ArgumentException($"series '{name}' has {x.Count} x values for {y.Count} y values.", nameof(series));
+            if (x.Count != y.Count) throw new ArgumentException($"series '{name}' has {x.Count} x values for {y.Count} y values.",
+                nameof(series));
         var traces = series.Select(kv => new JsonObject
         {
             ["type"] = "scatter", ["mode"] = "lines", ["name"] = kv.Key, ["x"] = Numbers(kv.Value.X), ["y"] = Numbers(kv.Value.Y),
@@ -106,15 +109,19 @@ public static class Charts
     }
 
     /// <summary>One line from y values at x = 0, 1, 2, ...</summary>
-    public static ChartView Line(string title, IReadOnlyList<double> y, string name = "value", string xTitle = "step", string yTitle = "value") =>
-        Line(title, new Dictionary<string, (IReadOnlyList<double>, IReadOnlyList<double>)> { [name] = (Enumerable.Range(0, y.Count).Select(i => (double)i).ToList(), y) }, xTitle, yTitle);
+    public static ChartView Line(string title, IReadOnlyList<double> y, string name = "value", string xTitle = "step",
+        string yTitle = "value") =>
+        Line(title, new Dictionary<string, (IReadOnlyList<double>, IReadOnlyList<double>)> { [name] = (Enumerable.Range(0,
+            y.Count).Select(i => (double)i).ToList(), y) }, xTitle, yTitle);
 
     /// <summary>Grouped bars: for each series, one bar per category.</summary>
-    public static ChartView Bar(string title, IReadOnlyList<string> categories, IReadOnlyDictionary<string, IReadOnlyList<double>> series, string yTitle = "value")
+    public static ChartView Bar(string title, IReadOnlyList<string> categories, IReadOnlyDictionary<string, IReadOnlyList<double>> series,
+        string yTitle = "value")
     {
         foreach (var (name, values) in series)
             if (values.Count != categories.Count)
-                throw new ArgumentException($"series '{name}' has {values.Count} values for {categories.Count} categories.", nameof(series));
+                throw new ArgumentException($"series '{name}' has {values.Count} values for {categories.Count} categories.",
+                    nameof(series));
         var traces = series.Select(kv => new JsonObject
         {
             ["type"] = "bar", ["name"] = kv.Key, ["x"] = Strings(categories), ["y"] = Numbers(kv.Value),
@@ -123,7 +130,8 @@ public static class Charts
     }
 
     /// <summary>A heatmap of <paramref name="z"/>[row][column] with labelled axes.</summary>
-    public static ChartView Heatmap(string title, IReadOnlyList<IReadOnlyList<double>> z, IReadOnlyList<string> columns, IReadOnlyList<string> rows)
+    public static ChartView Heatmap(string title, IReadOnlyList<IReadOnlyList<double>> z, IReadOnlyList<string> columns,
+        IReadOnlyList<string> rows)
     {
         if (z.Count != rows.Count || z.Any(r => r.Count != columns.Count))
             throw new ArgumentException($"z must be {rows.Count} rows × {columns.Count} columns.", nameof(z));
@@ -145,7 +153,8 @@ public static class Charts
             ["width"] = 720, ["height"] = 420,
         };
         if (barmode is not null) layout["barmode"] = barmode;
-        return new ChartView(new JsonObject { ["data"] = new JsonArray(traces.Select(t => (JsonNode?)t).ToArray()), ["layout"] = layout }, title);
+        return new ChartView(new JsonObject { ["data"] = new JsonArray(traces.Select(t => (JsonNode?)t).ToArray()), ["layout"] = layout },
+            title);
     }
 
     // JSON has no NaN or infinity: plotly.js draws a missing point (a gap) for null.

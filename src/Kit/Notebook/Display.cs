@@ -24,12 +24,14 @@ public static class Display
     public static IDisplaySink? Sink { get; set; }
 
     /// <summary>Shows <paramref name="value"/> and returns a handle that can replace it.</summary>
-    public static IDisplayHandle Show(object value) => (Sink ?? (IDisplaySink?)InteractiveKernelSink.TryCreate() ?? ConsoleSink.Instance).Display(value);
+    public static IDisplayHandle Show(object value)
+        => (Sink ?? (IDisplaySink?)InteractiveKernelSink.TryCreate() ?? ConsoleSink.Instance).Display(value);
 
     /// <summary>Notebook-style alias of <see cref="Show"/> (for file-based apps exported from notebooks).</summary>
     public static IDisplayHandle display(object value) => Show(value);
 
-    /// <summary>A file-name stem from a title: lower-case letters and digits joined by dashes, at most <paramref name="max"/> characters.</summary>
+    /// <summary>A file-name stem from a title: lower-case letters and digits joined by dashes, at most <paramref name="max"/>
+    /// characters.</summary>
     public static string FileStem(string title, int max = 60)
     {
         var slug = System.Text.RegularExpressions.Regex.Replace(title.ToLowerInvariant(), "[^a-z0-9]+", "-").Trim('-');
@@ -61,7 +63,8 @@ sealed class InteractiveKernelSink : IDisplaySink
         var current = context?.GetProperty("Current", BindingFlags.Public | BindingFlags.Static);
         var display = assembly?.GetType("Microsoft.DotNet.Interactive.KernelInvocationContextExtensions")?
             .GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .FirstOrDefault(m => m.Name == "Display" && m.GetParameters() is var p && p.Length == 3 && p[0].ParameterType == context && p[1].ParameterType == typeof(object));
+            .FirstOrDefault(m => m.Name == "Display" && m.GetParameters() is var p && p.Length == 3 && p[0].ParameterType == context
+                && p[1].ParameterType == typeof(object));
         return _cached = current is null || display is null ? null : new InteractiveKernelSink(current, display);
     }
 
@@ -79,7 +82,8 @@ sealed class InteractiveKernelSink : IDisplaySink
     {
         readonly object? _displayed;
         public Handle(object? displayed) => _displayed = displayed;
-        public void Update(object value) => _displayed?.GetType().GetMethod("Update", new[] { typeof(object) })?.Invoke(_displayed, new[] { value });
+        public void Update(object value) => _displayed?.GetType().GetMethod("Update", new[] { typeof(object) })?.Invoke(_displayed,
+            new[] { value });
     }
 }
 
@@ -109,7 +113,8 @@ sealed class ConsoleSink : IDisplaySink
         {
             Directory.CreateDirectory(Folder);
             var png = view.ToPng();
-            file = Unique(Path.Combine(Folder, Kit.Notebook.Display.FileStem(view.Title ?? view.GetType().Name)), png is null ? ".html" : ".png");
+            file = Unique(Path.Combine(Folder, Kit.Notebook.Display.FileStem(view.Title ?? view.GetType().Name)),
+                png is null ? ".html" : ".png");
             if (png is not null) Kit.Core.AtomicFile.WriteAllBytes(file, png);
             else if (view is ChartView chart)
             {
@@ -117,7 +122,8 @@ sealed class ConsoleSink : IDisplaySink
                 if (!File.Exists(plotly)) Kit.Core.AtomicFile.WriteAllText(plotly, ChartView.PlotlyJs);
                 Kit.Core.AtomicFile.WriteAllText(file, chart.ToStandaloneHtml("plotly.min.js"));
             }
-            else Kit.Core.AtomicFile.WriteAllText(file, $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{view.ToHtml()}</body></html>");
+            else Kit.Core.AtomicFile.WriteAllText(file,
+                $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{view.ToHtml()}</body></html>");
         }
         Console.WriteLine($"  (saved to {file})");
     }

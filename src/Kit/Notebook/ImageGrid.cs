@@ -33,10 +33,12 @@ public sealed class ImageGrid : IRichView
     /// Renders images [B, C, H, W] (C = 1 or 3, values in [−1, 1]) into a grid of <paramref name="columns"/>
     /// columns, each image scaled ×<paramref name="scale"/> with nearest-neighbour sampling.
     /// </summary>
-    public static ImageGrid From(Tensor images, IReadOnlyList<string>? captions = null, int columns = 8, int scale = 4, string? title = null, int maxImages = 64)
+    public static ImageGrid From(Tensor images, IReadOnlyList<string>? captions = null, int columns = 8, int scale = 4,
+        string? title = null, int maxImages = 64)
     {
         if (images.dim() != 4 || (images.shape[1] != 1 && images.shape[1] != 3))
-            throw new ArgumentException($"images must be [B, C, H, W] with C = 1 or 3; got [{string.Join(", ", images.shape)}].", nameof(images));
+            throw new ArgumentException($"images must be [B, C, H, W] with C = 1 or 3; got [{string.Join(", ", images.shape)}].",
+                nameof(images));
         if (columns < 1) throw new ArgumentOutOfRangeException(nameof(columns), columns, "expected at least one column");
         if (scale < 1 || scale > 32) throw new ArgumentOutOfRangeException(nameof(scale), scale, "expected an integer upscale factor 1–32");
         int count = (int)Math.Min(images.shape[0], maxImages), c = (int)images.shape[1], h = (int)images.shape[2], w = (int)images.shape[3];
@@ -54,12 +56,14 @@ public sealed class ImageGrid : IRichView
     }
 
     /// <summary>Same as <see cref="From"/> from raw bytes laid out [B, H, W, C].</summary>
-    public static ImageGrid FromBytes(byte[] pixels, int count, int channels, int height, int width, IReadOnlyList<string>? captions = null, int columns = 8, int scale = 4, string? title = null)
+    public static ImageGrid FromBytes(byte[] pixels, int count, int channels, int height, int width, IReadOnlyList<string>? captions = null,
+        int columns = 8, int scale = 4, string? title = null)
     {
         columns = Math.Min(columns, Math.Max(1, count));
         int rows = (count + columns - 1) / columns, cellW = width * scale, cellH = height * scale, pad = 4;
         using var font = LoadFont(captions is null ? 0 : Math.Clamp(cellW / 14f, 9f, 13f));
-        int lines = captions is null || font is null ? 0 : captions.Take(count).Select(t => Wrap(t, font, cellW).Count).DefaultIfEmpty(0).Max();
+        int lines = captions is null || font is null ? 0 : captions.Take(count).Select(t => Wrap(t, font,
+            cellW).Count).DefaultIfEmpty(0).Max();
         int captionH = font is null ? 0 : (int)Math.Ceiling(lines * font.Spacing);
         int gridW = columns * (cellW + pad) + pad, gridH = rows * (cellH + captionH + pad) + pad;
         using var bitmap = new SKBitmap(new SKImageInfo(gridW, gridH, SKColorType.Rgba8888, SKAlphaType.Premul));
@@ -73,7 +77,8 @@ public sealed class ImageGrid : IRichView
                 for (int x = 0; x < cellW; x++)
                 {
                     int s = ((i * height + y / scale) * width + x / scale) * channels;
-                    var colour = channels == 1 ? new SKColor(pixels[s], pixels[s], pixels[s]) : new SKColor(pixels[s], pixels[s + 1], pixels[s + 2]);
+                    var colour = channels == 1 ? new SKColor(pixels[s], pixels[s], pixels[s]) : new SKColor(pixels[s], pixels[s + 1],
+                        pixels[s + 2]);
                     bitmap.SetPixel(x0 + x, y0 + y, colour);
                 }
             if (font is not null && captions is not null)
@@ -84,7 +89,8 @@ public sealed class ImageGrid : IRichView
         }
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        return new ImageGrid(data.ToArray(), count, gridW, gridH, captions?.Take(count).ToList(), title, font is not null || captions is null);
+        return new ImageGrid(data.ToArray(), count, gridW, gridH, captions?.Take(count).ToList(), title,
+            font is not null || captions is null);
     }
 
     // A machine without fonts still gets its grid; the captions then appear only in the HTML.
@@ -115,7 +121,8 @@ public sealed class ImageGrid : IRichView
 
     public string ToHtml()
     {
-        var img = $"<img alt=\"{Escape(Title ?? "image grid")}\" style=\"image-rendering: pixelated; max-width: 100%\" src=\"data:image/png;base64,{Convert.ToBase64String(_png)}\"/>";
+        var img = $"<img alt=\"{Escape(Title ?? "image grid")}\" style=\"image-rendering: pixelated; max-width: 100%\" " +
+            $"src=\"data:image/png;base64,{Convert.ToBase64String(_png)}\"/>";
         var list = Captions is null || CaptionsDrawn ? "" : "<ol>" + string.Concat(Captions.Select(c => $"<li>{Escape(c)}</li>")) + "</ol>";
         var head = Title is null ? "" : $"<div><b>{Escape(Title)}</b></div>";
         return $"<div>{head}{img}{list}</div>";

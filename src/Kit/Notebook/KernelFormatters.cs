@@ -19,14 +19,16 @@ public static class KernelFormatters
             .GetType("Microsoft.DotNet.Interactive.Formatting.Formatter");
         var register = formatter?.GetMethods(BindingFlags.Public | BindingFlags.Static).FirstOrDefault(m =>
             m.Name == "Register" && !m.IsGenericMethod && m.GetParameters() is var p && p.Length == 3 &&
-            p[0].ParameterType == typeof(Type) && p[1].ParameterType == typeof(Action<object, TextWriter>) && p[2].ParameterType == typeof(string));
+            p[0].ParameterType == typeof(Type) && p[1].ParameterType == typeof(Action<object, TextWriter>)
+                && p[2].ParameterType == typeof(string));
         if (register is null) return false;
         _done = true;
         // Named, not typeof(GenericChart): resolving the type needs nothing of FSharp.Core, and a kernel whose
         // FSharp.Core is too old for Plotly.NET still registers (its users' own Plotly.NET calls fail there anyway).
         var chartType = Type.GetType("Plotly.NET.GenericChart, Plotly.NET");
         if (chartType is null) return false;
-        Action<object, TextWriter> html = (value, writer) => writer.Write(PlotlyNetCharts.ToChartView((Plotly.NET.GenericChart)value).ToHtml());
+        Action<object, TextWriter> html = (value, writer)
+            => writer.Write(PlotlyNetCharts.ToChartView((Plotly.NET.GenericChart)value).ToHtml());
         register.Invoke(null, new object[] { chartType, html, "text/html" });
         return true;
     }

@@ -22,7 +22,8 @@ public static class MaskOverlay
     /// </summary>
     public static byte[] Blend(byte[] rgb, byte[] mask, double opacity = 0.6)
     {
-        if (rgb.Length != mask.Length * 3) throw new ArgumentException($"rgb has {rgb.Length} bytes for a {mask.Length}-pixel mask; expected 3 per pixel.", nameof(rgb));
+        if (rgb.Length != mask.Length * 3) throw new ArgumentException($"rgb has {rgb.Length} bytes for a {mask.Length}-pixel mask; " +
+            $"expected 3 per pixel.", nameof(rgb));
         if (opacity < 0 || opacity > 1) throw new ArgumentOutOfRangeException(nameof(opacity), opacity, "expected 0–1");
         var result = (byte[])rgb.Clone();
         for (int p = 0; p < mask.Length; p++)

@@ -15,11 +15,14 @@ public static class PatchOverlay
     /// </summary>
     public static Tensor Outline(Tensor images, Tensor keep, int grid, int upscale = 4)
     {
-        if (images.dim() != 4) throw new ArgumentException($"images must be [B, C, H, W]; got [{string.Join(", ", images.shape)}].", nameof(images));
+        if (images.dim() != 4) throw new ArgumentException($"images must be [B, C, H, W]; got [{string.Join(", ", images.shape)}].",
+            nameof(images));
         long b = images.shape[0], h = images.shape[2], w = images.shape[3];
         if (keep.dim() != 2 || keep.shape[0] != b || keep.shape[1] != (long)grid * grid)
-            throw new ArgumentException($"keep is [{string.Join(", ", keep.shape)}]; expected [{b}, {grid * grid}] for a {grid}×{grid} grid.", nameof(keep));
-        if (h % grid != 0 || w % grid != 0) throw new ArgumentException($"a {h}×{w} image does not split into a {grid}×{grid} grid.", nameof(grid));
+            throw new ArgumentException($"keep is [{string.Join(", ", keep.shape)}]; expected [{b}, {grid * grid}] for a {grid}×{grid} " +
+                $"grid.", nameof(keep));
+        if (h % grid != 0 || w % grid != 0) throw new ArgumentException($"a {h}×{w} image does not split into a {grid}×{grid} grid.",
+            nameof(grid));
         if (upscale < 1) throw new ArgumentOutOfRangeException(nameof(upscale), upscale, "expected an upscale factor of 1 or more");
         using var noGrad = no_grad();
         var rgb = images.shape[1] == 1 ? images.expand(b, 3, h, w) : images;
@@ -29,8 +32,11 @@ public static class PatchOverlay
         var kept = keep.detach().cpu().gt(0.5).reshape(b, 1, grid, grid).to(float32)
             .repeat_interleave(ph, 2).repeat_interleave(pw, 3);                                                    // [B, 1, H, W]
         var rows = arange(H).remainder(ph); var cols = arange(W).remainder(pw);
-        var border = rows.eq(0).logical_or(rows.eq(ph - 1)).unsqueeze(1).logical_or(cols.eq(0).logical_or(cols.eq(pw - 1)).unsqueeze(0)).to(float32); // [H, W]
-        var dimmed = (big + 1) / 3 - 1;                                                                            // a third of the brightness, in [−1, 1]
+        // [H, W]
+        var border = rows.eq(0).logical_or(rows.eq(ph - 1)).unsqueeze(1).logical_or(cols.eq(0).logical_or(cols.eq(pw - 1)).unsqueeze(0))
+            .to(float32);
+        // a third of the brightness, in [−1, 1]
+        var dimmed = (big + 1) / 3 - 1;
         var yellow = tensor(new float[] { 1, 1, -1 }).reshape(1, 3, 1, 1);
         var outline = kept * border;
         return (dimmed * (1 - kept) + big * kept) * (1 - outline) + yellow * outline;

@@ -8,7 +8,8 @@ namespace Kit.Notebook;
 
 /// <summary>A snapshot of a loop's progress; displays as a bar.</summary>
 [TypeFormatterSource(typeof(KitFormatterSource), PreferredMimeTypes = new[] { "text/html" })]
-public sealed record ProgressView(string Label, long Step, long Total, double Seconds, IReadOnlyDictionary<string, double> Metrics) : IRichView
+public sealed record ProgressView(string Label, long Step, long Total, double Seconds,
+    IReadOnlyDictionary<string, double> Metrics) : IRichView
 {
     /// <summary>Steps per second so far.</summary>
     public double StepsPerSecond => Seconds > 0 ? Step / Seconds : 0;
@@ -19,11 +20,14 @@ public sealed record ProgressView(string Label, long Step, long Total, double Se
     {
         var metrics = string.Join(" ", Metrics.Select(kv => $"{kv.Key} {kv.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
         var eta = double.IsNaN(EtaSeconds) ? "?" : $"{EtaSeconds:0}s";
-        return $"{Label} {Step}/{Total} {(Total > 0 ? 100.0 * Step / Total : 0):0}% | {StepsPerSecond:0.0} it/s | eta {eta} | {metrics}".TrimEnd(' ', '|');
+        var percent = Total > 0 ? 100.0 * Step / Total : 0;
+        var line = $"{Label} {Step}/{Total} {percent:0}% | {StepsPerSecond:0.0} it/s | eta {eta} | {metrics}";
+        return line.TrimEnd(' ', '|');
     }
 
     public string ToHtml() =>
-        $"<div style=\"font-family: monospace\"><progress value=\"{Step}\" max=\"{Math.Max(1, Total)}\" style=\"width: 240px\"></progress> {ImageGrid.Escape(ToPlainText())}</div>";
+        $"<div style=\"font-family: monospace\"><progress value=\"{Step}\" max=\"{Math.Max(1, Total)}\" style=\"width: " +
+            $"240px\"></progress> {ImageGrid.Escape(ToPlainText())}</div>";
 
     public byte[]? ToPng() => null;
     public override string ToString() => ToPlainText();
@@ -43,7 +47,8 @@ public sealed class TrainingProgress : ITrainingProgress
     /// updates in place when a notebook runs the code; otherwise (or when <paramref name="terminal"/> is given) each update
     /// is a line on standard error. A notebook gets no lines: a kernel turns them into one output per update.
     /// </summary>
-    public TrainingProgress(long total, string label = "train", double updateSeconds = 0.5, bool showInNotebook = true, TextWriter? terminal = null)
+    public TrainingProgress(long total, string label = "train", double updateSeconds = 0.5, bool showInNotebook = true,
+        TextWriter? terminal = null)
     {
         if (total <= 0) throw new ArgumentOutOfRangeException(nameof(total), total, "expected a positive number of steps");
         Total = total; Label = label; _every = TimeSpan.FromSeconds(updateSeconds);

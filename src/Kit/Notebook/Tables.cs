@@ -12,7 +12,8 @@ namespace Kit.Notebook;
 [TypeFormatterSource(typeof(KitFormatterSource), PreferredMimeTypes = new[] { "text/html" })]
 public sealed class ResultTable : IRichView
 {
-    public ResultTable(DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null, IEnumerable<int>? measuredRows = null)
+    public ResultTable(DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null,
+        IEnumerable<int>? measuredRows = null)
     {
         Frame = frame; Title = title; Note = note;
         MeasuredColumns = (measured ?? Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
@@ -22,7 +23,8 @@ public sealed class ResultTable : IRichView
                 throw new ArgumentOutOfRangeException(nameof(measuredRows), row, $"table '{title}' has rows 0..{frame.Rows.Count - 1}.");
         foreach (var name in MeasuredColumns)
             if (!frame.Columns.Any(c => c.Name == name))
-                throw new ArgumentException($"measured column '{name}' is not a column of table '{title}' (its columns: {string.Join(", ", frame.Columns.Select(c => c.Name))}).", nameof(measured));
+                throw new ArgumentException($"measured column '{name}' is not a column of table '{title}' (its columns: " +
+                    $"{string.Join(", ", frame.Columns.Select(c => c.Name))}).", nameof(measured));
     }
 
     /// <summary>The data.</summary>
@@ -40,12 +42,14 @@ public sealed class ResultTable : IRichView
     public IReadOnlySet<int> MeasuredRows { get; }
 
     /// <summary>Builds a table from rows of values; <paramref name="columns"/> name them.</summary>
-    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows, string? note = null, IEnumerable<string>? measured = null,
+    public static ResultTable FromRows(string title, IReadOnlyList<string> columns, IEnumerable<IReadOnlyList<object?>> rows,
+        string? note = null, IEnumerable<string>? measured = null,
         IEnumerable<int>? measuredRows = null)
     {
         var data = rows.ToList();
         foreach (var (row, i) in data.Select((r, i) => (r, i)))
-            if (row.Count != columns.Count) throw new ArgumentException($"row {i} has {row.Count} values for {columns.Count} columns.", nameof(rows));
+            if (row.Count != columns.Count) throw new ArgumentException($"row {i} has {row.Count} values for {columns.Count} columns.",
+                nameof(rows));
         var frame = new DataFrame(columns.Select((name, c) => Column(name, data.Select(r => r[c]).ToList())));
         return new ResultTable(frame, title, note, measured, measuredRows);
     }
@@ -54,13 +58,16 @@ public sealed class ResultTable : IRichView
     /// Builds a table of <paramref name="rows"/> declared by its <paramref name="columns"/>, each a title and what it reads of a row:
     /// <c>ResultTable.Of("runs", results, new("PSNR dB", r =&gt; r.Psnr), new("usage %", r =&gt; 100 * r.Usage))</c>.
     /// </summary>
-    public static ResultTable Of<T>(string title, IEnumerable<T> rows, IReadOnlyList<TableColumn<T>> columns, string? note = null, IEnumerable<string>? measured = null) =>
-        FromRows(title, columns.Select(c => c.Title).ToArray(), rows.Select(r => (IReadOnlyList<object?>)columns.Select(c => c.Value(r)).ToArray()), note, measured);
+    public static ResultTable Of<T>(string title, IEnumerable<T> rows, IReadOnlyList<TableColumn<T>> columns, string? note = null,
+        IEnumerable<string>? measured = null) =>
+        FromRows(title, columns.Select(c => c.Title).ToArray(),
+            rows.Select(r => (IReadOnlyList<object?>)columns.Select(c => c.Value(r)).ToArray()), note, measured);
 
     static DataFrameColumn Column(string name, IReadOnlyList<object?> values)
     {
         if (values.All(v => v is null or double or float or int or long))
-            return new DoubleDataFrameColumn(name, values.Select(v => v is null ? (double?)null : Convert.ToDouble(v, CultureInfo.InvariantCulture)));
+            return new DoubleDataFrameColumn(name, values.Select(v => v is null ? (double?)null : Convert.ToDouble(v,
+                CultureInfo.InvariantCulture)));
         return new StringDataFrameColumn(name, values.Select(v => Cell(v)));
     }
 
@@ -86,7 +93,8 @@ public sealed class ResultTable : IRichView
         var sb = new StringBuilder();
         sb.Append($"<div><b>{ImageGrid.Escape(Title)}</b><table style=\"border-collapse: collapse\"><thead><tr>");
         foreach (var n in Names)
-            sb.Append($"<th{(MeasuredColumns.Contains(n) ? " data-kit-measured=\"true\"" : "")} style=\"border-bottom: 1px solid #888; padding: 2px 8px; text-align: right\">{ImageGrid.Escape(n)}</th>");
+            sb.Append($"<th{(MeasuredColumns.Contains(n) ? " data-kit-measured=\"true\"" : "")} style=\"border-bottom: 1px solid #888; " +
+                $"padding: 2px 8px; text-align: right\">{ImageGrid.Escape(n)}</th>");
         sb.Append("</tr></thead><tbody>");
         foreach (var (row, r) in Rows().Select((row, r) => (row, r)))
         {
@@ -103,7 +111,8 @@ public sealed class ResultTable : IRichView
     public string ToMarkdown()
     {
         string Esc(string s) => s.Replace("|", "\\|");
-        var sb = new StringBuilder($"**{Title}**\n\n| {string.Join(" | ", Names.Select(Esc))} |\n|{string.Concat(Names.Select(_ => "---|"))}\n");
+        var sb = new StringBuilder($"**{Title}**\n\n| {string.Join(" | ", Names.Select(Esc))} " +
+            $"|\n|{string.Concat(Names.Select(_ => "---|"))}\n");
         foreach (var row in Rows()) sb.Append($"| {string.Join(" | ", row.Select(Esc))} |\n");
         if (Note is not null) sb.Append($"\n_{Note}_\n");
         return sb.ToString();
@@ -138,14 +147,16 @@ public sealed class ResultTable : IRichView
     public override string ToString() => ToPlainText();
 }
 
-/// <summary>One column of a table of <typeparamref name="T"/> rows: its title and what it reads of a row (a number, a string, or null).</summary>
+/// <summary>One column of a table of <typeparamref name="T"/> rows: its title and what it reads of a row (a number, a string, or
+/// null).</summary>
 public sealed record TableColumn<T>(string Title, Func<T, object?> Value);
 
 /// <summary>DataFrame conveniences.</summary>
 public static class Tables
 {
     /// <summary>Wraps a DataFrame for rich display: <c>frame.AsTable("PSNR by codebook size")</c>.</summary>
-    public static ResultTable AsTable(this DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null) => new(frame, title, note, measured);
+    public static ResultTable AsTable(this DataFrame frame, string title, string? note = null, IEnumerable<string>? measured = null)
+        => new(frame, title, note, measured);
 
     /// <summary>A table of the logged steps of <paramref name="log"/> (for display or CSV export).</summary>
     public static ResultTable ToTable(this TrainingLog log, string title)
@@ -154,6 +165,7 @@ public static class Tables
         var columns = new[] { "step", "loss", "lr", "seconds" }.Concat(names).ToList();
         return ResultTable.FromRows(title, columns, log.Rows.Select(r =>
             (IReadOnlyList<object?>)new object?[] { r.Step, r.Loss, r.LearningRate, r.Seconds }
-                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n, out var v) ? v : null))).ToList()), measured: new[] { "seconds" });
+                .Concat(names.Select(n => (object?)(r.Metrics.TryGetValue(n,
+                    out var v) ? v : null))).ToList()), measured: new[] { "seconds" });
     }
 }

@@ -43,9 +43,11 @@ public abstract class Codebook : nn.Module
     public virtual void RestartDead(Tensor z, double threshold) =>
         throw new InvalidOperationException($"{GetType().Name} cannot restart codes: its table is not the quantizer's to write.");
 
-    /// <summary>Sets every code from <paramref name="centroids"/> [K, c] (k-means initialisation) and marks the codebook initialised.</summary>
+    /// <summary>Sets every code from <paramref name="centroids"/> [K, c] (k-means initialisation) and marks the codebook
+    /// initialised.</summary>
     public virtual void Initialise(Tensor centroids) =>
-        throw new InvalidOperationException($"{GetType().Name} cannot be initialised by k-means: its table is not the quantizer's to write.");
+        throw new InvalidOperationException($"{GetType().Name} cannot be initialised by k-means: its table is not the quantizer's to " +
+            $"write.");
 
     /// <summary>False until k-means has initialised a codebook that asked for it (always true otherwise).</summary>
     public virtual bool Initialised => true;
@@ -123,7 +125,8 @@ public sealed class GradientCodebook : OwnedCodebook
     /// <param name="init">The initial codes [K, c] (copied).</param>
     /// <param name="decay">EMA decay of the use counts (dead-code restarts).</param>
     /// <param name="needsInit">k-means initialisation before the first training batch.</param>
-    public GradientCodebook(Tensor init, double decay = 0.99, bool needsInit = false) : base(nameof(GradientCodebook), init, decay, needsInit)
+    public GradientCodebook(Tensor init, double decay = 0.99, bool needsInit = false) : base(nameof(GradientCodebook), init, decay,
+        needsInit)
     {
         embed = nn.Parameter(init.clone()); // nn.Parameter takes over the handle of the tensor it wraps, so it gets a copy
         register_buffer(nameof(cluster_size), cluster_size);
@@ -200,9 +203,10 @@ public sealed class ExternalCodebook : Codebook
 
     /// <param name="table">The table [K, width] (e.g. <c>() => gpt.TokenEmbeddings.narrow(0, 0, K)</c>).</param>
     /// <param name="trainable">Let the codebook loss's gradient reach the table.</param>
-    /// <param name="codeDim">Project the table's width to this code width with a learned linear map (null: use the rows as they are).</param>
+    /// <param name="codeDim">Project the table's width to this code width with a learned linear map (null: use the rows as they
+    /// are).</param>
     public ExternalCodebook(Func<Tensor> table, bool trainable = false, int? codeDim = null)
-        : base(nameof(ExternalCodebook), Probe(table, out int width), codeDim ?? width)
+        : base(nameof(ExternalCodebook), TableShape(table, "an external codebook table", nameof(table), out int width), codeDim ?? width)
     {
         _table = table;
         Trainable = trainable;
@@ -211,10 +215,12 @@ public sealed class ExternalCodebook : Codebook
         RegisterComponents();
     }
 
-    static long Probe(Func<Tensor> table, out int width)
+    /// <summary>K, the rows of the [K, width] table <paramref name="table"/> reads, and its width; a table of another rank is refused by
+    /// name.</summary>
+    internal static long TableShape(Func<Tensor> table, string what, string parameter, out int width)
     {
         var t = table();
-        if (t.dim() != 2) throw new ArgumentException($"an external codebook table must be [K, width]; got [{string.Join(", ", t.shape)}].", nameof(table));
+        if (t.dim() != 2) throw new ArgumentException($"{what} must be [K, width]; got [{string.Join(", ", t.shape)}].", parameter);
         width = (int)t.shape[1];
         return t.shape[0];
     }

@@ -22,7 +22,8 @@ public sealed class FiniteScalarQuantizer : Quantizer
         RegisterComponents();
     }
 
-    static int CheckLevel(int l) => l >= 2 ? l : throw new ArgumentOutOfRangeException(nameof(l), l, "every dimension needs at least 2 levels");
+    static int CheckLevel(int l) => l >= 2 ? l : throw new ArgumentOutOfRangeException(nameof(l), l,
+        "every dimension needs at least 2 levels");
 
     /// <summary>Levels per dimension.</summary>
     public IReadOnlyList<long> Levels => _levels;

@@ -20,7 +20,8 @@ public sealed class LanguageDrivenCodebook : Codebook
     /// <param name="decay">EMA decay of Ê.</param>
     /// <param name="needsInit">k-means initialisation of Ê before the first training batch.</param>
     public LanguageDrivenCodebook(Func<Tensor> language, double decay = 0.99, bool needsInit = true)
-        : base(nameof(LanguageDrivenCodebook), Shape(language, out int width), width)
+        : base(nameof(LanguageDrivenCodebook), ExternalCodebook.TableShape(language, "the language rows", nameof(language), out int width),
+            width)
     {
         _language = language;
         var rows = language().detach();
@@ -30,21 +31,14 @@ public sealed class LanguageDrivenCodebook : Codebook
         RegisterComponents();
     }
 
-    static long Shape(Func<Tensor> language, out int width)
-    {
-        var t = language();
-        if (t.dim() != 2) throw new ArgumentException($"the language rows must be [K, width]; got [{string.Join(", ", t.shape)}].", nameof(language));
-        width = (int)t.shape[1];
-        return t.shape[0];
-    }
-
     /// <summary>The pull r ∈ [0, 1] toward the language rows.</summary>
     public double Ratio
     {
         get => ratio.item<float>();
         set
         {
-            if (!(value >= 0 && value <= 1)) throw new ArgumentOutOfRangeException(nameof(Ratio), value, "expected a pull ratio r in [0, 1]");
+            if (!(value >= 0 && value <= 1)) throw new ArgumentOutOfRangeException(nameof(Ratio), value,
+                "expected a pull ratio r in [0, 1]");
             using var noGrad = no_grad();
             ratio.fill_(value);
         }

@@ -29,7 +29,8 @@ public sealed class LookupFreeQuantizer : Quantizer
     {
         if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "expected τ > 0");
         int g = groupBits ?? (bits <= 10 ? bits : (int)Math.Ceiling(bits / Math.Ceiling(bits / 9.0)));
-        if (g < 1 || g > Math.Min(bits, 16)) throw new ArgumentOutOfRangeException(nameof(groupBits), groupBits, $"expected 1..{Math.Min(bits, 16)} bits per group");
+        if (g < 1 || g > Math.Min(bits, 16)) throw new ArgumentOutOfRangeException(nameof(groupBits), groupBits,
+            $"expected 1..{Math.Min(bits, 16)} bits per group");
         Bits = bits; CommitmentWeight = commitmentWeight; EntropyWeight = entropyWeight; DiversityGamma = diversityGamma;
         Temperature = temperature; GroupBits = g; Spherical = spherical;
         RegisterComponents();
@@ -161,7 +162,8 @@ public sealed class LookupFreeQuantizer : Quantizer
     /// <summary>The inverse of <see cref="Factorize"/>.</summary>
     public static Tensor Combine(IReadOnlyList<Tensor> parts, IReadOnlyList<int> groupBits)
     {
-        if (parts.Count != groupBits.Count) throw new ArgumentException($"{parts.Count} parts for {groupBits.Count} groups.", nameof(parts));
+        if (parts.Count != groupBits.Count) throw new ArgumentException($"{parts.Count} parts for {groupBits.Count} groups.",
+            nameof(parts));
         var result = zeros_like(parts[0], dtype: int64);
         int shift = 0;
         for (int i = 0; i < parts.Count; i++) { result = result + parts[i].to(int64).bitwise_left_shift(shift); shift += groupBits[i]; }

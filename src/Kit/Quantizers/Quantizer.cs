@@ -89,7 +89,8 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
         var (flat, restore, indexShape) = Flatten(features);
         // An empty batch has no codes to count and makes every mean in the auxiliary loss 0/0 = NaN.
         if (flat.shape[0] == 0)
-            throw new ArgumentException($"features [{string.Join(", ", features.shape)}] hold no positions to quantize (an empty batch); expected at least one.", nameof(features));
+            throw new ArgumentException($"features [{string.Join(", ", features.shape)}] hold no positions to quantize (an empty " +
+                $"batch); expected at least one.", nameof(features));
         if (mask is null)
         {
             var r = QuantizeFlat(flat);
@@ -97,11 +98,13 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
             return new QuantizerOutput(restore(r.Quantized), r.Indices.reshape(IndexShape(indexShape)), r.AuxLoss, r.Parts);
         }
         if (!mask.shape.SequenceEqual(indexShape))
-            throw new ArgumentException($"the mask is [{string.Join(", ", mask.shape)}]; these features need one entry per position, [{string.Join(", ", indexShape)}].", nameof(mask));
+            throw new ArgumentException($"the mask is [{string.Join(", ", mask.shape)}]; these features need one entry per position, " +
+                $"[{string.Join(", ", indexShape)}].", nameof(mask));
         var keep = mask.to(@bool).reshape(-1).nonzero().reshape(-1);
         var shape = IndexShape(new[] { flat.shape[0] });
         if (keep.shape[0] == 0)
-            return new QuantizerOutput(features, full(IndexShape(indexShape), -1L, device: features.device), zeros(1, device: features.device).squeeze(), new Dictionary<string, Tensor>());
+            return new QuantizerOutput(features, full(IndexShape(indexShape), -1L, device: features.device),
+                zeros(1, device: features.device).squeeze(), new Dictionary<string, Tensor>());
         var kept = QuantizeFlat(flat.index_select(0, keep));
         RecordUsage(kept.Indices);
         var quantized = flat.index_copy(0, keep, kept.Quantized);
@@ -129,11 +132,13 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     /// </summary>
     protected void CheckCodes(Tensor indices)
     {
-        if (indices.is_floating_point()) throw new ArgumentException($"codes must be integers; got {indices.dtype} [{string.Join(", ", indices.shape)}].", nameof(indices));
+        if (indices.is_floating_point()) throw new ArgumentException($"codes must be integers; got {indices.dtype} " +
+            $"[{string.Join(", ", indices.shape)}].", nameof(indices));
         if (indices.numel() == 0) return;
         long lo = indices.min().item<long>(), hi = indices.max().item<long>();
         if (lo < 0 || hi >= CodebookSize)
-            throw new ArgumentOutOfRangeException(nameof(indices), $"codes {lo} … {hi} given; this {GetType().Name} has {CodebookSize} codes: expected 0 … {CodebookSize - 1}.");
+            throw new ArgumentOutOfRangeException(nameof(indices),
+                $"codes {lo} … {hi} given; this {GetType().Name} has {CodebookSize} codes: expected 0 … {CodebookSize - 1}.");
     }
 
     /// <summary>Quantizes flat features z [M, D].</summary>
@@ -148,13 +153,15 @@ public abstract class Quantizer : nn.Module<Tensor, QuantizerOutput>
     {
         if (x.dim() == 4)
         {
-            if (x.shape[1] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have {x.shape[1]} channels; this quantizer expects [B, {Dim}, H, W].", nameof(x));
+            if (x.shape[1] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have {x.shape[1]} channels; " +
+                $"this quantizer expects [B, {Dim}, H, W].", nameof(x));
             long b = x.shape[0], h = x.shape[2], w = x.shape[3];
             return (x.permute(0, 2, 3, 1).reshape(-1, Dim), q => q.reshape(b, h, w, Dim).permute(0, 3, 1, 2), new[] { b, h, w });
         }
         if (x.dim() == 3)
         {
-            if (x.shape[2] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have last dimension {x.shape[2]}; this quantizer expects [B, N, {Dim}].", nameof(x));
+            if (x.shape[2] != Dim) throw new ArgumentException($"features [{string.Join(", ", x.shape)}] have last dimension " +
+                $"{x.shape[2]}; this quantizer expects [B, N, {Dim}].", nameof(x));
             long b = x.shape[0], n = x.shape[1];
             return (x.reshape(-1, Dim), q => q.reshape(b, n, Dim), new[] { b, n });
         }

@@ -17,10 +17,13 @@ public sealed class ResidualQuantizer : Quantizer
 
     /// <param name="dim">Feature dimension D.</param>
     /// <param name="depth">Number of code layers.</param>
-    /// <param name="aggregation">Concat (each layer quantizes dim/depth channels) or cumulative sum (each layer quantizes the full residual).</param>
-    /// <param name="layerFactory">Builds one layer's quantizer for a given feature dimension, e.g. <c>d => new VectorQuantizer(d, 256)</c>.</param>
+    /// <param name="aggregation">Concat (each layer quantizes dim/depth channels) or cumulative sum (each layer quantizes the full
+    /// residual).</param>
+    /// <param name="layerFactory">Builds one layer's quantizer for a given feature dimension, e.g. <c>d => new VectorQuantizer(d,
+    /// 256)</c>.</param>
     /// <param name="sharedCodebook">One quantizer (one codebook) serves every layer.</param>
-    public ResidualQuantizer(int dim, int depth, StackAggregation aggregation, Func<int, Quantizer> layerFactory, bool sharedCodebook = false)
+    public ResidualQuantizer(int dim, int depth, StackAggregation aggregation, Func<int, Quantizer> layerFactory,
+        bool sharedCodebook = false)
         : base(nameof(ResidualQuantizer), dim, CodebookSizeOf(dim, depth, aggregation, layerFactory, out var first))
     {
         if (aggregation == StackAggregation.Concat && dim % depth != 0)
@@ -33,7 +36,8 @@ public sealed class ResidualQuantizer : Quantizer
         layers = nn.ModuleList(Enumerable.Range(0, _count).Select(i => i == 0 ? first : layerFactory(layerDim)).ToArray());
         foreach (var layer in layers)
             if (layer.Dim != layerDim || layer.CodebookSize != first.CodebookSize)
-                throw new ArgumentException($"every layer must take {layerDim} features and have {first.CodebookSize} codes.", nameof(layerFactory));
+                throw new ArgumentException($"every layer must take {layerDim} features and have {first.CodebookSize} codes.",
+                    nameof(layerFactory));
         RegisterComponents();
     }
 
@@ -84,10 +88,12 @@ public sealed class ResidualQuantizer : Quantizer
     List<Tensor> LayerCodes(Tensor flat, int count) =>
         Enumerable.Range(0, count).Select(d => Layer(d).Lookup(flat.select(1, d).unsqueeze(0)).squeeze(0)).ToList();
 
-    /// <summary>The sum (or concatenation) of the first <paramref name="layersUsed"/> layers' codes: reconstruction with fewer layers.</summary>
+    /// <summary>The sum (or concatenation) of the first <paramref name="layersUsed"/> layers' codes: reconstruction with fewer
+    /// layers.</summary>
     public Tensor LookupPrefix(Tensor indices, int layersUsed)
     {
-        if (Aggregation != StackAggregation.CumulativeSum) throw new InvalidOperationException("a prefix of layers reconstructs only with cumulative-sum aggregation.");
+        if (Aggregation != StackAggregation.CumulativeSum) throw new InvalidOperationException("a prefix of layers reconstructs only " +
+            "with cumulative-sum aggregation.");
         return LayerCodes(indices.reshape(-1, Depth), layersUsed).Aggregate((a, b) => a + b);
     }
 

@@ -27,7 +27,8 @@ public sealed class TwoLevelQuantizer : Quantizer
 
     static long Probe(int dim, StackAggregation aggregation, Func<int, Quantizer> factory)
     {
-        if (aggregation == StackAggregation.Concat && dim % 2 != 0) throw new ArgumentException($"dim={dim} must be even to split between two levels.", nameof(dim));
+        if (aggregation == StackAggregation.Concat
+            && dim % 2 != 0) throw new ArgumentException($"dim={dim} must be even to split between two levels.", nameof(dim));
         using var q = factory(aggregation == StackAggregation.Concat ? dim / 2 : dim);
         return q.CodebookSize;
     }
@@ -45,13 +46,15 @@ public sealed class TwoLevelQuantizer : Quantizer
     }
 
     public override QuantizerOutput Quantize(Tensor features, Tensor? mask = null) =>
-        mask is null ? forward(features) : throw new ArgumentException("a two-level map quantizes every position of both levels; it takes no mask.", nameof(mask));
+        mask is null ? forward(features)
+            : throw new ArgumentException("a two-level map quantizes every position of both levels; it takes no mask.", nameof(mask));
     public override double BitsPerPosition => 1.25 * Math.Log2(CodebookSize); // per fine position, coarse codes included
 
     public override QuantizerOutput forward(Tensor z)
     {
         if (z.dim() != 4 || z.shape[1] != Dim || z.shape[2] % 2 != 0 || z.shape[3] % 2 != 0)
-            throw new ArgumentException($"features must be [B, {Dim}, H, W] with even H and W; got [{string.Join(", ", z.shape)}].", nameof(z));
+            throw new ArgumentException($"features must be [B, {Dim}, H, W] with even H and W; got [{string.Join(", ", z.shape)}].",
+                nameof(z));
         bool concat = Aggregation == StackAggregation.Concat;
         long half = Dim / 2;
         var coarseIn = F.avg_pool2d(concat ? z.narrow(1, 0, half) : z, 2);
@@ -70,7 +73,8 @@ public sealed class TwoLevelQuantizer : Quantizer
     public override Tensor Lookup(Tensor indices)
     {
         long n = indices.shape[1], side = (long)Math.Round(Math.Sqrt(n * 4 / 5.0));
-        if (side / 2 * (side / 2) + side * side != n) throw new ArgumentException($"{n} indices are not a square two-level map (h²/4 + h²).", nameof(indices));
+        if (side / 2 * (side / 2)
+            + side * side != n) throw new ArgumentException($"{n} indices are not a square two-level map (h²/4 + h²).", nameof(indices));
         long b = indices.shape[0], cs = side / 2;
         var c = coarse.Lookup(indices.narrow(1, 0, cs * cs).reshape(b, cs, cs));
         var up = F.interpolate(c, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest);
@@ -78,7 +82,8 @@ public sealed class TwoLevelQuantizer : Quantizer
         return Aggregation == StackAggregation.Concat ? cat(new[] { up, f }, 1) : up + f;
     }
 
-    protected override FlatQuantization QuantizeFlat(Tensor z) => throw new NotSupportedException("a two-level map needs its spatial layout: call forward with [B, D, H, W].");
+    protected override FlatQuantization QuantizeFlat(Tensor z)
+        => throw new NotSupportedException("a two-level map needs its spatial layout: call forward with [B, D, H, W].");
     protected override Tensor LookupFlat(Tensor indices) => throw new NotSupportedException("use Lookup with [B, h·w/4 + h·w] indices.");
 
     public override QuantizerStats Stats()

@@ -33,14 +33,17 @@ public sealed class VectorQuantizer : Quantizer
     /// <param name="commitmentWeight">β in β‖z − sg(e)‖² (the encoder commits to its code; VQ-VAE uses 0.25).</param>
     /// <param name="kmeansInit">Initialise the codebook by k-means on the first training batch.</param>
     /// <param name="kmeansIterations">Lloyd iterations of that initialisation.</param>
-    /// <param name="deadCodeThreshold">Codes whose EMA cluster size falls below this are replaced by batch features (0 = off; ≈2 typical).</param>
+    /// <param name="deadCodeThreshold">Codes whose EMA cluster size falls below this are replaced by batch features (0 = off; ≈2
+    /// typical).</param>
     /// <param name="estimator">Straight-through, or the rotation trick.</param>
     /// <param name="orthogonalWeight">Weight of the orthogonality penalty on the (normalised) codebook (0 = off).</param>
     public VectorQuantizer(int dim, int codebookSize, int? codeDim = null, CodeDistance distance = CodeDistance.L2,
         CodebookUpdate update = CodebookUpdate.Ema, double decay = 0.99, double epsilon = 1e-5, double commitmentWeight = 0.25,
-        bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0, GradientEstimator estimator = GradientEstimator.StraightThrough,
+        bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0,
+            GradientEstimator estimator = GradientEstimator.StraightThrough,
         double orthogonalWeight = 0)
-        : this(dim, c => OwnCodebook(codebookSize, c, distance, update, decay, epsilon, kmeansInit), codeDim, external: false, distance, commitmentWeight,
+        : this(dim, c => OwnCodebook(codebookSize, c, distance, update, decay, epsilon, kmeansInit), codeDim, external: false, distance,
+            commitmentWeight,
             kmeansInit, kmeansIterations, deadCodeThreshold, estimator, orthogonalWeight, codebookSize)
     { }
 
@@ -55,32 +58,39 @@ public sealed class VectorQuantizer : Quantizer
     /// <param name="estimator">Straight-through, or the rotation trick.</param>
     /// <param name="orthogonalWeight">Weight of the orthogonality penalty on the (normalised) codebook (0 = off).</param>
     public VectorQuantizer(int dim, Codebook codebook, CodeDistance distance = CodeDistance.L2, double commitmentWeight = 0.25,
-        bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0, GradientEstimator estimator = GradientEstimator.StraightThrough,
+        bool kmeansInit = false, int kmeansIterations = 10, double deadCodeThreshold = 0,
+            GradientEstimator estimator = GradientEstimator.StraightThrough,
         double orthogonalWeight = 0)
-        : this(dim, _ => codebook, codebook.Dim, external: true, distance, commitmentWeight, kmeansInit, kmeansIterations, deadCodeThreshold, estimator, orthogonalWeight, codebook.Size)
+        : this(dim, _ => codebook, codebook.Dim, external: true, distance, commitmentWeight, kmeansInit, kmeansIterations,
+            deadCodeThreshold, estimator, orthogonalWeight, codebook.Size)
     { }
 
     // external: the codebook was built by the caller, so its width may exceed the features' (projections map between them).
     VectorQuantizer(int dim, Func<int, Codebook> makeCodebook, int? codeDim, bool external, CodeDistance distance, double commitmentWeight,
-        bool kmeansInit, int kmeansIterations, double deadCodeThreshold, GradientEstimator estimator, double orthogonalWeight, long codebookSize)
+        bool kmeansInit, int kmeansIterations, double deadCodeThreshold, GradientEstimator estimator, double orthogonalWeight,
+            long codebookSize)
         : base(nameof(VectorQuantizer), dim, codebookSize)
     {
         int c = codeDim ?? dim;
-        if (c <= 0 || (c > dim && !external)) throw new ArgumentOutOfRangeException(nameof(codeDim), codeDim, $"expected 1..{dim} (the feature dimension)");
+        if (c <= 0 || (c > dim && !external)) throw new ArgumentOutOfRangeException(nameof(codeDim), codeDim,
+            $"expected 1..{dim} (the feature dimension)");
         if (commitmentWeight < 0) throw new ArgumentOutOfRangeException(nameof(commitmentWeight), commitmentWeight, "expected ≥ 0");
         Distance = distance; CommitmentWeight = commitmentWeight;
         KmeansInit = kmeansInit; KmeansIterations = kmeansIterations; DeadCodeThreshold = deadCodeThreshold; Estimator = estimator;
         OrthogonalWeight = orthogonalWeight;
         if (c != dim) { project_in = nn.Linear(dim, c); project_out = nn.Linear(c, dim); }
         codebook = makeCodebook(c);
-        if (codebook.Dim != c) throw new ArgumentException($"the codebook's codes are {codebook.Dim} wide but the lookup is {c} wide.", nameof(codeDim));
+        if (codebook.Dim != c) throw new ArgumentException($"the codebook's codes are {codebook.Dim} wide but the lookup is {c} wide.",
+            nameof(codeDim));
         if (!codebook.Writable && (kmeansInit || deadCodeThreshold > 0))
-            throw new ArgumentException($"kmeansInit={kmeansInit}, deadCodeThreshold={deadCodeThreshold}: a {codebook.GetType().Name}'s table is not the quantizer's to write; use neither.", nameof(kmeansInit));
+            throw new ArgumentException($"kmeansInit={kmeansInit}, deadCodeThreshold={deadCodeThreshold}: a " +
+                $"{codebook.GetType().Name}'s table is not the quantizer's to write; use neither.", nameof(kmeansInit));
         RegisterComponents();
     }
 
     // The codes of the quantizer's own codebook: N(0, 1) rows (on the unit sphere for cosine lookups), learned by gradient or EMA.
-    static Codebook OwnCodebook(int size, int c, CodeDistance distance, CodebookUpdate update, double decay, double epsilon, bool kmeansInit)
+    static Codebook OwnCodebook(int size, int c, CodeDistance distance, CodebookUpdate update, double decay, double epsilon,
+        bool kmeansInit)
     {
         var init = randn(size, c);
         if (distance == CodeDistance.Cosine) init = F.normalize(init, dim: 1);
@@ -110,7 +120,8 @@ public sealed class VectorQuantizer : Quantizer
     public Tensor Codes => Distance == CodeDistance.Cosine ? F.normalize(codebook.Codes(), dim: 1) : codebook.Codes();
 
     /// <summary>Index of the nearest code for each row of <paramref name="z"/> [M, c] (in the lookup space).</summary>
-    public Tensor Nearest(Tensor z) => NearestCode(Distance == CodeDistance.Cosine ? F.normalize(z, dim: 1) : z, Codes.detach(), Distance == CodeDistance.Cosine);
+    public Tensor Nearest(Tensor z) => NearestCode(Distance == CodeDistance.Cosine ? F.normalize(z, dim: 1) : z, Codes.detach(),
+        Distance == CodeDistance.Cosine);
 
     /// <summary>
     /// Index of the nearest row of <paramref name="codes"/> for each row of <paramref name="x"/>: largest dot product
@@ -132,7 +143,8 @@ public sealed class VectorQuantizer : Quantizer
         {
             writes = false;
             if (SkippedBatches++ == 0)
-                Console.Error.WriteLine($"kit: {GetType().Name}: a training batch with non-finite features (NaN or ∞) was not used to update the codebook; its codes and use counts are unchanged.");
+                Console.Error.WriteLine($"kit: {GetType().Name}: a training batch with non-finite features (NaN or ∞) was not used to " +
+                    $"update the codebook; its codes and use counts are unchanged.");
         }
         if (writes && KmeansInit && !codebook.Initialised)
             using (no_grad()) codebook.Initialise(Kmeans(z.detach(), (int)CodebookSize, KmeansIterations, Distance == CodeDistance.Cosine));
@@ -198,7 +210,8 @@ public sealed class VectorQuantizer : Quantizer
         return (gram - identity).pow(2).sum() / (gram.shape[0] * gram.shape[0]);
     }
 
-    /// <summary>Lloyd's k-means from <paramref name="k"/> random rows of <paramref name="x"/> (with replacement when there are fewer rows).</summary>
+    /// <summary>Lloyd's k-means from <paramref name="k"/> random rows of <paramref name="x"/> (with replacement when there are fewer
+    /// rows).</summary>
     public static Tensor Kmeans(Tensor x, int k, int iterations, bool cosine = false)
     {
         long m = x.shape[0];

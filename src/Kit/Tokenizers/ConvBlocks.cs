@@ -43,7 +43,8 @@ public sealed class ResBlock : nn.Module<Tensor, Tensor>
 public sealed class Downsample : nn.Module<Tensor, Tensor>
 {
     readonly nn.Module<Tensor, Tensor> conv;
-    public Downsample(long channels) : base(nameof(Downsample)) { conv = nn.Conv2d(channels, channels, 3, stride: 2, padding: 1); RegisterComponents(); }
+    public Downsample(long channels) : base(nameof(Downsample)) { conv = nn.Conv2d(channels, channels, 3, stride: 2,
+        padding: 1); RegisterComponents(); }
     public override Tensor forward(Tensor x) => conv.call(x);
 }
 
@@ -51,6 +52,7 @@ public sealed class Downsample : nn.Module<Tensor, Tensor>
 public sealed class DepthToSpaceUpsample : nn.Module<Tensor, Tensor>
 {
     readonly nn.Module<Tensor, Tensor> conv;
-    public DepthToSpaceUpsample(long inChannels, long outChannels) : base(nameof(DepthToSpaceUpsample)) { conv = nn.Conv2d(inChannels, outChannels * 4, 3, padding: 1); RegisterComponents(); }
+    public DepthToSpaceUpsample(long inChannels, long outChannels) : base(nameof(DepthToSpaceUpsample)) { conv = nn.Conv2d(inChannels,
+        outChannels * 4, 3, padding: 1); RegisterComponents(); }
     public override Tensor forward(Tensor x) => F.pixel_shuffle(conv.call(x), 2);
 }

@@ -60,7 +60,8 @@ public interface IVisualTokenizer
 /// <summary>Helpers over any visual tokenizer.</summary>
 public static class VisualTokenizers
 {
-    /// <summary>The codes of many images [N, C, H, W], encoded <paramref name="chunk"/> at a time on <paramref name="device"/> (rows of any lengths).</summary>
+    /// <summary>The codes of many images [N, C, H, W], encoded <paramref name="chunk"/> at a time on <paramref name="device"/> (rows of any
+    /// lengths).</summary>
     public static VisualCodes EncodeAll(this IVisualTokenizer tokenizer, Tensor images, Device device, int chunk = 256)
     {
         if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "expected a positive chunk size");

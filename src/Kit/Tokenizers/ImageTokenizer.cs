@@ -46,7 +46,8 @@ public sealed class ConvEncoder : nn.Module<Tensor, Tensor>
         layers.Add(("norm_out", Layers.GroupNorm(ResBlock.Groups(c.Groups, width), width)));
         layers.Add(("act_out", nn.SiLU()));
         layers.Add(("conv_out", nn.Conv2d(width, c.LatentDim, 1)));
-        if (c.PreQuantNorm) layers.Add(("prequant_norm", Layers.GroupNorm(ResBlock.Groups(c.Groups, c.LatentDim), c.LatentDim, affine: false)));
+        if (c.PreQuantNorm) layers.Add(("prequant_norm", Layers.GroupNorm(ResBlock.Groups(c.Groups, c.LatentDim), c.LatentDim,
+            affine: false)));
         body = nn.Sequential(layers);
         RegisterComponents();
     }
@@ -98,9 +99,11 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>, IVisual
     public ImageTokenizer(TokenizerConfig config, Quantizer quantizer, int imageSize = 32) : base(nameof(ImageTokenizer))
     {
         if (quantizer.Dim != config.LatentDim)
-            throw new ArgumentException($"the quantizer takes {quantizer.Dim} features but LatentDim={config.LatentDim}; make them equal.", nameof(quantizer));
+            throw new ArgumentException($"the quantizer takes {quantizer.Dim} features but LatentDim={config.LatentDim}; make them equal.",
+                nameof(quantizer));
         if (imageSize < config.DownsampleFactor || imageSize % config.DownsampleFactor != 0)
-            throw new ArgumentException($"imageSize={imageSize} must be a multiple of the downsampling factor {config.DownsampleFactor}.", nameof(imageSize));
+            throw new ArgumentException($"imageSize={imageSize} must be a multiple of the downsampling factor {config.DownsampleFactor}.",
+                nameof(imageSize));
         Config = config;
         ImageSize = imageSize;
         encoder = new ConvEncoder(config);
@@ -126,7 +129,8 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>, IVisual
     public Tensor DecodeTokens(VisualCodes codes)
     {
         if (codes.Lengths.Any(n => n != CodesPerImage))
-            throw new ArgumentException($"this tokenizer decodes {CodesPerImage} codes per image; got lengths {string.Join(", ", codes.Lengths.Distinct())}.", nameof(codes));
+            throw new ArgumentException($"this tokenizer decodes {CodesPerImage} codes per image; got lengths " +
+                $"{string.Join(", ", codes.Lengths.Distinct())}.", nameof(codes));
         int side = CodeMapSize(ImageSize);
         var device = parameters().First().device;
         return Decode(codes.Codes.narrow(1, 0, CodesPerImage).reshape(quantizer.IndexShape(codes.Count, side, side)).to(device));
@@ -158,7 +162,8 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>, IVisual
     public Tensor DecodeLatents(Tensor latents)
     {
         if (latents.dim() != 4 || latents.shape[1] != Config.LatentDim)
-            throw new ArgumentException($"latents must be [B, {Config.LatentDim}, h, w]; got [{string.Join(", ", latents.shape)}].", nameof(latents));
+            throw new ArgumentException($"latents must be [B, {Config.LatentDim}, h, w]; got [{string.Join(", ", latents.shape)}].",
+                nameof(latents));
         using var noGrad = no_grad();
         return decoder.call(latents);
     }
@@ -168,7 +173,9 @@ public sealed class ImageTokenizer : nn.Module<Tensor, TokenizerOutput>, IVisual
 
     void CheckImages(Tensor images)
     {
-        if (images.dim() != 4 || images.shape[1] != Config.ImageChannels || images.shape[2] % Config.DownsampleFactor != 0 || images.shape[3] % Config.DownsampleFactor != 0)
-            throw new ArgumentException($"images must be [B, {Config.ImageChannels}, H, W] with H and W divisible by {Config.DownsampleFactor}; got [{string.Join(", ", images.shape)}].", nameof(images));
+        if (images.dim() != 4 || images.shape[1] != Config.ImageChannels || images.shape[2] % Config.DownsampleFactor != 0
+            || images.shape[3] % Config.DownsampleFactor != 0)
+            throw new ArgumentException($"images must be [B, {Config.ImageChannels}, H, W] with H and W divisible by " +
+                $"{Config.DownsampleFactor}; got [{string.Join(", ", images.shape)}].", nameof(images));
     }
 }

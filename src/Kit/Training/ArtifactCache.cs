@@ -17,7 +17,8 @@ namespace Kit.Training;
 /// <param name="FromCache">True when the weights were loaded.</param>
 /// <param name="Seconds">This run's training time (NaN when loaded).</param>
 /// <param name="Records">What the training stored beside the weights (a drift curve, say), the same whether trained or loaded.</param>
-public sealed record CachedArtifact<T>(T Model, bool FromCache, double Seconds, IReadOnlyDictionary<string, string> Records) where T : nn.Module;
+public sealed record CachedArtifact<T>(T Model, bool FromCache, double Seconds,
+    IReadOnlyDictionary<string, string> Records) where T : nn.Module;
 
 /// <summary>Get-or-train for models, stored as safetensors under $KIT_CACHE/artifacts.</summary>
 public static class ArtifactCache
@@ -27,7 +28,8 @@ public static class ArtifactCache
     /// <summary>Folder of the cached artifacts.</summary>
     public static string Directory => Path.Combine(KitPaths.CacheRoot, "artifacts");
 
-    /// <summary>The file an artifact of <paramref name="kind"/> with <paramref name="key"/> at <paramref name="version"/> lives in.</summary>
+    /// <summary>The file an artifact of <paramref name="kind"/> with <paramref name="key"/> at <paramref name="version"/> lives
+    /// in.</summary>
     public static string PathFor(string kind, object key, int version)
     {
         if (version < 1) throw new ArgumentOutOfRangeException(nameof(version), version, "expected a version of 1 or more");
@@ -46,7 +48,8 @@ public static class ArtifactCache
     /// as it was afterwards. So an artifact is the same whatever ran before it, and what runs after it draws the same
     /// numbers whether it was trained or loaded: a run with a cold cache gives the numbers of a run with a warm one.
     /// </remarks>
-    public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object key, int version, Func<T> create, Action<T> train) where T : nn.Module
+    public static (T Model, bool Loaded) GetOrTrain<T>(string kind, object key, int version, Func<T> create,
+        Action<T> train) where T : nn.Module
     {
         var artifact = Get(kind, key, version, create, m => { train(m); return null; });
         return (artifact.Model, artifact.FromCache);
@@ -56,7 +59,8 @@ public static class ArtifactCache
     /// <see cref="GetOrTrain{T}"/> with the training record: <paramref name="train"/> may return named records (a drift
     /// curve, say, as text), which are stored with the weights and given back when they are loaded; the seconds are timed here.
     /// </summary>
-    public static CachedArtifact<T> Get<T>(string kind, object key, int version, Func<T> create, Func<T, IReadOnlyDictionary<string, string>?> train)
+    public static CachedArtifact<T> Get<T>(string kind, object key, int version, Func<T> create,
+        Func<T, IReadOnlyDictionary<string, string>?> train)
         where T : nn.Module
     {
         var path = PathFor(kind, key, version);
@@ -93,15 +97,18 @@ public static class ArtifactCache
     const string RecordPrefix = "kit.record.";
 
     static IReadOnlyDictionary<string, string> Records(IReadOnlyDictionary<string, string> metadata) =>
-        metadata.Where(m => m.Key.StartsWith(RecordPrefix, StringComparison.Ordinal)).ToDictionary(m => m.Key[RecordPrefix.Length..], m => m.Value);
+        metadata.Where(m => m.Key.StartsWith(RecordPrefix, StringComparison.Ordinal)).ToDictionary(m => m.Key[RecordPrefix.Length..],
+            m => m.Value);
 
     /// <summary>How the cache folder is named in messages: KIT_CACHE's value, or the default and how to move it.</summary>
-    public static string Describe() => Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } set && !string.IsNullOrWhiteSpace(set)
+    public static string Describe() => Environment.GetEnvironmentVariable("KIT_CACHE") is { Length: > 0 } set
+        && !string.IsNullOrWhiteSpace(set)
         ? $"KIT_CACHE='{set}'" : $"the cache folder {KitPaths.CacheRoot} (KIT_CACHE moves it)";
 
     static readonly HashSet<string> Checked = new(StringComparer.Ordinal);
 
-    /// <summary>Checks, once per process and folder, that the artifacts folder can be created and written, with room to spare; an ArgumentException names KIT_CACHE otherwise.</summary>
+    /// <summary>Checks, once per process and folder, that the artifacts folder can be created and written, with room to spare; an
+    /// ArgumentException names KIT_CACHE otherwise.</summary>
     public static void EnsureWritable()
     {
         var folder = Directory;
@@ -130,7 +137,8 @@ public static class ArtifactCache
             }
             catch (Exception inner) when (inner is IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"kit: the trained {kind} could not be written to {path} ({e.Message}; {Describe()}) nor to {fallback} ({inner.Message}). " +
+                Console.Error.WriteLine($"kit: the trained {kind} could not be written to {path} ({e.Message}; {Describe()}) nor to " +
+                    $"{fallback} ({inner.Message}). " +
                     "This run goes on with it in memory; a later run will train it again.");
             }
         }

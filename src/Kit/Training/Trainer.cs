@@ -13,10 +13,12 @@ using static TorchSharp.torch;
 namespace Kit.Training;
 
 /// <summary>What one training step computed: the loss to minimise and metrics to log (scalar tensors).</summary>
-/// <param name="Loss">The loss (of every scheduled group that has none of its own in <paramref name="GroupLosses"/>); logged and checked for NaN.</param>
+/// <param name="Loss">The loss (of every scheduled group that has none of its own in <paramref name="GroupLosses"/>); logged and checked
+/// for NaN.</param>
 /// <param name="Metrics">Scalars to log.</param>
 /// <param name="GroupLosses">Per group, by name, the loss that group minimises this step (e.g. a discriminator's own).</param>
-public sealed record StepResult(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null, IReadOnlyDictionary<string, Tensor>? GroupLosses = null);
+public sealed record StepResult(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null,
+    IReadOnlyDictionary<string, Tensor>? GroupLosses = null);
 
 /// <summary>Parameters trained together by one AdamW, with settings of their own (null: the run's).</summary>
 /// <param name="Name">The group's name (schedules and per-group losses use it).</param>
@@ -25,7 +27,8 @@ public sealed record StepResult(Tensor Loss, IReadOnlyDictionary<string, Tensor>
 /// <param name="WeightDecay">AdamW weight decay.</param>
 /// <param name="Beta1">AdamW β1 (a GAN's discriminator often takes 0.5).</param>
 /// <param name="Beta2">AdamW β2.</param>
-public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parameters, double? LearningRate = null, double? WeightDecay = null, double Beta1 = 0.9, double Beta2 = 0.999);
+public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parameters, double? LearningRate = null,
+    double? WeightDecay = null, double Beta1 = 0.9, double Beta2 = 0.999);
 
 /// <summary>Which parameter groups step at a step.</summary>
 public static class StepSchedules
@@ -37,7 +40,8 @@ public static class StepSchedules
         return _ => names;
     }
 
-    /// <summary>Phases of <paramref name="phaseSteps"/> steps, one group after another in turn (steps 1…n the first, n+1…2n the second, …).</summary>
+    /// <summary>Phases of <paramref name="phaseSteps"/> steps, one group after another in turn (steps 1…n the first, n+1…2n the second,
+    /// …).</summary>
     public static Func<int, IReadOnlyCollection<string>> Alternate(int phaseSteps, params string[] groups)
     {
         if (phaseSteps < 1) throw new ArgumentOutOfRangeException(nameof(phaseSteps), phaseSteps, "expected at least one step per phase");
@@ -75,13 +79,16 @@ public static class StepSchedules
 /// <param name="EvaluateEvery">Steps between evaluations (0 = only at the end, when an evaluation is given).</param>
 /// <param name="CheckpointEvery">Steps between checkpoints (0 = none); needs CheckpointPath.</param>
 /// <param name="CheckpointPath">Where the checkpoint is written (.safetensors; the optimiser state goes beside it).</param>
-/// <param name="Resume">Continue from the checkpoint when it exists (its stored config must equal the run's, and its step not pass Steps).</param>
+/// <param name="Resume">Continue from the checkpoint when it exists (its stored config must equal the run's, and its step not pass
+/// Steps).</param>
 /// <param name="Label">Name shown by the progress display.</param>
 /// <param name="ShowProgress">Report progress to the notebook and terminal.</param>
-/// <param name="ResumeMismatched">Resume even from a checkpoint whose stored config differs from the run's, or whose step passes Steps.</param>
+/// <param name="ResumeMismatched">Resume even from a checkpoint whose stored config differs from the run's, or whose step passes
+/// Steps.</param>
 public sealed record TrainerOptions(int Steps, double LearningRate = 1e-3, double WeightDecay = 0, int WarmupSteps = 0,
     double MinLearningRateFraction = 0.1, double GradientClip = 1.0, int LogEvery = 10, int EvaluateEvery = 0,
-    int CheckpointEvery = 0, string? CheckpointPath = null, bool Resume = true, string Label = "train", bool ShowProgress = true, bool ResumeMismatched = false);
+    int CheckpointEvery = 0, string? CheckpointPath = null, bool Resume = true, string Label = "train", bool ShowProgress = true,
+        bool ResumeMismatched = false);
 
 /// <summary>Thrown when the loss stops being a finite number.</summary>
 public sealed class TrainingDivergedException : Exception
@@ -109,20 +116,23 @@ public sealed class Trainer
     /// Several groups, each its own AdamW; <paramref name="schedule"/> names the groups that step at step s (default: all).
     /// Scheduled groups step in the order given, each on its own loss (StepResult.GroupLosses) or the step's loss.
     /// </summary>
-    public Trainer(nn.Module model, TrainerOptions options, IReadOnlyList<ParameterGroup> groups, Func<int, IReadOnlyCollection<string>>? schedule = null)
+    public Trainer(nn.Module model, TrainerOptions options, IReadOnlyList<ParameterGroup> groups,
+        Func<int, IReadOnlyCollection<string>>? schedule = null)
     {
         if (options.Steps <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Steps, "Steps must be positive");
         if (options.CheckpointEvery > 0 && options.CheckpointPath is null)
             throw new ArgumentException("CheckpointEvery > 0 needs a CheckpointPath.", nameof(options));
         if (groups.Count == 0) throw new ArgumentException("expected at least one parameter group.", nameof(groups));
-        if (groups.Select(g => g.Name).Distinct().Count() != groups.Count) throw new ArgumentException($"group names must differ: {string.Join(", ", groups.Select(g => g.Name))}.", nameof(groups));
+        if (groups.Select(g => g.Name).Distinct().Count() != groups.Count) throw new ArgumentException($"group names must differ: " +
+            $"{string.Join(", ", groups.Select(g => g.Name))}.", nameof(groups));
         _model = model;
         _options = options;
         _groups = groups;
         _optimizers = groups.Select(g =>
         {
             var trainable = g.Parameters.Where(p => p.requires_grad).ToList();
-            var optimizer = optim.AdamW(trainable, g.LearningRate ?? options.LearningRate, beta1: g.Beta1, beta2: g.Beta2, weight_decay: g.WeightDecay ?? options.WeightDecay);
+            var optimizer = optim.AdamW(trainable, g.LearningRate ?? options.LearningRate, beta1: g.Beta1, beta2: g.Beta2,
+                weight_decay: g.WeightDecay ?? options.WeightDecay);
             return (g, trainable, (OptimizerHelper)optimizer);
         }).ToList();
         _stepping = schedule ?? StepSchedules.All(groups);
@@ -139,7 +149,8 @@ public sealed class Trainer
     /// Runs steps until Options.Steps. <paramref name="step"/> gets the 1-based step number and must derive its
     /// batch from it (e.g. <c>KitRandom.For(seed, step)</c>), so a resumed run sees the same batches.
     /// </summary>
-    public TrainingLog Run(Func<int, StepResult> step, Func<int, IReadOnlyDictionary<string, double>>? evaluate = null, object? config = null)
+    public TrainingLog Run(Func<int, StepResult> step, Func<int, IReadOnlyDictionary<string, double>>? evaluate = null,
+        object? config = null)
     {
         var log = new TrainingLog();
         int start = TryResume(config);
@@ -149,10 +160,12 @@ public sealed class Trainer
         {
             double lr = _schedule.At(s);
             foreach (var (group, _, optimizer) in _optimizers)
-                foreach (var g in optimizer.ParamGroups) g.LearningRate = group.LearningRate is double peak ? lr * peak / _options.LearningRate : lr;
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = group.LearningRate is double peak
+                    ? lr * peak / _options.LearningRate : lr;
             var scheduled = _stepping(s);
             foreach (var name in scheduled)
-                if (_groups.All(g => g.Name != name)) throw new InvalidOperationException($"the schedule names group '{name}' at step {s}; the groups are {string.Join(", ", _groups.Select(g => g.Name))}.");
+                if (_groups.All(g => g.Name != name)) throw new InvalidOperationException($"the schedule names group '{name}' at step " +
+                    $"{s}; the groups are {string.Join(", ", _groups.Select(g => g.Name))}.");
             bool logThis = s % _options.LogEvery == 0 || s == _options.Steps;
             var (loss, metrics) = Scopes.Step(() =>
             {
@@ -193,7 +206,9 @@ public sealed class Trainer
                 throw new TrainingDivergedException($"{_options.Label}: the loss is {loss} at step {s}; " +
                     LastGoodCheckpoint + " Lower the learning rate or check the inputs.");
             if (logThis) log.Rows.Add(new TrainingRow(s, loss, lr, metrics, clock.Elapsed.TotalSeconds));
-            progress?.Report(s, metrics.Count > 0 ? new Dictionary<string, double>(metrics) { ["loss"] = loss } : new Dictionary<string, double> { ["loss"] = loss });
+            progress?.Report(s,
+                metrics.Count > 0 ? new Dictionary<string, double>(metrics) { ["loss"] = loss }
+                    : new Dictionary<string, double> { ["loss"] = loss });
             if (evaluate is not null && _options.EvaluateEvery > 0 && s % _options.EvaluateEvery == 0 && s != _options.Steps)
                 log.Evaluations.Add(Evaluate(evaluate, s, clock));
             if (_options.CheckpointEvery > 0 && s % _options.CheckpointEvery == 0) TrySaveCheckpoint(s, config);
@@ -217,7 +232,8 @@ public sealed class Trainer
         var which = bad.Count < parameters.Count
             ? $"non-finite gradients in {string.Join(", ", bad.Take(8))}{(bad.Count > 8 ? $" and {bad.Count - 8} more" : "")}"
             : "every gradient is NaN after clipping, so the first non-finite one cannot be told";
-        throw new TrainingDivergedException($"{_options.Label}: the gradient norm is {norm} at step {step} while the loss was {loss} ({which}): " +
+        throw new TrainingDivergedException($"{_options.Label}: the gradient norm is {norm} at step {step} while the loss was {loss} " +
+            $"({which}): " +
             "a 0/0 or a square root of 0 in the backward pass, or a non-finite input. The step was not applied; " + LastGoodCheckpoint);
     }
 
@@ -238,11 +254,13 @@ public sealed class Trainer
     // written last. The parts carry their step in their names and the model's file lists them with their SHA-256, so a
     // kill between two writes never mixes steps: until the new model file is in place, the old one names the old parts,
     // which are deleted only after it. A set whose parts are missing or changed is refused, naming them.
-    string OptimizerPart(int group, long step) => $"{_options.CheckpointPath}.step-{step}.optimizer{(_optimizers.Count == 1 ? "" : "." + _optimizers[group].Group.Name)}";
+    string OptimizerPart(int group, long step)
+        => $"{_options.CheckpointPath}.step-{step}.optimizer{(_optimizers.Count == 1 ? "" : "." + _optimizers[group].Group.Name)}";
     string RngPart(long step) => $"{_options.CheckpointPath}.step-{step}.rng.safetensors";
     const string PartsKey = "kit.parts";
 
-    /// <summary>Writes model, optimiser and generator state for step <paramref name="s"/> as one consistent set (see the note on the parts).</summary>
+    /// <summary>Writes model, optimiser and generator state for step <paramref name="s"/> as one consistent set (see the note on the
+    /// parts).</summary>
     public void SaveCheckpoint(int s, object? config = null)
     {
         var path = _options.CheckpointPath ?? throw new InvalidOperationException("TrainerOptions.CheckpointPath is not set.");
@@ -251,16 +269,19 @@ public sealed class Trainer
         {
             var optimizer = _optimizers[g].Optimizer;
             var part = OptimizerPart(g, s);
-            AtomicFile.Write(part, stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); });
+            AtomicFile.Write(part, stream => { using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8,
+                leaveOpen: true); optimizer.save_state_dict(w); });
             parts[Path.GetFileName(part)] = Sha256(part);
         }
         using (var rng = random.get_rng_state()) Safetensors.Write(RngPart(s), new Dictionary<string, Tensor> { ["cpu"] = rng });
         parts[Path.GetFileName(RngPart(s))] = Sha256(RngPart(s));
-        Checkpoint.Save(path, _model, config, s, new Dictionary<string, string> { [PartsKey] = System.Text.Json.JsonSerializer.Serialize(parts) });
+        Checkpoint.Save(path, _model, config, s,
+            new Dictionary<string, string> { [PartsKey] = System.Text.Json.JsonSerializer.Serialize(parts) });
         _lastGoodCheckpointStep = s;
         // The set is complete: parts of other steps (this path's earlier checkpoints) are no longer named by any model file.
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        foreach (var stale in Directory.GetFiles(folder, Path.GetFileName(path) + ".step-*").Where(f => !parts.ContainsKey(Path.GetFileName(f)) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
+        foreach (var stale in Directory.GetFiles(folder, Path.GetFileName(path)
+            + ".step-*").Where(f => !parts.ContainsKey(Path.GetFileName(f)) && !f.EndsWith(".tmp", StringComparison.Ordinal)))
             File.Delete(stale);
     }
 
@@ -271,8 +292,10 @@ public sealed class Trainer
         try { SaveCheckpoint(s, config); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"kit: {_options.Label}: the checkpoint of step {s} could not be written to {_options.CheckpointPath} ({e.Message}); " +
-                $"training goes on{(_lastGoodCheckpointStep >= 0 ? $", and the last complete checkpoint is still step {_lastGoodCheckpointStep}'s" : "")}.");
+            Console.Error.WriteLine($"kit: {_options.Label}: the checkpoint of step {s} could not be written to " +
+                $"{_options.CheckpointPath} ({e.Message}); training goes on" +
+                (_lastGoodCheckpointStep >= 0 ? $", and the last complete checkpoint is still step {_lastGoodCheckpointStep}'s" : "")
+                + ".");
         }
     }
 
@@ -287,20 +310,24 @@ public sealed class Trainer
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!info.Metadata.TryGetValue(PartsKey, out var json))
-            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) names no optimiser or generator parts (an earlier kit wrote it), " +
+            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) names no optimiser or " +
+                $"generator parts (an earlier kit wrote it), " +
                 "so they cannot be checked to be of the same step. Delete it (and its .optimizer / .rng files) to start over.");
         var parts = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(json)!;
-        var expected = Enumerable.Range(0, _optimizers.Count).Select(g => Path.GetFileName(OptimizerPart(g, info.Step))).Append(Path.GetFileName(RngPart(info.Step)));
+        var expected = Enumerable.Range(0, _optimizers.Count).Select(g => Path.GetFileName(OptimizerPart(g,
+            info.Step))).Append(Path.GetFileName(RngPart(info.Step)));
         var problems = new List<string>();
         foreach (var name in expected)
         {
             var file = Path.Combine(folder, name);
-            if (!parts.TryGetValue(name, out var hash)) problems.Add($"{name} is not among the parts the checkpoint names ({string.Join(", ", parts.Keys)})");
+            if (!parts.TryGetValue(name,
+                out var hash)) problems.Add($"{name} is not among the parts the checkpoint names ({string.Join(", ", parts.Keys)})");
             else if (!File.Exists(file)) problems.Add($"{file} is missing");
             else if (Sha256(file) != hash) problems.Add($"{file} is not the file written with it (its contents changed)");
         }
         if (problems.Count > 0)
-            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) is not a consistent set: {string.Join("; ", problems)}. " +
+            throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {info.Step}) is not a consistent " +
+                $"set: {string.Join("; ", problems)}. " +
                 "Delete the checkpoint and its parts to start over.");
         return parts.ToDictionary(kv => kv.Key, kv => Path.Combine(folder, kv.Key));
     }
@@ -318,15 +345,19 @@ public sealed class Trainer
         if (!_options.ResumeMismatched)
         {
             if (!same)
-                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {stored.Step}) was written with config {stored.ConfigJson ?? "(none)"}, " +
-                    $"and this run's is {current ?? "(none)"}. Give another CheckpointPath, delete the checkpoint, or set ResumeMismatched to resume it anyway.");
+                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' (step {stored.Step}) was written with " +
+                    $"config {stored.ConfigJson ?? "(none)"}, " +
+                    $"and this run's is {current ?? "(none)"}. Give another CheckpointPath, delete the checkpoint, or set " +
+                        $"ResumeMismatched to resume it anyway.");
             if (stored.Step > _options.Steps)
-                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' is at step {stored.Step}, past this run's Steps={_options.Steps}. " +
+                throw new InvalidOperationException($"{_options.Label}: the checkpoint '{path}' is at step {stored.Step}, past this " +
+                    $"run's Steps={_options.Steps}. " +
                     "Give another CheckpointPath, delete the checkpoint, or set ResumeMismatched to resume it anyway.");
         }
         Parts(path, stored);
         var info = Checkpoint.Load(path, _model);
-        Console.WriteLine($"{_options.Label}: resumed '{path}' at step {info.Step} of {_options.Steps} (model, optimiser and generator state of that step)" +
+        Console.WriteLine($"{_options.Label}: resumed '{path}' at step {info.Step} of {_options.Steps} (model, optimiser and generator " +
+            $"state of that step)" +
             (info.Step >= _options.Steps ? " (finished: no step left to train)" : "") +
             (same ? "; its stored config matches this run's" : "; its stored config differs from this run's (resumed as asked)"));
         for (int g = 0; g < _optimizers.Count; g++)

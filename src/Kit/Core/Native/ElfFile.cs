@@ -42,19 +42,23 @@ public sealed class ElfFile
         if (bytes.Length < 64 || bytes[0] != 0x7f || bytes[1] != (byte)'E' || bytes[2] != (byte)'L' || bytes[3] != (byte)'F')
             throw new InvalidDataException($"{source}: not an ELF file (expected the magic bytes 7F 45 4C 46 at offset 0).");
         if (bytes[4] != 2 || bytes[5] != 1)
-            throw new InvalidDataException($"{source}: ELF class {bytes[4]} / data encoding {bytes[5]} is not supported (expected 64-bit little-endian: 2 / 1).");
+            throw new InvalidDataException($"{source}: ELF class {bytes[4]} / data encoding {bytes[5]} is not supported (expected " +
+                $"64-bit little-endian: 2 / 1).");
         long shoff = I64(0x28);
         int shentsize = U16(0x3A), shnum = U16(0x3C);
         if (shoff <= 0 || shnum == 0)
-            throw new InvalidDataException($"{source}: has no section headers (stripped with --strip-sections?); the kit needs them to find .gnu.version_r.");
+            throw new InvalidDataException($"{source}: has no section headers (stripped with --strip-sections?); the kit needs them to " +
+                $"find .gnu.version_r.");
         if (shentsize != 64 || shoff + (long)shnum * shentsize > bytes.Length)
-            throw new InvalidDataException($"{source}: section header table (offset {shoff}, {shnum} × {shentsize} bytes) does not fit the {bytes.Length}-byte file; the file is truncated or corrupt.");
+            throw new InvalidDataException($"{source}: section header table (offset {shoff}, {shnum} × {shentsize} bytes) does not fit " +
+                $"the {bytes.Length}-byte file; the file is truncated or corrupt.");
         for (int i = 0; i < shnum; i++)
         {
             long h = shoff + (long)i * shentsize;
             var s = new Section(i, U32(h + 4), I64(h + 0x18), I64(h + 0x20), U32(h + 0x28), U32(h + 0x2C), I64(h + 0x38));
             if (s.Type != 8 /* SHT_NOBITS */ && (s.Offset < 0 || s.Offset + s.Size > bytes.Length))
-                throw new InvalidDataException($"{source}: section {i} (offset {s.Offset}, size {s.Size}) runs past the end of the {bytes.Length}-byte file; the file is truncated or corrupt.");
+                throw new InvalidDataException($"{source}: section {i} (offset {s.Offset}, size {s.Size}) runs past the end of the " +
+                    $"{bytes.Length}-byte file; the file is truncated or corrupt.");
             _sections.Add(s);
         }
     }
@@ -145,7 +149,8 @@ public sealed class ElfFile
     string Str(Section strtab, uint offset)
     {
         long start = strtab.Offset + offset;
-        if (offset >= strtab.Size) throw new InvalidDataException($"{Source}: string offset {offset} lies outside its {strtab.Size}-byte string table; the file is corrupt.");
+        if (offset >= strtab.Size) throw new InvalidDataException($"{Source}: string offset {offset} lies outside its " +
+            $"{strtab.Size}-byte string table; the file is corrupt.");
         int end = Array.IndexOf(_bytes, (byte)0, checked((int)start));
         return Encoding.ASCII.GetString(_bytes, (int)start, (end < 0 ? _bytes.Length : end) - (int)start);
     }

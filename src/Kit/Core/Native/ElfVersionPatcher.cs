@@ -15,7 +15,8 @@ public static class ElfVersionPatcher
     /// The requirements of <paramref name="library"/> that <paramref name="available"/> (file name →
     /// versions that file defines) cannot satisfy. Files not in the map are not judged.
     /// </summary>
-    public static IReadOnlyList<VersionNeed> MissingVersions(ElfFile library, IReadOnlyDictionary<string, IReadOnlySet<string>> available) =>
+    public static IReadOnlyList<VersionNeed> MissingVersions(ElfFile library,
+        IReadOnlyDictionary<string, IReadOnlySet<string>> available) =>
         library.VersionNeeds()
             .Where(n => !n.IsWeak && available.TryGetValue(n.File, out var defs) && !defs.Contains(n.Name))
             .ToList();

@@ -49,7 +49,8 @@ public static class TorchNativeLoader
         var missing = ElfVersionPatcher.MissingVersions(elf, available);
         if (missing.Count == 0)
         {
-            var weakMissing = elf.VersionNeeds().Where(n => n.IsWeak && available.TryGetValue(n.File, out var d) && !d.Contains(n.Name)).ToList();
+            var weakMissing = elf.VersionNeeds().Where(n => n.IsWeak && available.TryGetValue(n.File,
+                out var d) && !d.Contains(n.Name)).ToList();
             return new(original, original, weakMissing.Select(m => $"{m.Name} ({m.File})").ToList(),
                 weakMissing.Count == 0 ? "loads as shipped" : "already patched by the kit");
         }
@@ -86,11 +87,13 @@ public static class TorchNativeLoader
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirs)
             dirs.AddRange(searchDirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
         foreach (var dir in dirs)
-            foreach (var candidate in new[] { Path.Combine(dir, LibraryFile), Path.Combine(dir, "runtimes", "linux-x64", "native", LibraryFile) })
+            foreach (var candidate in new[] { Path.Combine(dir, LibraryFile), Path.Combine(dir, "runtimes", "linux-x64", "native",
+                LibraryFile) })
                 if (File.Exists(candidate)) return Path.GetFullPath(candidate);
         // A notebook kernel resolves packages straight from the NuGet cache.
         var version = torchAssembly.GetName().Version;
-        var cached = Path.Combine(NuGetPackagesDirectory(), "torchsharp", $"{version!.Major}.{version.Minor}.{version.Build}", "runtimes", "linux-x64", "native", LibraryFile);
+        var cached = Path.Combine(NuGetPackagesDirectory(), "torchsharp", $"{version!.Major}.{version.Minor}.{version.Build}", "runtimes",
+            "linux-x64", "native", LibraryFile);
         return File.Exists(cached) ? cached : null;
     }
 
@@ -98,7 +101,8 @@ public static class TorchNativeLoader
     {
         if (File.Exists(Path.Combine(nextTo, "libtorch_cpu.so"))) return nextTo;
         var root = NuGetPackagesDirectory();
-        foreach (var package in new[] { "libtorch-cpu-linux-x64" }.Concat(SafeDirs(root, "libtorch-cuda-*-linux-x64").Select(Path.GetFileName)))
+        foreach (var package in new[] { "libtorch-cpu-linux-x64" }.Concat(SafeDirs(root,
+            "libtorch-cuda-*-linux-x64").Select(Path.GetFileName)))
             foreach (var versionDir in SafeDirs(Path.Combine(root, package!), "*").OrderByDescending(d => d, StringComparer.Ordinal))
             {
                 var native = Path.Combine(versionDir, "runtimes", "linux-x64", "native");

@@ -19,11 +19,13 @@ public static class DecompressionAccuracy
     /// Given each image of <paramref name="images"/> compressed, the share of its ĥŵD codes predicted right at each position of
     /// the asked block (teacher-forced, argmax over the code rows). Chance is 1 / K.
     /// </summary>
-    public static DecompressionScore Measure(UnifiedModel model, UnifiedVocabulary vocabulary, VisualCorpus images, IReadOnlyList<string> textLines)
+    public static DecompressionScore Measure(UnifiedModel model, UnifiedVocabulary vocabulary, VisualCorpus images,
+        IReadOnlyList<string> textLines)
     {
         int depth = model.Config.StackDepth;
         var corpus = images with { Depth = depth };
-        var sequences = new UnifiedSequences(vocabulary, corpus, textLines, new SequenceMix(new (SequenceTask, double)[] { (DecompressionTask.Instance, 1) }, 0));
+        var sequences = new UnifiedSequences(vocabulary, corpus, textLines, new SequenceMix(new (SequenceTask,
+            double)[] { (DecompressionTask.Instance, 1) }, 0));
         var codeIds = tensor(vocabulary.CodeIds.Select(i => (long)i).ToArray());
         long[] right = new long[2], total = new long[2];
         model.eval();

@@ -15,7 +15,8 @@ namespace Kit.Evaluation.Unified;
 /// What a unified model is judged on: held-out images with their scenes, one-object prompts ("simple", as many as the test
 /// scenes), validation prompts that choose the guidance scale, and held-out text lines for perplexity.
 /// </summary>
-public sealed record UnifiedTestSet(ImageBatch Test, IReadOnlyList<ShapesScene> SimplePrompts, IReadOnlyList<ShapesScene> ValidationPrompts, IReadOnlyList<string> HeldOutText)
+public sealed record UnifiedTestSet(ImageBatch Test, IReadOnlyList<ShapesScene> SimplePrompts, IReadOnlyList<ShapesScene> ValidationPrompts,
+    IReadOnlyList<string> HeldOutText)
 {
     /// <summary>
     /// The standard test set: <paramref name="count"/> held-out scenes (test split), as many one-object prompts, and as many
@@ -46,7 +47,8 @@ public sealed record UnifiedEvaluationOptions(double Temperature = 0.8, long See
     public IReadOnlyList<double> Scales => GuidanceScales ?? new[] { 1.0, 3.0, 6.0 };
 
     /// <summary>Sampling at <paramref name="guidance"/>; validation draws use seeds apart from the test draws'.</summary>
-    public SamplingOptions At(double guidance, long seedOffset = 0) => new(Temperature: Temperature, Guidance: guidance, Seed: Seed + seedOffset);
+    public SamplingOptions At(double guidance, long seedOffset = 0) => new(Temperature: Temperature, Guidance: guidance, Seed: Seed
+        + seedOffset);
 }
 
 /// <summary>
@@ -55,20 +57,26 @@ public sealed record UnifiedEvaluationOptions(double Temperature = 0.8, long See
 /// share of captions naming as many objects as the scene holds. The chance levels score the same captions against
 /// shuffled scenes (<see cref="GenerationMetrics.Shuffled"/>).
 /// </summary>
-public sealed record CaptionSummary(double ObjectMatch, double ExactShare, double TokenF1, double Attributes, double Size, double Colour, double Shape, double CountRight,
+public sealed record CaptionSummary(double ObjectMatch, double ExactShare, double TokenF1, double Attributes, double Size, double Colour,
+    double Shape, double CountRight,
     double ObjectChance, double AttributesChance)
 {
-    /// <summary>Averages of <paramref name="captions"/> scored against <paramref name="scenes"/>, with the shuffled-scene chance levels.</summary>
+    /// <summary>Averages of <paramref name="captions"/> scored against <paramref name="scenes"/>, with the shuffled-scene chance
+    /// levels.</summary>
     public static CaptionSummary Of(IReadOnlyList<string> captions, IReadOnlyList<ShapesScene> scenes)
     {
         if (captions.Count != scenes.Count || captions.Count == 0)
-            throw new ArgumentException($"{captions.Count} captions for {scenes.Count} scenes: expected one per scene, at least one.", nameof(captions));
+            throw new ArgumentException($"{captions.Count} captions for {scenes.Count} scenes: expected one per scene, at least one.",
+                nameof(captions));
         var scores = captions.Select((c, i) => GenerationMetrics.Caption(c, scenes[i])).ToList();
         var shuffled = GenerationMetrics.Shuffled(scenes);
         var chance = captions.Select((c, i) => GenerationMetrics.Caption(c, shuffled[i])).ToList();
-        return new CaptionSummary(scores.Average(x => x.ObjectMatch), scores.Count(x => x.Exact) / (double)scores.Count, scores.Average(x => x.TokenF1),
-            scores.Average(x => x.Attributes.Mean), scores.Average(x => x.Attributes.Size), scores.Average(x => x.Attributes.Colour), scores.Average(x => x.Attributes.Shape),
-            scores.Count(x => x.Attributes.CountRight) / (double)scores.Count, chance.Average(x => x.ObjectMatch), chance.Average(x => x.Attributes.Mean));
+        return new CaptionSummary(scores.Average(x => x.ObjectMatch), scores.Count(x => x.Exact) / (double)scores.Count,
+            scores.Average(x => x.TokenF1),
+            scores.Average(x => x.Attributes.Mean), scores.Average(x => x.Attributes.Size), scores.Average(x => x.Attributes.Colour),
+                scores.Average(x => x.Attributes.Shape),
+            scores.Count(x => x.Attributes.CountRight) / (double)scores.Count, chance.Average(x => x.ObjectMatch),
+                chance.Average(x => x.Attributes.Mean));
     }
 }
 
@@ -76,7 +84,8 @@ public sealed record CaptionSummary(double ObjectMatch, double ExactShare, doubl
 /// <param name="Guidance">The scale chosen on validation prompts, which every score here was sampled at.</param>
 /// <param name="FrechetDistance">FD between the images generated for the test prompts and the test images, in the probe's features.</param>
 /// <param name="Generated">The images generated for the test prompts [N, C, H, W] (CPU).</param>
-public sealed record TextToImageScores(double Guidance, CompositionalScore All, CompositionalScore AllChance, CompositionalScore Simple, CompositionalScore SimpleChance,
+public sealed record TextToImageScores(double Guidance, CompositionalScore All, CompositionalScore AllChance, CompositionalScore Simple,
+    CompositionalScore SimpleChance,
     double FrechetDistance, Tensor Generated);
 
 /// <summary>Everything a unified model is judged on.</summary>
@@ -85,13 +94,16 @@ public sealed record TextToImageScores(double Guidance, CompositionalScore All, 
 /// <param name="TextToImage">Generation scores (null when the model cannot draw).</param>
 /// <param name="Perplexity">Held-out text perplexity.</param>
 /// <param name="SampleCaptions">The captions themselves, in test order.</param>
-public sealed record UnifiedScores(CaptionSummary Captions, double Vqa, TextToImageScores? TextToImage, double Perplexity, IReadOnlyList<string> SampleCaptions);
+public sealed record UnifiedScores(CaptionSummary Captions, double Vqa, TextToImageScores? TextToImage, double Perplexity,
+    IReadOnlyList<string> SampleCaptions);
 
 /// <summary>The unified evaluation.</summary>
 public static class UnifiedEvaluation
 {
-    /// <summary>Captions, VQA, text → image (when the model can draw), FD and perplexity of <paramref name="pipeline"/> on <paramref name="test"/>.</summary>
-    public static UnifiedScores Evaluate(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test, UnifiedEvaluationOptions? options = null)
+    /// <summary>Captions, VQA, text → image (when the model can draw), FD and perplexity of <paramref name="pipeline"/> on
+    /// <paramref name="test"/>.</summary>
+    public static UnifiedScores Evaluate(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test,
+        UnifiedEvaluationOptions? options = null)
     {
         options ??= new UnifiedEvaluationOptions();
         var scenes = test.Test.Scenes!;
@@ -109,13 +121,16 @@ public static class UnifiedEvaluation
         }
         var captionScore = CaptionSummary.Of(captions, scenes);
         double vqa = GenerationMetrics.VqaAccuracy(answers, questions.Select(q => q.Answer).ToList());
-        var textToImage = pipeline.Model.Config.Visual == VisualInterface.PatchProjection ? null : TextToImage(pipeline, probe, test, options);
+        var textToImage = pipeline.Model.Config.Visual == VisualInterface.PatchProjection ? null : TextToImage(pipeline, probe, test,
+            options);
         double perplexity = LanguageTraining.Perplexity(pipeline.Model, pipeline.Vocabulary, test.HeldOutText);
         return new UnifiedScores(captionScore, vqa, textToImage, perplexity, captions);
     }
 
-    /// <summary>Text → image at the guidance scale chosen on the validation prompts: every test prompt and the one-object prompts, with chance, and FD.</summary>
-    public static TextToImageScores TextToImage(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test, UnifiedEvaluationOptions options)
+    /// <summary>Text → image at the guidance scale chosen on the validation prompts: every test prompt and the one-object prompts, with
+    /// chance, and FD.</summary>
+    public static TextToImageScores TextToImage(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test,
+        UnifiedEvaluationOptions options)
     {
         double guidance = ChooseGuidance(pipeline, probe, test, options).Best;
         var sampling = options.At(guidance);
@@ -124,7 +139,8 @@ public static class UnifiedEvaluation
         using var simple = GenerateFor(pipeline, test.SimplePrompts, sampling);
         return new TextToImageScores(guidance,
             GenerationMetrics.Compositional(probe, generated, scenes), GenerationMetrics.ShuffledChance(probe, generated, scenes),
-            GenerationMetrics.Compositional(probe, simple, test.SimplePrompts), GenerationMetrics.ShuffledChance(probe, simple, test.SimplePrompts),
+            GenerationMetrics.Compositional(probe, simple, test.SimplePrompts), GenerationMetrics.ShuffledChance(probe, simple,
+                test.SimplePrompts),
             ProbeFrechet(probe, generated, test.Test.Images), generated);
     }
 
@@ -136,7 +152,8 @@ public static class UnifiedEvaluation
     /// The guidance scale of <see cref="UnifiedEvaluationOptions.Scales"/> under which <paramref name="pipeline"/> draws the most
     /// prompted objects (shape and colour) for the validation prompts, the smallest on a tie; and each scale's score.
     /// </summary>
-    public static (double Best, IReadOnlyList<(double Guidance, double ObjectAccuracy)> Scores) ChooseGuidance(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test, UnifiedEvaluationOptions options)
+    public static (double Best, IReadOnlyList<(double Guidance, double ObjectAccuracy)> Scores) ChooseGuidance(UnifiedPipeline pipeline,
+        ProbeNetwork probe, UnifiedTestSet test, UnifiedEvaluationOptions options)
     {
         var scores = options.Scales.Select(g =>
         {
@@ -146,7 +163,8 @@ public static class UnifiedEvaluation
         return (BestGuidance(scores), scores);
     }
 
-    /// <summary>The guidance scale with the highest object accuracy; of tied scales the smallest (the least departure from the model's own distribution).</summary>
+    /// <summary>The guidance scale with the highest object accuracy; of tied scales the smallest (the least departure from the model's own
+    /// distribution).</summary>
     public static double BestGuidance(IReadOnlyList<(double Guidance, double ObjectAccuracy)> scores)
     {
         if (scores.Count == 0) throw new ArgumentException("no guidance scale was scored.", nameof(scores));
@@ -166,21 +184,24 @@ public static class UnifiedEvaluation
     /// What the probe reads on the real test images and on their reconstructions through <paramref name="tokenizer"/>: the
     /// second is the ceiling of text-to-image accuracy, since a generated image can be no better than decoding the test image's own codes.
     /// </summary>
-    public static (CompositionalScore Real, CompositionalScore Reconstructed) ProbeCeiling(ProbeNetwork probe, IVisualTokenizer tokenizer, ImageBatch test)
+    public static (CompositionalScore Real, CompositionalScore Reconstructed) ProbeCeiling(ProbeNetwork probe, IVisualTokenizer tokenizer,
+        ImageBatch test)
     {
         using var scope = NewDisposeScope();
         var device = probe.parameters().First().device;
         var images = test.Images.to(device);
         using var codes = tokenizer.EncodeTokens(images);
         var reconstructed = tokenizer.DecodeTokens(codes).clamp(-1, 1);
-        return (GenerationMetrics.Compositional(probe, images, test.Scenes!), GenerationMetrics.Compositional(probe, reconstructed, test.Scenes!));
+        return (GenerationMetrics.Compositional(probe, images, test.Scenes!), GenerationMetrics.Compositional(probe, reconstructed,
+            test.Scenes!));
     }
 
     /// <summary>
     /// Text-to-image accuracy of one model over classifier-free guidance scales (1 = no guidance), simple and all
     /// prompts, each beside its shuffled-prompt chance — the trade-off papers plot as FID against the guidance scale.
     /// </summary>
-    public static ResultTable GuidanceSweep(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test, UnifiedEvaluationOptions options, IEnumerable<double> scales)
+    public static ResultTable GuidanceSweep(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test,
+        UnifiedEvaluationOptions options, IEnumerable<double> scales)
     {
         var rows = new List<IReadOnlyList<object?>>();
         foreach (var guidance in scales)
@@ -188,12 +209,17 @@ public static class UnifiedEvaluation
             var sampling = options.At(guidance);
             using var simple = GenerateFor(pipeline, test.SimplePrompts, sampling);
             using var all = GenerateFor(pipeline, test.Test.Scenes!, sampling);
-            var (simpleScore, simpleChance) = (GenerationMetrics.Compositional(probe, simple, test.SimplePrompts), GenerationMetrics.ShuffledChance(probe, simple, test.SimplePrompts));
-            var (score, chance) = (GenerationMetrics.Compositional(probe, all, test.Test.Scenes!), GenerationMetrics.ShuffledChance(probe, all, test.Test.Scenes!));
-            rows.Add(new object?[] { guidance, 100 * simpleScore.ObjectAccuracy, 100 * simpleChance.ObjectAccuracy, 100 * score.ObjectAccuracy, 100 * chance.ObjectAccuracy,
+            var (simpleScore, simpleChance) = (GenerationMetrics.Compositional(probe, simple, test.SimplePrompts),
+                GenerationMetrics.ShuffledChance(probe, simple, test.SimplePrompts));
+            var (score, chance) = (GenerationMetrics.Compositional(probe, all, test.Test.Scenes!), GenerationMetrics.ShuffledChance(probe,
+                all, test.Test.Scenes!));
+            rows.Add(new object?[] { guidance, 100 * simpleScore.ObjectAccuracy, 100 * simpleChance.ObjectAccuracy,
+                100 * score.ObjectAccuracy, 100 * chance.ObjectAccuracy,
                 100 * score.ColourAccuracy, 100 * chance.ColourAccuracy, ProbeFrechet(probe, all, test.Test.Images) });
         }
-        return ResultTable.FromRows("Text → image over the guidance scale", new[] { "guidance", "simple %", "simple chance %", "objects %", "chance %", "colours %", "colour chance %", "FD" }, rows,
-            note: $"Temperature {options.Temperature}. Here the test prompts show the trade-off; the ablation tables sample each variant at the scale that drew best on validation prompts.");
+        return ResultTable.FromRows("Text → image over the guidance scale", new[] { "guidance", "simple %", "simple chance %", "objects %",
+            "chance %", "colours %", "colour chance %", "FD" }, rows,
+            note: $"Temperature {options.Temperature}. Here the test prompts show the trade-off; the ablation tables sample each " +
+                $"variant at the scale that drew best on validation prompts.");
     }
 }

@@ -15,7 +15,8 @@ public sealed record DriftPoint(int Step, double Agreement, double Movement);
 /// <summary>The drift metric and when to take it.</summary>
 public static class CodebookDrift
 {
-    /// <summary>Agreement (mean row cosine) of <paramref name="lookup"/> with <paramref name="table"/>, and the table's movement from <paramref name="start"/>.</summary>
+    /// <summary>Agreement (mean row cosine) of <paramref name="lookup"/> with <paramref name="table"/>, and the table's movement from
+    /// <paramref name="start"/>.</summary>
     public static (double Agreement, double Movement) Measure(Tensor lookup, Tensor table, Tensor start)
     {
         using var scope = NewDisposeScope();
@@ -25,7 +26,8 @@ public static class CodebookDrift
         return (agreement, movement);
     }
 
-    /// <summary>Records at these steps of the run of <paramref name="total"/> steps: evenly spaced, the first and the last included.</summary>
+    /// <summary>Records at these steps of the run of <paramref name="total"/> steps: evenly spaced, the first and the last
+    /// included.</summary>
     public static int[] Steps(int total, int points) =>
         Enumerable.Range(0, points).Select(i => 1 + (int)Math.Round(i * (total - 1) / (double)(points - 1))).Distinct().ToArray();
 }
@@ -50,7 +52,8 @@ public sealed class DriftRecorder
     /// <summary>What was recorded so far.</summary>
     public IReadOnlyList<DriftPoint> Points => points;
 
-    /// <summary>At a chosen <paramref name="step"/>, measures <paramref name="lookup"/> against <paramref name="table"/> (read only then).</summary>
+    /// <summary>At a chosen <paramref name="step"/>, measures <paramref name="lookup"/> against <paramref name="table"/> (read only
+    /// then).</summary>
     public void Observe(int step, Func<Tensor> lookup, Func<Tensor> table)
     {
         if (points.Count >= steps.Length || step != steps[points.Count]) return;
@@ -61,7 +64,8 @@ public sealed class DriftRecorder
     /// <summary>The points as the cache stores them (round-trip exact).</summary>
     public IReadOnlyDictionary<string, string> ToRecords() => new Dictionary<string, string>
     {
-        [RecordName] = string.Join(";", points.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Step},{p.Agreement:R},{p.Movement:R}"))),
+        [RecordName] = string.Join(";", points.Select(p => string.Create(CultureInfo.InvariantCulture,
+            $"{p.Step},{p.Agreement:R},{p.Movement:R}"))),
     };
 
     /// <summary>The points stored by <see cref="ToRecords"/> (none when the artifact has no drift record).</summary>

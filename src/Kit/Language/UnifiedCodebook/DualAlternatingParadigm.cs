@@ -6,14 +6,11 @@ using TorchSharp;
 namespace Kit.Language.UnifiedCodebook;
 
 /// <summary>Tokenizer and LLM phases alternate in one loop; every LLM weight trains, its table included.</summary>
-public sealed class DualAlternatingParadigm : ICodebookParadigm
+public sealed class DualAlternatingParadigm()
+    : CodebookParadigmBase(CodebookParadigmKind.DualAlternating, "dual alternating", sharesRows: true, freezesTable: false,
+        trainsJointly: true)
 {
-    public CodebookParadigmKind Kind => CodebookParadigmKind.DualAlternating;
-    public string Name => "dual alternating";
-    public bool SharesRows => true;
-    public bool FreezesTable => false;
-    public bool TrainsJointly => true;
-
     // A gradient-learned copy of the rows that never restarts codes: the LLM reads each code as a word.
-    public Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) => new VectorQuantizer(dim, new GradientCodebook(rows().detach()));
+    public override Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) => new VectorQuantizer(dim,
+        new GradientCodebook(rows().detach()));
 }

@@ -64,7 +64,8 @@ public static class DualAlternatingTraining
         LanguageTrainingConfig llmTraining, Func<ImageTokenizer, UnifiedSequences> sequencesOf, DriftRecorder drift, string label)
     {
         var codebook = pair.Tokenizer.Quantizer.Codebook
-            ?? throw new ArgumentException($"the dual paradigm needs a quantizer with one codebook; {pair.Tokenizer.Quantizer.GetType().Name} has none.", nameof(pair));
+            ?? throw new ArgumentException($"the dual paradigm needs a quantizer with one codebook; " +
+                $"{pair.Tokenizer.Quantizer.GetType().Name} has none.", nameof(pair));
         var device = pair.parameters().First().device;
         using var images = TokenizerTraining.Images(tokenizerTraining, Split.Train, tokenizerTraining.TrainImages);
         var tokenizerImages = images.Images.to(device);
@@ -74,7 +75,8 @@ public static class DualAlternatingTraining
             new("llm", pair.Llm.parameters().ToList(), LearningRate: llmTraining.LearningRate, WeightDecay: llmTraining.WeightDecay),
         };
         int total = schedule.Total;
-        var trainer = new Trainer(pair, new TrainerOptions(total, llmTraining.LearningRate, WarmupSteps: Math.Min(100, total / 10), LogEvery: Math.Max(1, total / 100),
+        var trainer = new Trainer(pair, new TrainerOptions(total, llmTraining.LearningRate, WarmupSteps: Math.Min(100, total / 10),
+            LogEvery: Math.Max(1, total / 100),
             GradientClip: tokenizerTraining.GradientClip, Label: label), groups,
             StepSchedules.Cycle(("tokenizer", schedule.TokenizerPhase), ("llm", schedule.LlmPhase)));
         UnifiedSequences? sequences = null;
@@ -103,7 +105,8 @@ public static class DualAlternatingTraining
             drift.Observe(step, () => codebook.Codes(), () => table.index_select(0, rowIds));
             if (tokenizerTurn)
             {
-                var (loss, metrics, _, _) = TokenizerTraining.ReconstructionStep(pair.Tokenizer, tokenizerImages, tokenizerTraining, ++tokenizerSteps);
+                var (loss, metrics, _, _) = TokenizerTraining.ReconstructionStep(pair.Tokenizer, tokenizerImages, tokenizerTraining,
+                    ++tokenizerSteps);
                 return new StepResult(loss, metrics);
             }
             return LanguageTraining.Step(pair.Llm, sequences!, llmTraining, ++llmSteps);

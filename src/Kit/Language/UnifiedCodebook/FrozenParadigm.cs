@@ -5,13 +5,9 @@ using TorchSharp;
 namespace Kit.Language.UnifiedCodebook;
 
 /// <summary>The tokenizer quantizes onto the LLM's rows as they are; the LLM's table stays frozen.</summary>
-public sealed class FrozenParadigm : ICodebookParadigm
+public sealed class FrozenParadigm()
+    : CodebookParadigmBase(CodebookParadigmKind.Frozen, "frozen", sharesRows: true, freezesTable: true, trainsJointly: false)
 {
-    public CodebookParadigmKind Kind => CodebookParadigmKind.Frozen;
-    public string Name => "frozen";
-    public bool SharesRows => true;
-    public bool FreezesTable => true;
-    public bool TrainsJointly => false;
-
-    public Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) => new VectorQuantizer(dim, new ExternalCodebook(rows));
+    public override Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) => new VectorQuantizer(dim,
+        new ExternalCodebook(rows));
 }

@@ -48,6 +48,28 @@ public interface ICodebookParadigm
     TokenizerHooks Hooks(ImageTokenizer tokenizer, int rampSteps) => TokenizerHooks.None;
 }
 
+/// <summary>What every paradigm states about itself, given once at construction.</summary>
+public abstract class CodebookParadigmBase(CodebookParadigmKind kind, string name, bool sharesRows, bool freezesTable, bool trainsJointly)
+    : ICodebookParadigm
+{
+    /// <inheritdoc/>
+    public CodebookParadigmKind Kind => kind;
+    /// <inheritdoc/>
+    public string Name => name;
+    /// <inheritdoc/>
+    public bool SharesRows => sharesRows;
+    /// <inheritdoc/>
+    public bool FreezesTable => freezesTable;
+    /// <inheritdoc/>
+    public bool TrainsJointly => trainsJointly;
+
+    /// <inheritdoc/>
+    public abstract Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe);
+
+    /// <inheritdoc/>
+    public virtual TokenizerHooks Hooks(ImageTokenizer tokenizer, int rampSteps) => TokenizerHooks.None;
+}
+
 /// <summary>The paradigms of notebook 05.</summary>
 public static class CodebookParadigm
 {

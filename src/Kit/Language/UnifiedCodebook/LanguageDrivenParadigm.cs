@@ -7,19 +7,16 @@ using TorchSharp;
 namespace Kit.Language.UnifiedCodebook;
 
 /// <summary>The tokenizer's EMA codebook is pulled onto the LLM's rows over a ramp; the LLM's table stays frozen.</summary>
-public sealed class LanguageDrivenParadigm : ICodebookParadigm
+public sealed class LanguageDrivenParadigm()
+    : CodebookParadigmBase(CodebookParadigmKind.LanguageDriven, "language-driven iterative", sharesRows: true, freezesTable: true,
+        trainsJointly: false)
 {
-    public CodebookParadigmKind Kind => CodebookParadigmKind.LanguageDriven;
-    public string Name => "language-driven iterative";
-    public bool SharesRows => true;
-    public bool FreezesTable => true;
-    public bool TrainsJointly => false;
-
-    public Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) =>
+    public override Quantizer Quantizer(int dim, Func<torch.Tensor> rows, QuantizerSpec recipe) =>
         new VectorQuantizer(dim, new LanguageDrivenCodebook(rows), kmeansInit: true, deadCodeThreshold: recipe.DeadCodeThreshold);
 
-    /// <summary>Every pulled codebook of <paramref name="tokenizer"/> (one per layer when stacked) follows r; the adversarial weight scales with 1 − 0.9 r.</summary>
-    public TokenizerHooks Hooks(ImageTokenizer tokenizer, int rampSteps)
+    /// <summary>Every pulled codebook of <paramref name="tokenizer"/> (one per layer when stacked) follows r; the adversarial weight scales
+    /// with 1 − 0.9 r.</summary>
+    public override TokenizerHooks Hooks(ImageTokenizer tokenizer, int rampSteps)
     {
         var pulled = tokenizer.modules().OfType<LanguageDrivenCodebook>().ToList();
         return new TokenizerHooks(

@@ -16,7 +16,8 @@ using F = TorchSharp.torch.nn.functional;
 namespace Kit.Tokenizers.Dynamic;
 
 /// <summary>The dynamic tokenizer's shape; with its training config and the backbone's key, the cache key.</summary>
-/// <param name="KeepRatio">Target share ρ of patches kept (LaVIT: 1/3); 1 keeps every patch (no selector: the fixed-length tokenizer).</param>
+/// <param name="KeepRatio">Target share ρ of patches kept (LaVIT: 1/3); 1 keeps every patch (no selector: the fixed-length
+/// tokenizer).</param>
 /// <param name="Merger">Fold the dropped tokens into the kept ones by cross-attention (off: the kept tokens' own features only).</param>
 /// <param name="MergerLayers">Merger blocks (LaVIT: 12).</param>
 /// <param name="DecoderLayers">Feature-decoder blocks (LaVIT: 12).</param>
@@ -28,7 +29,8 @@ namespace Kit.Tokenizers.Dynamic;
 /// <param name="DeadCodeThreshold">Restart codes whose moving use falls below this (the collapse users report).</param>
 /// <param name="Width">Width of the merger's and decoder's streams (LaVIT: the ViT's); 0 = the backbone's. Narrower is
 /// the CPU scales' way to train several tokenizers in one notebook: a block's cost grows with the width squared.</param>
-public sealed record DynamicTokenizerConfig(double KeepRatio = 1.0 / 3, bool Merger = true, int MergerLayers = 2, int DecoderLayers = 2, int Heads = 4,
+public sealed record DynamicTokenizerConfig(double KeepRatio = 1.0 / 3, bool Merger = true, int MergerLayers = 2, int DecoderLayers = 2,
+    int Heads = 4,
     int CodebookSize = 256, int CodeDim = 32, double RatioWeight = 2, int PooledGrid = 0, double DeadCodeThreshold = 1.0, int Width = 0)
 {
     /// <summary>The streams' width over a backbone <paramref name="backboneDim"/> wide.</summary>
@@ -40,13 +42,20 @@ public sealed record DynamicTokenizerConfig(double KeepRatio = 1.0 / 3, bool Mer
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public DynamicTokenizerConfig Validate(int gridSide)
     {
-        if (!(KeepRatio > 0 && KeepRatio <= 1)) throw new ArgumentException($"KeepRatio={KeepRatio}: expected 0 < ρ ≤ 1.", nameof(KeepRatio));
-        if (PooledGrid < 0 || PooledGrid > gridSide) throw new ArgumentException($"PooledGrid={PooledGrid}: expected 0 (select) or 1..{gridSide} (the backbone's grid side).", nameof(PooledGrid));
-        if (MergerLayers < 1 || DecoderLayers < 1) throw new ArgumentException($"MergerLayers={MergerLayers}, DecoderLayers={DecoderLayers}: expected at least 1 each.", nameof(MergerLayers));
+        if (!(KeepRatio > 0 && KeepRatio <= 1)) throw new ArgumentException($"KeepRatio={KeepRatio}: expected 0 < ρ ≤ 1.",
+            nameof(KeepRatio));
+        if (PooledGrid < 0
+            || PooledGrid > gridSide) throw new ArgumentException($"PooledGrid={PooledGrid}: expected 0 (select) or 1..{gridSide} (the " +
+                $"backbone's grid side).", nameof(PooledGrid));
+        if (MergerLayers < 1
+            || DecoderLayers < 1) throw new ArgumentException($"MergerLayers={MergerLayers}, DecoderLayers={DecoderLayers}: expected " +
+                $"at least 1 each.", nameof(MergerLayers));
         if (CodebookSize < 2) throw new ArgumentException($"CodebookSize={CodebookSize}: expected at least 2.", nameof(CodebookSize));
         if (CodeDim < 2) throw new ArgumentException($"CodeDim={CodeDim}: expected at least 2.", nameof(CodeDim));
         if (RatioWeight < 0) throw new ArgumentException($"RatioWeight={RatioWeight}: expected ≥ 0.", nameof(RatioWeight));
-        if (Width < 0 || Heads < 1 || (Width > 0 && Width % Heads != 0)) throw new ArgumentException($"Width={Width}, Heads={Heads}: expected Width 0 (the backbone's) or a positive multiple of Heads.", nameof(Width));
+        if (Width < 0 || Heads < 1 || (Width > 0
+            && Width % Heads != 0)) throw new ArgumentException($"Width={Width}, Heads={Heads}: expected Width 0 (the backbone's) or a " +
+                $"positive multiple of Heads.", nameof(Width));
         return this;
     }
 
@@ -80,15 +89,18 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     /// <param name="backbone">The frozen backbone whose patch features it tokenizes.</param>
     /// <param name="config">Its shape.</param>
     /// <param name="pixels">Features → images (the kit's pixel decoder); without it DecodeTokens cannot give images.</param>
-    public DynamicTokenizer(IPatchBackbone backbone, DynamicTokenizerConfig config, nn.Module<Tensor, Tensor>? pixels = null) : base(nameof(DynamicTokenizer))
+    public DynamicTokenizer(IPatchBackbone backbone, DynamicTokenizerConfig config,
+        nn.Module<Tensor, Tensor>? pixels = null) : base(nameof(DynamicTokenizer))
     {
-        if (backbone.GridHeight != backbone.GridWidth) throw new ArgumentException($"a {backbone.GridHeight}×{backbone.GridWidth} grid: the tokenizer expects a square grid.", nameof(backbone));
+        if (backbone.GridHeight != backbone.GridWidth) throw new ArgumentException($"a {backbone.GridHeight}×{backbone.GridWidth} " +
+            $"grid: the tokenizer expects a square grid.", nameof(backbone));
         Config = config.Validate(backbone.GridHeight);
         int dim = backbone.Dim;
         Patches = backbone.GridHeight * backbone.GridWidth;
         selector = new TokenSelector(dim);
         int width = config.WidthOver(dim);
-        if (width % config.Heads != 0) throw new ArgumentException($"the backbone's width {dim} is not a multiple of Heads={config.Heads}: set Width.", nameof(config));
+        if (width % config.Heads != 0) throw new ArgumentException($"the backbone's width {dim} is not a multiple of " +
+            $"Heads={config.Heads}: set Width.", nameof(config));
         project = width == dim ? nn.Identity() : nn.Linear(dim, width);
         merger = new TokenMerger(width, config.MergerLayers, config.Heads, featureDim: dim);
         lookup = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, config.CodeDim));
@@ -109,14 +121,16 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     /// <summary>The merger.</summary>
     public TokenMerger Merger => merger;
 
-    /// <summary>The merger's last cross-attention weights [B, H, N, N] on patch features [B, N, C] under <paramref name="keep"/>, for pictures.</summary>
+    /// <summary>The merger's last cross-attention weights [B, H, N, N] on patch features [B, N, C] under <paramref name="keep"/>, for
+    /// pictures.</summary>
     public Tensor MergerCrossWeights(Tensor features, Tensor keep) => merger.CrossWeights(features, keep, project.call(features));
     /// <summary>The cosine vector quantizer (usage statistics, codebook).</summary>
     public VectorQuantizer Quantizer => quantizer;
     /// <summary>The feature decoder.</summary>
     public FeatureDecoder Decoder => decoder;
 
-    /// <summary>Quantize the kept tokens (phase 2, and always once trained); off, the l2-normalised lookups pass as they are (phase 1).</summary>
+    /// <summary>Quantize the kept tokens (phase 2, and always once trained); off, the l2-normalised lookups pass as they are (phase
+    /// 1).</summary>
     public bool Quantizing { get; set; } = true;
 
     /// <summary>Tokens per image before selection: N, or g² for a pooled grid.</summary>
@@ -132,9 +146,11 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
         return F.adaptive_avg_pool2d(map, new long[] { g, g }).flatten(2).transpose(1, 2);
     }
 
-    /// <summary>The keep mask [B, T] of patch features [B, N, C]: the selector's (drawn by <paramref name="mode"/> outside training), or all ones without one.</summary>
+    /// <summary>The keep mask [B, T] of patch features [B, N, C]: the selector's (drawn by <paramref name="mode"/> outside training), or
+    /// all ones without one.</summary>
     public Tensor Keep(Tensor features, SelectionMode mode = SelectionMode.Deterministic, Generator? generator = null) =>
-        Config.Selects ? selector.Mask(features, mode, generator) : ones(features.shape[0], Slots, dtype: features.dtype, device: features.device);
+        Config.Selects ? selector.Mask(features, mode, generator) : ones(features.shape[0], Slots, dtype: features.dtype,
+            device: features.device);
 
     /// <summary>
     /// The patches a keep mask [B, T] stands for, [B, N] bool: the kept patches themselves, or every patch for a pooled grid
@@ -147,7 +163,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     public DynamicOutput Forward(Tensor features, SelectionMode mode = SelectionMode.Deterministic, Generator? generator = null)
     {
         if (features.dim() != 3 || features.shape[1] != Patches || features.shape[2] != Backbone.Dim)
-            throw new ArgumentException($"features must be [B, {Patches}, {Backbone.Dim}]; got [{string.Join(", ", features.shape)}].", nameof(features));
+            throw new ArgumentException($"features must be [B, {Patches}, {Backbone.Dim}]; got [{string.Join(", ", features.shape)}].",
+                nameof(features));
         var keep = Keep(features, mode, generator);
         var tokens = project.call(Tokens(features));
         if (Config.Selects && Config.Merger) tokens = merger.Forward(features, keep, tokens);
@@ -172,7 +189,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
         var kept = output.Keep.mean();
         var ratio = Config.Selects ? (kept - Config.KeepRatio).pow(2) : zeros_like(feature);
         var loss = feature + Config.RatioWeight * ratio + output.AuxLoss;
-        return (loss, new Dictionary<string, Tensor> { ["feature"] = feature.detach(), ["kept"] = kept.detach(), ["vq"] = output.AuxLoss.detach() });
+        return (loss, new Dictionary<string, Tensor> { ["feature"] = feature.detach(), ["kept"] = kept.detach(),
+            ["vq"] = output.AuxLoss.detach() });
     }
 
     // —— IVisualTokenizer: images in, each image its own number of codes ——
@@ -182,7 +200,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     public int MaxCodesPerImage => Slots;
     public int ImageSize => Backbone.ImageSize;
 
-    /// <summary>The kept tokens' codes of patch features [B, N, C], each image's in patch order, selected by <paramref name="mode"/>.</summary>
+    /// <summary>The kept tokens' codes of patch features [B, N, C], each image's in patch order, selected by
+    /// <paramref name="mode"/>.</summary>
     public VisualCodes EncodeFeatures(Tensor features, SelectionMode mode = SelectionMode.Deterministic)
     {
         using var noGrad = no_grad();
@@ -193,7 +212,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
             var indices = Forward(features, mode).Indices!.cpu();
             var all = indices.data<long>().ToArray();
             long t = indices.shape[1];
-            var rows = Enumerable.Range(0, (int)indices.shape[0]).Select(i => all.AsSpan((int)(i * t), (int)t).ToArray().Where(c => c >= 0).ToArray()).ToList();
+            var rows = Enumerable.Range(0, (int)indices.shape[0]).Select(i => all.AsSpan((int)(i * t),
+                (int)t).ToArray().Where(c => c >= 0).ToArray()).ToList();
             return VisualCodes.FromRows(rows, features.device);
         }
         finally { Quantizing = quantizing; }
@@ -210,7 +230,8 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
     {
         for (int i = 0; i < codes.Count; i++)
             if (codes.Lengths[i] < MinCodesPerImage || codes.Lengths[i] > MaxCodesPerImage)
-                throw new ArgumentException($"image {i} has {codes.Lengths[i]} codes; this tokenizer decodes {MinCodesPerImage}..{MaxCodesPerImage} per image.", nameof(codes));
+                throw new ArgumentException($"image {i} has {codes.Lengths[i]} codes; this tokenizer decodes " +
+                    $"{MinCodesPerImage}..{MaxCodesPerImage} per image.", nameof(codes));
         using var noGrad = no_grad();
         var device = quantizer.Codes.device;
         var padded = codes.Codes.to(device);
@@ -220,7 +241,9 @@ public sealed class DynamicTokenizer : nn.Module, IVisualTokenizer
 
     public Tensor DecodeTokens(VisualCodes codes)
     {
-        var pixels = frozen.Pixels ?? throw new InvalidOperationException("this tokenizer was built without a pixel decoder, so it can only give features (DecodeFeatures).");
+        var pixels = frozen.Pixels
+            ?? throw new InvalidOperationException("this tokenizer was built without a pixel decoder, so it can only give features " +
+                "(DecodeFeatures).");
         using var noGrad = no_grad();
         return pixels.call(DecodeFeatures(codes)).clamp(-1, 1);
     }

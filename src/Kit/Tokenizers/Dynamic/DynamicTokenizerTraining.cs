@@ -3,7 +3,6 @@
 // to the decoder); phase 2 turns the cosine EMA quantizer on — k-means on its first batch of kept tokens, dead codes
 // restarted — and trains end to end, the selector frozen when asked. Both phases read the frozen backbone's features,
 // computed once.
-using System.Diagnostics;
 using Kit.Backbones;
 using Kit.Core;
 using Kit.Data;
@@ -29,11 +28,15 @@ public sealed record DynamicTrainingConfig(int FeatureSteps = 600, int Quantized
     /// <summary>Throws ArgumentException naming the bad value.</summary>
     public DynamicTrainingConfig Validate()
     {
-        if (FeatureSteps < 1 || QuantizedSteps < 1) throw new ArgumentException($"FeatureSteps={FeatureSteps}, QuantizedSteps={QuantizedSteps}: expected at least one step in each phase.", nameof(FeatureSteps));
+        if (FeatureSteps < 1
+            || QuantizedSteps < 1) throw new ArgumentException($"FeatureSteps={FeatureSteps}, QuantizedSteps={QuantizedSteps}: " +
+                $"expected at least one step in each phase.", nameof(FeatureSteps));
         if (BatchSize < 1) throw new ArgumentException($"BatchSize={BatchSize}: expected at least 1.", nameof(BatchSize));
-        if (TrainImages < BatchSize) throw new ArgumentException($"TrainImages={TrainImages}: expected at least one batch ({BatchSize}).", nameof(TrainImages));
+        if (TrainImages < BatchSize) throw new ArgumentException($"TrainImages={TrainImages}: expected at least one batch ({BatchSize}).",
+            nameof(TrainImages));
         if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate={LearningRate}: expected > 0.", nameof(LearningRate));
-        if (!(SelectorLearningRate > 0)) throw new ArgumentException($"SelectorLearningRate={SelectorLearningRate}: expected a multiple > 0.", nameof(SelectorLearningRate));
+        if (!(SelectorLearningRate > 0)) throw new ArgumentException($"SelectorLearningRate={SelectorLearningRate}: expected a " +
+            $"multiple > 0.", nameof(SelectorLearningRate));
         return this;
     }
 }
@@ -56,7 +59,8 @@ public static class DynamicTokenizerTraining
     /// The tokenizer of <paramref name="config"/> over <paramref name="backbone"/> (its cache key <paramref name="backboneKey"/>),
     /// trained once on <paramref name="features"/> [M, N, C] (the backbone's features of the training images), then loaded.
     /// </summary>
-    public static DynamicTokenizerRun Run(IPatchBackbone backbone, object backboneKey, DynamicTokenizerConfig config, DynamicTrainingConfig training,
+    public static DynamicTokenizerRun Run(IPatchBackbone backbone, object backboneKey, DynamicTokenizerConfig config,
+        DynamicTrainingConfig training,
         Tensor features, nn.Module<Tensor, Tensor>? pixels = null, Device? device = null)
     {
         device ??= Devices.Default;
@@ -72,33 +76,39 @@ public static class DynamicTokenizerTraining
         var (model, seconds) = (artifact.Model, artifact.Seconds);
         model.Quantizing = true;
         foreach (var p in model.parameters()) p.requires_grad = false;
-        double perSecond = double.IsNaN(seconds) ? double.NaN : (double)(training.FeatureSteps + training.QuantizedSteps) * training.BatchSize / seconds;
+        double perSecond = double.IsNaN(seconds) ? double.NaN : (double)(training.FeatureSteps
+            + training.QuantizedSteps) * training.BatchSize / seconds;
         return new DynamicTokenizerRun(model, key, log, seconds, perSecond);
     }
 
-    /// <summary>Both phases on <paramref name="features"/> [M, N, C]; returns their joined log (phase 2's steps follow phase 1's).</summary>
+    /// <summary>Both phases on <paramref name="features"/> [M, N, C]; returns their joined log (phase 2's steps follow phase
+    /// 1's).</summary>
     public static TrainingLog Train(DynamicTokenizer model, DynamicTrainingConfig training, Tensor features, Device device)
     {
         long m = features.shape[0];
         StepResult Step(int phase, int step)
         {
             var rng = KitRandom.For(training.Seed * 31 + phase, step);
-            var index = tensor(Enumerable.Range(0, training.BatchSize).Select(_ => (long)rng.Next((int)m)).ToArray(), device: features.device);
+            var index = tensor(Enumerable.Range(0, training.BatchSize).Select(_ => (long)rng.Next((int)m)).ToArray(),
+                device: features.device);
             var x = features.index_select(0, index).to(device);
             var output = model.Forward(x);
             var (loss, parts) = model.Loss(output, x);
             return new StepResult(loss, parts);
         }
 
-        TrainerOptions Options(int steps, string label) => new(steps, training.LearningRate, WarmupSteps: Math.Max(1, steps / 20), LogEvery: Math.Max(1, steps / 50), Label: label);
+        TrainerOptions Options(int steps, string label) => new(steps, training.LearningRate, WarmupSteps: Math.Max(1, steps / 20),
+            LogEvery: Math.Max(1, steps / 50), Label: label);
 
         var selector = model.Selector.parameters().Select(p => p.Handle).ToHashSet(); // the same native tensors, whatever wrapper
         var rest = model.parameters().Where(p => !selector.Contains(p.Handle)).ToList();
-        var selectorGroup = new ParameterGroup("selector", model.Selector.parameters().ToList(), training.LearningRate * training.SelectorLearningRate);
+        var selectorGroup = new ParameterGroup("selector", model.Selector.parameters().ToList(),
+            training.LearningRate * training.SelectorLearningRate);
         var restGroup = new ParameterGroup("merger, lookup, decoder", rest);
 
         model.Quantizing = false;
-        var first = new Trainer(model, Options(training.FeatureSteps, "dynamic tokenizer, phase 1 (no VQ)"), new[] { selectorGroup, restGroup }).Run(s => Step(1, s));
+        var first = new Trainer(model, Options(training.FeatureSteps, "dynamic tokenizer, phase 1 (no VQ)"), new[] { selectorGroup,
+            restGroup }).Run(s => Step(1, s));
 
         model.Quantizing = true;
         var groups = training.FreezeSelectorInPhase2 ? new[] { restGroup } : new[] { selectorGroup, restGroup };
@@ -111,7 +121,8 @@ public static class DynamicTokenizerTraining
         return joined;
     }
 
-    /// <summary>The Shapes training scenes the tokenizers learn from, <paramref name="count"/> of them drawn with <paramref name="seed"/>.</summary>
+    /// <summary>The Shapes training scenes the tokenizers learn from, <paramref name="count"/> of them drawn with
+    /// <paramref name="seed"/>.</summary>
     public static ImageBatch TrainingScenes(int count, long seed, int resolution) =>
         new ShapesDataset(count, Split.Train, new ShapesOptions(Resolution: resolution, Seed: seed + 51)).Batch(0, count);
 

@@ -17,7 +17,8 @@ namespace Kit.Tokenizers.Dynamic;
 /// <param name="ForegroundKept">Share of foreground patches kept.</param>
 /// <param name="BackgroundKept">Share of background patches kept.</param>
 /// <param name="TokensByObjects">Mean kept tokens per image, by the number of objects in the scene.</param>
-public sealed record SelectionScores(double TokensMean, double TokensStd, double ForegroundIoU, double ChanceIoU, double ForegroundKept, double BackgroundKept,
+public sealed record SelectionScores(double TokensMean, double TokensStd, double ForegroundIoU, double ChanceIoU, double ForegroundKept,
+    double BackgroundKept,
     IReadOnlyDictionary<int, double> TokensByObjects);
 
 /// <summary>Keep masks scored against the Shapes foreground.</summary>
@@ -37,9 +38,11 @@ public static class SelectionMetrics
     /// <paramref name="draws"/> random masks per image of its kept size, drawn with <paramref name="seed"/>. Tokens per image
     /// are <paramref name="tokens"/> [B] when a token stands for several patches (a pooled grid), else the kept patches.
     /// </summary>
-    public static SelectionScores Score(Tensor keep, Tensor foreground, IReadOnlyList<ShapesScene> scenes, long seed = 0, int draws = 20, Tensor? tokens = null)
+    public static SelectionScores Score(Tensor keep, Tensor foreground, IReadOnlyList<ShapesScene> scenes, long seed = 0, int draws = 20,
+        Tensor? tokens = null)
     {
-        if (!keep.shape.SequenceEqual(foreground.shape)) throw new ArgumentException($"keep [{string.Join(", ", keep.shape)}] and foreground [{string.Join(", ", foreground.shape)}] differ.", nameof(foreground));
+        if (!keep.shape.SequenceEqual(foreground.shape)) throw new ArgumentException($"keep [{string.Join(", ", keep.shape)}] and " +
+            $"foreground [{string.Join(", ", foreground.shape)}] differ.", nameof(foreground));
         if (scenes.Count != keep.shape[0]) throw new ArgumentException($"{scenes.Count} scenes for {keep.shape[0]} masks.", nameof(scenes));
         int b = (int)keep.shape[0], n = (int)keep.shape[1];
         var kept = keep.to(@bool).cpu().data<bool>().ToArray();
@@ -47,7 +50,8 @@ public static class SelectionMetrics
         var rng = KitRandom.For(seed, 7_919);
         var counts = new double[b];
         var given = tokens?.to(float64).cpu().data<double>().ToArray();
-        if (given is not null && given.Length != b) throw new ArgumentException($"{given.Length} token counts for {b} masks.", nameof(tokens));
+        if (given is not null && given.Length != b) throw new ArgumentException($"{given.Length} token counts for {b} masks.",
+            nameof(tokens));
         double iou = 0, chance = 0;
         long foreTotal = 0, foreKept = 0, backTotal = 0, backKept = 0;
         for (int i = 0; i < b; i++)
@@ -64,7 +68,8 @@ public static class SelectionMetrics
         }
         double mean = counts.Average();
         double std = Math.Sqrt(counts.Select(c => (c - mean) * (c - mean)).Average());
-        var byObjects = Enumerable.Range(0, b).GroupBy(i => scenes[i].Objects.Count).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Average(i => counts[i]));
+        var byObjects = Enumerable.Range(0, b).GroupBy(i => scenes[i].Objects.Count).OrderBy(g => g.Key).ToDictionary(g => g.Key,
+            g => g.Average(i => counts[i]));
         return new SelectionScores(mean, std, iou / b, chance / b, foreTotal == 0 ? double.NaN : (double)foreKept / foreTotal,
             backTotal == 0 ? double.NaN : (double)backKept / backTotal, byObjects);
     }

@@ -26,7 +26,8 @@ public sealed class TokenMerger : nn.Module
     {
         if (layers < 1) throw new ArgumentException($"layers={layers}: expected at least one merger block.", nameof(layers));
         norm_dropped = nn.LayerNorm(featureDim ?? dim);
-        blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new CrossAttentionBlock(dim, heads, contextDim: featureDim ?? dim)).ToArray());
+        blocks = nn.ModuleList(Enumerable.Range(0, layers).Select(_ => new CrossAttentionBlock(dim, heads,
+            contextDim: featureDim ?? dim)).ToArray());
         RegisterComponents();
     }
 
@@ -58,8 +59,10 @@ public sealed class TokenMerger : nn.Module
     (Tensor Dropped, AttentionMask Self, AttentionMask Cross) Masks(Tensor features, Tensor keep)
     {
         if (keep.dim() != 2 || keep.shape[0] != features.shape[0] || keep.shape[1] != features.shape[1])
-            throw new ArgumentException($"keep is [{string.Join(", ", keep.shape)}]; features [{string.Join(", ", features.shape)}] need [{features.shape[0]}, {features.shape[1]}].", nameof(keep));
+            throw new ArgumentException($"keep is [{string.Join(", ", keep.shape)}]; features [{string.Join(", ", features.shape)}] " +
+                $"need [{features.shape[0]}, {features.shape[1]}].", nameof(keep));
         var weights = keep.to(features.dtype);
-        return (norm_dropped.call(features), new AttentionMask(Causal: true, KeyWeights: weights), new AttentionMask(KeyWeights: 1 - weights));
+        return (norm_dropped.call(features), new AttentionMask(Causal: true, KeyWeights: weights),
+            new AttentionMask(KeyWeights: 1 - weights));
     }
 }

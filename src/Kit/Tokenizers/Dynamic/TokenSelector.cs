@@ -31,16 +31,19 @@ public sealed class TokenSelector : nn.Module<Tensor, Tensor>
     /// <param name="dim">Width C of the patch features (even).</param>
     public TokenSelector(int dim) : base(nameof(TokenSelector))
     {
-        if (dim < 4 || dim % 4 != 0) throw new ArgumentException($"dim={dim}: the selector splits C in halves and quarters; expected a multiple of 4.", nameof(dim));
+        if (dim < 4 || dim % 4 != 0) throw new ArgumentException($"dim={dim}: the selector splits C in halves and quarters; expected a " +
+            $"multiple of 4.", nameof(dim));
         Dim = dim;
         in_conv = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU());
-        out_conv = nn.Sequential(nn.Linear(dim, dim / 2), nn.GELU(), nn.Linear(dim / 2, dim / 4), nn.GELU(), nn.Linear(dim / 4, 2), nn.LogSoftmax(-1));
+        out_conv = nn.Sequential(nn.Linear(dim, dim / 2), nn.GELU(), nn.Linear(dim / 2, dim / 4), nn.GELU(), nn.Linear(dim / 4, 2),
+            nn.LogSoftmax(-1));
         RegisterComponents();
     }
 
     public int Dim { get; }
 
-    /// <summary>Log-probabilities [B, N, 2] (channel 0 = keep) of patch features [B, N, C]; <paramref name="policy"/> [B, N] weighs the global context (default: every patch).</summary>
+    /// <summary>Log-probabilities [B, N, 2] (channel 0 = keep) of patch features [B, N, C]; <paramref name="policy"/> [B, N] weighs the
+    /// global context (default: every patch).</summary>
     public Tensor LogProbabilities(Tensor features, Tensor? policy = null)
     {
         var x = in_conv.call(features);

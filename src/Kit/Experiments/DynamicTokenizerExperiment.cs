@@ -71,10 +71,10 @@ public static partial class DynamicTokenizerExperiment
         var selection = SelectionMetrics.Score(patchKeep, s.Foreground, s.Eval.Scenes!, s.Config.Seed, tokens: keep.gt(0.5).sum(1));
         var images = Decode(s.Pixels, reconstructed);
         var targets = ProbeNetwork.CellTargets(s.Eval.Scenes!).to(s.Device);
-        return new DynamicScores(name, run, mode, FeatureCos: Mean(cos), KeptCos: Mean(cos.masked_select(patchKeep)),
-            DroppedCos: tokenizer.Config.Selects ? Mean(cos.masked_select(patchKeep.logical_not()))
-                : double.NaN, Psnr: ImageMetrics.Psnr(images, s.Eval.Images),
-            ProbeAccuracy: s.Probe.CellAccuracy(images, targets), selection, tokenizer.Quantizer.Stats(), patchKeep, images);
+        return new DynamicScores(Name: name, Run: run, Mode: mode, FeatureCos: Mean(cos), KeptCos: Mean(cos.masked_select(patchKeep)),
+            DroppedCos: tokenizer.Config.Selects ? Mean(cos.masked_select(patchKeep.logical_not())) : double.NaN,
+            Psnr: ImageMetrics.Psnr(images, s.Eval.Images), ProbeAccuracy: s.Probe.CellAccuracy(images, targets), Selection: selection,
+            Usage: tokenizer.Quantizer.Stats(), Keep: patchKeep, Reconstructions: images);
     }
 
     /// <summary>Each of <paramref name="s"/>'s first SpreadImages images encoded Encodings times with <paramref name="mode"/>.</summary>

@@ -98,9 +98,11 @@ public static partial class DynamicTokenizerExperiment
         var targets = ProbeNetwork.CellTargets(eval.Scenes!).to(device);
         using var mean = train.mean(new long[] { 0 }, keepdim: true);
         double floor = F.cosine_similarity(mean.expand_as(features), features, dim: -1).mean().item<float>();
-        return new DynamicSetup(config, scale, device, backbone, reader, readerKey, pixels, pixelSeconds, probe, train, eval, features,
-            foreground,
-            ImageMetrics.Psnr(decoded, eval.Images), probe.CellAccuracy(decoded, targets), probe.CellAccuracy(eval.Images, targets), floor);
+        return new DynamicSetup(Config: config, Scale: scale, Device: device, Backbone: backbone, Reader: reader, ReaderKey: readerKey,
+            Pixels: pixels, PixelSeconds: pixelSeconds, Probe: probe, TrainFeatures: train, Eval: eval, EvalFeatures: features,
+            Foreground: foreground, PixelCeiling: ImageMetrics.Psnr(decoded, eval.Images), ProbeCeiling: probe.CellAccuracy(decoded,
+                targets),
+            ProbeOnReal: probe.CellAccuracy(eval.Images, targets), MeanFeatureCos: floor);
     }
 
     /// <summary>

@@ -177,8 +177,10 @@ public static partial class LexicalAlignmentExperiment
                 e.EncodeTexts(FashionMnist.ClassNames.Select(n => $"a picture of a {n}").ToList()),
                 f.Features, f.Scenes.Labels!)
             : double.NaN;
-        return new LexicalScores(run.Name, run, retrieval, topK, imageActive, textActive, meaninglessImage, meaninglessText, shapes,
-            colours, zeroShot, vImg);
+        return new LexicalScores(Name: run.Name, Run: run, Retrieval: retrieval, TopK: topK, ImageActive: imageActive,
+            TextActive: textActive,
+            MeaninglessImage: meaninglessImage, MeaninglessText: meaninglessText, Shapes: shapes, Colours: colours, ZeroShot: zeroShot,
+            ImageVectors: vImg);
     }
 
     static Tensor Chunked(IReadOnlyList<string> captions, Func<IReadOnlyList<string>, Tensor> encode) =>

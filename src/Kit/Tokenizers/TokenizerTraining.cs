@@ -189,8 +189,9 @@ public static class TokenizerTraining
         long positions = model.Quantizer.PositionsFor(side, side);
         long codes = model.Quantizer.CodesFor(side, side);
         double rfd = ImageMetrics.FrechetDistance(probe.Features(real), probe.Features(recon));
-        return new TokenizerMetrics(ImageMetrics.Psnr(recon, real), ImageMetrics.Ssim(recon, real), stats.Usage, stats.Perplexity,
-            stats.DeadShare,
-            rfd, codes * Math.Log2(model.Quantizer.CodebookSize), codes, positions, 0, double.NaN);
+        return new TokenizerMetrics(Psnr: ImageMetrics.Psnr(recon, real), Ssim: ImageMetrics.Ssim(recon, real), Usage: stats.Usage,
+            Perplexity: stats.Perplexity, DeadShare: stats.DeadShare, RFd: rfd,
+                BitsPerImage: codes * Math.Log2(model.Quantizer.CodebookSize),
+            CodesPerImage: codes, PositionsPerImage: positions, TrainSeconds: 0, ImagesPerSecond: double.NaN);
     }
 }

@@ -70,8 +70,9 @@ public static class SelectionMetrics
         double std = Math.Sqrt(counts.Select(c => (c - mean) * (c - mean)).Average());
         var byObjects = Enumerable.Range(0, b).GroupBy(i => scenes[i].Objects.Count).OrderBy(g => g.Key).ToDictionary(g => g.Key,
             g => g.Average(i => counts[i]));
-        return new SelectionScores(mean, std, iou / b, chance / b, foreTotal == 0 ? double.NaN : (double)foreKept / foreTotal,
-            backTotal == 0 ? double.NaN : (double)backKept / backTotal, byObjects);
+        return new SelectionScores(TokensMean: mean, TokensStd: std, ForegroundIoU: iou / b, ChanceIoU: chance / b,
+            ForegroundKept: foreTotal == 0 ? double.NaN : (double)foreKept / foreTotal,
+            BackgroundKept: backTotal == 0 ? double.NaN : (double)backKept / backTotal, TokensByObjects: byObjects);
     }
 
     // count of n positions, uniformly without replacement (a partial Fisher–Yates shuffle).

@@ -18,8 +18,8 @@ namespace Kit.Experiments;
 
 /// <summary>One paradigm trained and judged.</summary>
 public sealed record UnifiedCodebookResult(string Name, ICodebookParadigm Paradigm, bool Decompression, ImageTokenizer Tokenizer,
-    TokenizerMetrics TokenizerMetrics,
-    UnifiedModel Model, UnifiedVocabulary Vocabulary, UnifiedScores Scores, IReadOnlyList<DriftPoint> Drift, double Seconds, bool FromCache)
+    TokenizerMetrics TokenizerMetrics, UnifiedModel Model, UnifiedVocabulary Vocabulary, UnifiedScores Scores,
+    IReadOnlyList<DriftPoint> Drift, double Seconds, bool FromCache)
 {
     /// <summary>The pipeline of this paradigm's model, vocabulary and tokenizer.</summary>
     public UnifiedPipeline Pipeline => new(Model, Vocabulary, Tokenizer);
@@ -29,8 +29,7 @@ public sealed record UnifiedCodebookResult(string Name, ICodebookParadigm Paradi
 /// <param name="LlmPositions">Positions a given image takes in the LLM: one per code-map position, whatever D.</param>
 /// <param name="LatentWidth">Width of the tokenizer's latent per position (concatenation: D·d; cumulative sum: d).</param>
 public sealed record StackedCodebookResult(int Depth, StackAggregation Aggregation, ImageTokenizer Tokenizer, TokenizerMetrics Metrics,
-    int LlmPositions,
-    int LatentWidth, bool FromCache)
+    int LlmPositions, int LatentWidth, bool FromCache)
 {
     /// <summary>How the LLM reads a position's D codes: one embedding, or the sum of D, or D joined and mapped back to d.</summary>
     public string LlmInput(int d) => Depth == 1 ? $"its code's row ({d})" : Aggregation == StackAggregation.CumulativeSum
@@ -54,17 +53,17 @@ public static partial class UnifiedCodebookExperiment
     /// Stage 1 of a paradigm that trains its tokenizer first: T steps (cached), the paradigm's hooks around each, the drift
     /// recorded against the text-pretrained rows when the codes are words.
     /// </summary>
-    public static (ImageTokenizer Tokenizer, IReadOnlyList<DriftPoint> Drift,
-        CachedArtifact<ImageTokenizer> Artifact) TrainTokenizer(UnifiedCodebookSetup s,
-        ICodebookParadigm paradigm, Device? device = null)
+    public static (ImageTokenizer Tokenizer, IReadOnlyList<DriftPoint> Drift, CachedArtifact<ImageTokenizer> Artifact) TrainTokenizer(
+        UnifiedCodebookSetup s, ICodebookParadigm paradigm, Device? device = null)
     {
         device ??= Devices.Default;
-        if (paradigm.TrainsJointly) throw new ArgumentException($"the {paradigm.Name} paradigm trains its tokenizer inside TrainDual.",
-            nameof(paradigm));
+        if (paradigm.TrainsJointly)
+            throw new ArgumentException($"the {paradigm.Name} paradigm trains its tokenizer inside TrainDual.", nameof(paradigm));
         var c = s.Config;
+        // The drift is taken over the whole run of T + U steps; stage 1 records the first T of them.
         var points = paradigm.SharesRows
-            ? CodebookDrift.Steps(c.TokenizerSteps + c.LlmSteps,
-                c.DriftPoints).Where(p => p <= c.TokenizerSteps).ToArray() : Array.Empty<int>();
+            ? CodebookDrift.Steps(c.TokenizerSteps + c.LlmSteps, c.DriftPoints).Where(p => p <= c.TokenizerSteps).ToArray()
+            : Array.Empty<int>();
         var key = new
         {
             Paradigm = paradigm.Kind.ToString(), c.Tokenizer, c.TokenizerTraining, c.RampShare,
@@ -89,9 +88,8 @@ public static partial class UnifiedCodebookExperiment
     /// The dual paradigm (cached): <see cref="DualAlternatingTraining"/> over P cycles from the text model, the sequences
     /// re-encoded at each LLM phase, the drift recorded over the whole run.
     /// </summary>
-    public static (TokenizerAndLlm Run, IReadOnlyList<DriftPoint> Drift,
-        CachedArtifact<TokenizerAndLlm> Artifact) TrainDual(UnifiedCodebookSetup s, bool decompression,
-        Device? device = null)
+    public static (TokenizerAndLlm Run, IReadOnlyList<DriftPoint> Drift, CachedArtifact<TokenizerAndLlm> Artifact) TrainDual(
+        UnifiedCodebookSetup s, bool decompression, Device? device = null)
     {
         device ??= Devices.Default;
         var c = s.Config;
@@ -106,9 +104,9 @@ public static partial class UnifiedCodebookExperiment
             {
                 using (var start = s.StartOf(paradigm, device)) m.Llm.Gpt.load_state_dict(start.Gpt.state_dict());
                 var drift = new DriftRecorder(CodebookDrift.Steps(schedule.Total, c.DriftPoints), s.LanguageRows);
-                DualAlternatingTraining.Train(m, schedule, ids, c.TokenizerTraining, c.Unified,
-                    tokenizer => new UnifiedSequences(s.Shared, s.Encode(tokenizer, device), s.Corpus.Train,
-                        mix), drift, "unified codebook: dual alternating");
+                UnifiedSequences SequencesOf(ImageTokenizer tokenizer) => new(s.Shared, s.Encode(tokenizer, device), s.Corpus.Train, mix);
+                DualAlternatingTraining.Train(m, schedule, ids, c.TokenizerTraining, c.Unified, SequencesOf, drift,
+                    "unified codebook: dual alternating");
                 return drift.ToRecords();
             });
         return (artifact.Model, DriftRecorder.Read(artifact.Records), artifact);
@@ -132,8 +130,8 @@ public static partial class UnifiedCodebookExperiment
         if (paradigm.TrainsJointly)
         {
             var dual = TrainDual(s, decompression, device);
-            (tokenizer, model, drift, seconds, cached) = (dual.Run.Tokenizer, dual.Run.Llm, dual.Drift, dual.Artifact.Seconds,
-                dual.Artifact.FromCache);
+            (tokenizer, model, drift) = (dual.Run.Tokenizer, dual.Run.Llm, dual.Drift);
+            (seconds, cached) = (dual.Artifact.Seconds, dual.Artifact.FromCache);
         }
         else
         {
@@ -141,11 +139,11 @@ public static partial class UnifiedCodebookExperiment
             tokenizer = stage1.Tokenizer;
             var sequences = new UnifiedSequences(vocabulary, s.Encode(tokenizer, device), s.Corpus.Train, MixOf(c, decompression));
             var config = UnifiedModelConfig.For(vocabulary, s.GptOf(paradigm), imagePositions: tokenizer.CodesPerImage);
-            var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}"
-                + (paradigm.FreezesTable ? ", word embeddings frozen" : ""), config, sequences,
-                c.Unified, new { s.DataKey, Tokenizer = tokenizer.Config, paradigm = paradigm.Kind, c.TokenizerTraining, c.RampShare },
-                s.StartOf(paradigm, device), "text", device: device, prepare: paradigm.FreezesTable ? m
-                    => m.Gpt.TokenEmbeddings.requires_grad_(false) : null);
+            var stage = $"unified codebook: {paradigm.Kind}" + (paradigm.FreezesTable ? ", word embeddings frozen" : "");
+            var data = new { s.DataKey, Tokenizer = tokenizer.Config, paradigm = paradigm.Kind, c.TokenizerTraining, c.RampShare };
+            Action<UnifiedModel>? freeze = paradigm.FreezesTable ? m => m.Gpt.TokenEmbeddings.requires_grad_(false) : null;
+            var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, s.StartOf(paradigm, device), "text",
+                device: device, prepare: freeze);
             model = trained.Model;
             seconds = (stage1.Artifact.FromCache ? double.NaN : stage1.Artifact.Seconds) + trained.Seconds;
             cached = stage1.Artifact.FromCache && trained.FromCache;
@@ -162,8 +160,7 @@ public static partial class UnifiedCodebookExperiment
         var metrics = TokenizerTraining.Evaluate(tokenizer, c.TokenizerTraining, s.Probe, device);
         var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(model, vocabulary, tokenizer), s.Probe, s.TestSet, c.Llm.Evaluation);
         return new UnifiedCodebookResult(paradigm.Name + (decompression ? "" : ", no decompression"), paradigm, decompression, tokenizer,
-            metrics, model, vocabulary,
-            scores, drift, seconds, cached);
+            metrics, model, vocabulary, scores, drift, seconds, cached);
     }
 
     /// <summary>
@@ -174,20 +171,23 @@ public static partial class UnifiedCodebookExperiment
     public static StackedCodebookResult Stacked(UnifiedCodebookSetup s, int depth, StackAggregation aggregation, Device? device = null)
     {
         device ??= Devices.Default;
-        if (depth < 1 || depth > 4) throw new ArgumentOutOfRangeException(nameof(depth), depth,
-            "expected D in 1 … 4 code layers per position");
+        if (depth < 1 || depth > 4)
+            throw new ArgumentOutOfRangeException(nameof(depth), depth, "expected D in 1 … 4 code layers per position");
         var c = s.Config;
         int d = c.Tokenizer.LatentDim;
         bool concat = aggregation == StackAggregation.Concat;
         var tokenizerConfig = c.Tokenizer with { LatentDim = concat ? d * depth : d };
         var language = s.LanguageRows;
         var paradigm = CodebookParadigm.LanguageDriven;
-        var key = new { depth, aggregation = aggregation.ToString(), Tokenizer = tokenizerConfig, c.TokenizerTraining, c.RampShare,
-            s.DataKey };
+        var key = new
+        {
+            depth, aggregation = aggregation.ToString(), Tokenizer = tokenizerConfig, c.TokenizerTraining, c.RampShare, s.DataKey,
+        };
+        // Each layer quantizes onto the rows the language-driven paradigm's way.
+        ResidualQuantizer Layers() => new(tokenizerConfig.LatentDim, depth, aggregation,
+            width => paradigm.Quantizer(width, () => language, c.SeparateQuantizer), sharedCodebook: !concat);
         var artifact = ArtifactCache.Get("codebook-stacked", key, Version,
-            () => new ImageTokenizer(tokenizerConfig, new ResidualQuantizer(tokenizerConfig.LatentDim, depth, aggregation,
-                width => paradigm.Quantizer(width, () => language,
-                    c.SeparateQuantizer), sharedCodebook: !concat), c.TokenizerTraining.Resolution).to(device),
+            () => new ImageTokenizer(tokenizerConfig, Layers(), c.TokenizerTraining.Resolution).to(device),
             m =>
             {
                 var hooks = paradigm.Hooks(m, c.RampSteps);
@@ -197,8 +197,8 @@ public static partial class UnifiedCodebookExperiment
             });
         var model = artifact.Model;
         var metrics = TokenizerTraining.Evaluate(model, c.TokenizerTraining, s.Probe, device) with { TrainSeconds = artifact.Seconds };
-        return new StackedCodebookResult(depth, aggregation, model, metrics, (int)metrics.PositionsPerImage, concat ? d * depth : d,
-            artifact.FromCache);
+        return new StackedCodebookResult(depth, aggregation, model, metrics, LlmPositions: (int)metrics.PositionsPerImage,
+            LatentWidth: concat ? d * depth : d, artifact.FromCache);
     }
 
     /// <summary>
@@ -222,29 +222,31 @@ public static partial class UnifiedCodebookExperiment
         var sequences = new UnifiedSequences(s.Shared, corpus, s.Corpus.Train, MixOf(c, decompression));
         // A decompression row: [BOS] [IMG] ĥŵ compressed [/IMG] [IMG] ĥŵD codes [/IMG] [EOS].
         var gpt = s.GptOf(paradigm) with { ContextLength = Math.Max(c.ContextLength, 1 + (positions + 2) + (codes + 2) + 1) };
-        var config = UnifiedModelConfig.For(s.Shared, gpt, imagePositions: codes) with { Stack = new CodeStack(stacked.Depth,
-            stacked.Aggregation) };
+        var stack = new CodeStack(stacked.Depth, stacked.Aggregation);
+        var config = UnifiedModelConfig.For(s.Shared, gpt, imagePositions: codes) with { Stack = stack };
         string aggregation = stacked.Aggregation == StackAggregation.Concat ? "concatenation" : "cumulative sum";
         string name = $"{paradigm.Name}, D={stacked.Depth} {aggregation}" + (decompression ? "" : ", no decompression");
-        var trained = UnifiedTraining.Train($"unified codebook: {paradigm.Kind}, D={stacked.Depth} {stacked.Aggregation}, word " +
-            $"embeddings frozen", config, sequences,
-            c.Unified, new { s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(),
-                c.TokenizerTraining, c.RampShare },
-            s.StartOf(paradigm, device), "text", device: device, prepare: m => m.Gpt.TokenEmbeddings.requires_grad_(false));
-        var scores = UnifiedEvaluation.Evaluate(new UnifiedPipeline(trained.Model, s.Shared, tokenizer), s.Probe, s.TestSet,
-            c.Llm.Evaluation);
+        var stage = $"unified codebook: {paradigm.Kind}, D={stacked.Depth} {stacked.Aggregation}, word embeddings frozen";
+        var data = new
+        {
+            s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(), c.TokenizerTraining,
+            c.RampShare,
+        };
+        var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, s.StartOf(paradigm, device), "text", device: device,
+            prepare: m => m.Gpt.TokenEmbeddings.requires_grad_(false));
+        var pipeline = new UnifiedPipeline(trained.Model, s.Shared, tokenizer);
+        var scores = UnifiedEvaluation.Evaluate(pipeline, s.Probe, s.TestSet, c.Llm.Evaluation);
         // Its seconds are the LLM's alone: the stacked tokenizer's training is in the stacked tokenizers' table.
         return new UnifiedCodebookResult(name, paradigm, decompression, tokenizer, stacked.Metrics, trained.Model, s.Shared, scores,
             Array.Empty<DriftPoint>(), trained.Seconds, trained.FromCache);
     }
 
-    /// <summary>How well <paramref name="result"/>'s LLM decompresses held-out images (<see
-    /// cref="Evaluation.Unified.DecompressionAccuracy"/>).</summary>
+    /// <summary>How well <paramref name="result"/>'s LLM decompresses held-out images (Evaluation.Unified.DecompressionAccuracy).</summary>
     public static DecompressionScore DecompressionAccuracy(UnifiedCodebookSetup s, UnifiedCodebookResult result, Device? device = null)
     {
         device ??= Devices.Default;
         var codes = result.Tokenizer.EncodeAll(s.TestSet.Test.Images, device);
-        return Evaluation.Unified.DecompressionAccuracy.Measure(result.Model, result.Vocabulary, new VisualCorpus(s.TestSet.Test.Scenes!,
-            codes), s.Corpus.Train);
+        var images = new VisualCorpus(s.TestSet.Test.Scenes!, codes);
+        return Evaluation.Unified.DecompressionAccuracy.Measure(result.Model, result.Vocabulary, images, s.Corpus.Train);
     }
 }

@@ -65,8 +65,8 @@ public sealed record ClassConditionalResult(TokenizerRun Tokenizer, double Probe
             measured: new[] { "prior train s" });
 
     /// <summary>Class accuracy of the samples split by requested class.</summary>
-    public ResultTable PerClassTable() => ResultTable.Of("Samples read as the class they were asked for", Enumerable.Range(0, PerClass.Count),
-        new TableColumn<int>[]
+    public ResultTable PerClassTable() => ResultTable.Of("Samples read as the class they were asked for",
+        Enumerable.Range(0, PerClass.Count), new TableColumn<int>[]
         {
             new("class", c => FashionMnist.ClassNames[c]),
             new("prompt", c => FashionMnist.Caption(c)),

@@ -62,7 +62,7 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
         {
             using var data = new ShapesDataset(config.TrainImages, Split.Train, new ShapesOptions(Resolution: backbone.ImageSize,
                 Seed: config.Seed + 41)).Batch(0, config.TrainImages);
-            using var features = Features(backbone, data.Images, device);
+            using var features = backbone.FeaturesOf(data.Images, device);
             var images = data.Images.to(device);
             long n = images.shape[0];
             var trainer = new Trainer(m, new TrainerOptions(config.Steps, config.LearningRate, WarmupSteps: Math.Max(1, config.Steps / 20),
@@ -81,11 +81,4 @@ public sealed class PixelDecoder : nn.Module<Tensor, Tensor>
         return (model, artifact.Seconds);
     }
 
-    /// <summary>The frozen backbone's features of many images [N, P, C], 256 at a time.</summary>
-    public static Tensor Features(IPatchBackbone backbone, Tensor images, Device device)
-    {
-        using var noGrad = no_grad();
-        return Scopes.InChunks(images.shape[0], 256, (start, n) => backbone.PatchFeatures(images.narrow(0, start,
-            n).to(device))).to(device);
-    }
 }

@@ -91,7 +91,7 @@ public static partial class DynamicTokenizerExperiment
         var train = DynamicTokenizerTraining.TrainingFeatures(reader, config.Training.TrainImages, seed, device);
         var eval = new ShapesDataset(config.EvalImages, Split.Test, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed
             + 61)).Batch(0, config.EvalImages).To(device);
-        var features = PixelDecoder.Features(reader, eval.Images, device);
+        var features = reader.FeaturesOf(eval.Images, device);
         int grid = backbone.Vit.GridHeight;
         var foreground = PatchGrid.Foreground(eval.Masks!, grid, grid);
         using var decoded = Decode(pixels, features);
@@ -124,8 +124,8 @@ public static partial class DynamicTokenizerExperiment
         for (int depth = 0; depth <= vit.Config.Layers; depth++)
         {
             var reader = vit.AtDepth(depth);
-            var mean = PixelDecoder.Features(reader, train.Images, s.Device).mean(new long[] { 0 }, keepdim: true);
-            var features = PixelDecoder.Features(reader, s.Eval.Images, s.Device);
+            var mean = reader.FeaturesOf(train.Images, s.Device).mean(new long[] { 0 }, keepdim: true);
+            var features = reader.FeaturesOf(s.Eval.Images, s.Device);
             rows.Add((depth, F.cosine_similarity(mean.expand_as(features), features, dim: -1)));
         }
         return ResultTable.Of($"How patch-local the backbone's features are, by depth ({s.Eval.Images.shape[0]} held-out scenes)", rows,

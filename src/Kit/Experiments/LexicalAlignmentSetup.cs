@@ -130,14 +130,14 @@ public static partial class LexicalAlignmentExperiment
             var scenes = new ShapesDataset(count, split, new ShapesOptions(Resolution: backbone.Vit.ImageSize, Seed: seed
                 + offset)).Batch(0, count).To(device);
             var captions = scenes.Scenes!.Select((s, i) => s.Caption((i + templateShift) % ShapesScene.CaptionTemplates)).ToList();
-            return new LexicalSplit(scenes, PixelDecoder.Features(backbone.Vit, scenes.Images, device), captions);
+            return new LexicalSplit(scenes, backbone.Vit.FeaturesOf(scenes.Images, device), captions);
         }
         LexicalSplit? fashion = null;
         if (config.FashionImages > 0 && FashionMnist.IsAvailable && backbone.Vit.ImageSize == 32)
         {
             var set = FashionMnist.Load(Split.Test, limit: config.FashionImages);
             var batch = set.Batch(Enumerable.Range(0, set.Count), channels: backbone.Vit.Config.Channels).To(device);
-            fashion = new LexicalSplit(batch, PixelDecoder.Features(backbone.Vit, batch.Images, device), batch.Captions);
+            fashion = new LexicalSplit(batch, backbone.Vit.FeaturesOf(batch.Images, device), batch.Captions);
         }
         return new LexicalSetup(config, scale, device, backbone, vocabulary, lexicon, text.Model.Gpt, textKey, text.Perplexity,
             Train: Shapes(config.TrainImages, Split.Train, 71, 0), Validation: Shapes(config.ValidationImages, Split.Validation, 72, 0),

@@ -130,6 +130,6 @@ public static class DynamicTokenizerTraining
     public static Tensor TrainingFeatures(IPatchBackbone backbone, int count, long seed, Device device)
     {
         using var data = TrainingScenes(count, seed, backbone.ImageSize);
-        return PixelDecoder.Features(backbone, data.Images, device);
+        return backbone.FeaturesOf(data.Images, device);
     }
 }

@@ -8,6 +8,23 @@ namespace Kit.Tests;
 public class NotebookHelperTests
 {
     [Fact]
+    public void ATableDeclaredAsColumnsHoldsWhatEachColumnReadsOfEachRow()
+    {
+        var runs = new[] { (K: 16, Name: "EMA", Psnr: 21.5, Timed: false), (K: 256, Name: "gradient", Psnr: 19.25, Timed: true) };
+        var table = ResultTable.Of("PSNR by K", runs, new TableColumn<(int K, string Name, double Psnr, bool Timed)>[]
+        {
+            new("K", r => r.K), new("method", r => r.Name), new("PSNR", r => r.Psnr),
+        }, note: "two runs", measured: new[] { "PSNR" }, measuredRow: r => r.Timed);
+        Assert.Equal(new[] { "K", "method", "PSNR" }, table.Frame.Columns.Select(c => c.Name));
+        Assert.Equal(256.0, table.Frame.Columns["K"][1]);
+        Assert.Equal("EMA", table.Frame.Columns["method"][0]);
+        Assert.Equal(19.25, table.Frame.Columns["PSNR"][1]);
+        Assert.Equal(new[] { 1 }, table.MeasuredRows);
+        Assert.Contains("PSNR", table.MeasuredColumns);
+        Assert.Equal("two runs", table.Note);
+    }
+
+    [Fact]
     public void ImageGridUpscalesWithNearestNeighbour()
     {
         // Two 2×2 RGB images; values in [−1, 1] map to bytes round((v + 1) · 127.5).

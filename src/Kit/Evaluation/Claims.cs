@@ -104,9 +104,14 @@ public sealed class ClaimsTable : IRichView
             $"scale{(Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny ? ": a smoke test" : "")})";
 
     /// <summary>The table: finding, paper, this run, rule, verdict.</summary>
-    public ResultTable Table => ResultTable.FromRows(Title, new[] { "claim", "paper", "this run", "rule", "verdict" },
-        Claims.Select(c => (IReadOnlyList<object?>)new object?[] { c.Finding, c.PaperFigure, c.ThisRun, c.Rule.Says, c.VerdictText }),
-        measuredRows: Claims.Select((c, i) => (c, i)).Where(x => x.c.Measured).Select(x => x.i),
+    public ResultTable Table => ResultTable.Of(Title, Claims, new TableColumn<Claim>[]
+        {
+            new("claim", c => c.Finding),
+            new("paper", c => c.PaperFigure),
+            new("this run", c => c.ThisRun),
+            new("rule", c => c.Rule.Says),
+            new("verdict", c => c.VerdictText),
+        }, measuredRow: c => c.Measured,
         note: Scale is Kit.Core.RunScale.Quick or Kit.Core.RunScale.Tiny
             ? "Quick scale trains for a few steps: a claim marked \"not expected at this scale\" is not a failed reproduction; run the " +
                 "default scale for the verdicts that count."

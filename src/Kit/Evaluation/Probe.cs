@@ -24,7 +24,7 @@ public sealed record ProbeConfig(ProbeTask Task = ProbeTask.ShapesCells, int Ima
 /// head reads each cell with one shared per-cell classifier (a 1×1 convolution over the cell's pooled features),
 /// so every object in every cell trains the same weights, which learns far faster than one fully connected head over all cells.
 /// </summary>
-public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>
+public sealed class ProbeNetwork : nn.Module<Tensor, Tensor>, IImageFeatures
 {
     public const int Cells = 9;
     public static readonly int ShapeClasses = Enum.GetValues<ShapeKind>().Length + 1;   // + empty

@@ -58,10 +58,15 @@ public sealed class ResultTable : IRichView
     /// Builds a table of <paramref name="rows"/> declared by its <paramref name="columns"/>, each a title and what it reads of a row:
     /// <c>ResultTable.Of("runs", results, new("PSNR dB", r =&gt; r.Psnr), new("usage %", r =&gt; 100 * r.Usage))</c>.
     /// </summary>
+    /// <remarks><paramref name="measuredRow"/> marks whole rows as wall-clock measurements (a timing claim, say).</remarks>
     public static ResultTable Of<T>(string title, IEnumerable<T> rows, IReadOnlyList<TableColumn<T>> columns, string? note = null,
-        IEnumerable<string>? measured = null) =>
-        FromRows(title, columns.Select(c => c.Title).ToArray(),
-            rows.Select(r => (IReadOnlyList<object?>)columns.Select(c => c.Value(r)).ToArray()), note, measured);
+        IEnumerable<string>? measured = null, Func<T, bool>? measuredRow = null)
+    {
+        var list = rows.ToList();
+        return FromRows(title, columns.Select(c => c.Title).ToArray(),
+            list.Select(r => (IReadOnlyList<object?>)columns.Select(c => c.Value(r)).ToArray()), note, measured,
+            measuredRow is null ? null : list.Select((r, i) => (r, i)).Where(x => measuredRow(x.r)).Select(x => x.i));
+    }
 
     static DataFrameColumn Column(string name, IReadOnlyList<object?> values)
     {

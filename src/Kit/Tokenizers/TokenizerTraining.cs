@@ -69,8 +69,8 @@ public static class TokenizerTraining
     /// A tokenizer trained with <paramref name="training"/>; loaded when the same (tokenizer, quantizer, training)
     /// was trained before. <paramref name="probe"/> supplies rFD (and the perceptual loss when its weight is set).
     /// </summary>
-    public static TokenizerRun Run(TokenizerConfig tokenizer, QuantizerSpec quantizer, TokenizerTrainingConfig training, ProbeNetwork probe,
-        Device? device = null)
+    public static TokenizerRun Run(TokenizerConfig tokenizer, QuantizerSpec quantizer, TokenizerTrainingConfig training,
+        IImageFeatures probe, Device? device = null)
     {
         device ??= Devices.Default;
         if (quantizer.RequiredDim is int d && d != tokenizer.LatentDim) tokenizer = tokenizer with { LatentDim = d };
@@ -109,7 +109,7 @@ public static class TokenizerTraining
     /// <paramref name="beforeStep"/> runs before each step (UniCode's pull ratio, drift records); <paramref name="adversarialScale"/>
     /// multiplies the adversarial weight at each step (UniCode's 1 − 0.9 r), 1 when null.
     /// </summary>
-    public static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device,
+    public static TrainingLog Train(ImageTokenizer model, TokenizerTrainingConfig t, IImageFeatures probe, Device device,
         Action<int>? beforeStep = null,
         Func<int, double>? adversarialScale = null)
     {
@@ -171,7 +171,7 @@ public static class TokenizerTraining
     }
 
     /// <summary>PSNR, SSIM, usage, perplexity, dead codes and rFD on held-out images.</summary>
-    public static TokenizerMetrics Evaluate(ImageTokenizer model, TokenizerTrainingConfig t, ProbeNetwork probe, Device device)
+    public static TokenizerMetrics Evaluate(ImageTokenizer model, TokenizerTrainingConfig t, IImageFeatures probe, Device device)
     {
         model.eval();
         using var batch = EvalImages(t);

@@ -196,6 +196,10 @@ public static class UnifiedEvaluation
             test.Scenes!));
     }
 
+    // One guidance scale's scores: simple and all prompts, each beside its shuffled-prompt chance, and FD.
+    sealed record GuidanceRow(double Guidance, CompositionalScore Simple, CompositionalScore SimpleChance, CompositionalScore All,
+        CompositionalScore AllChance, double FrechetDistance);
+
     /// <summary>
     /// Text-to-image accuracy of one model over classifier-free guidance scales (1 = no guidance), simple and all
     /// prompts, each beside its shuffled-prompt chance — the trade-off papers plot as FID against the guidance scale.
@@ -203,7 +207,7 @@ public static class UnifiedEvaluation
     public static ResultTable GuidanceSweep(UnifiedPipeline pipeline, ProbeNetwork probe, UnifiedTestSet test,
         UnifiedEvaluationOptions options, IEnumerable<double> scales)
     {
-        var rows = new List<IReadOnlyList<object?>>();
+        var rows = new List<GuidanceRow>();
         foreach (var guidance in scales)
         {
             var sampling = options.At(guidance);
@@ -213,12 +217,19 @@ public static class UnifiedEvaluation
                 GenerationMetrics.ShuffledChance(probe, simple, test.SimplePrompts));
             var (score, chance) = (GenerationMetrics.Compositional(probe, all, test.Test.Scenes!), GenerationMetrics.ShuffledChance(probe,
                 all, test.Test.Scenes!));
-            rows.Add(new object?[] { guidance, 100 * simpleScore.ObjectAccuracy, 100 * simpleChance.ObjectAccuracy,
-                100 * score.ObjectAccuracy, 100 * chance.ObjectAccuracy,
-                100 * score.ColourAccuracy, 100 * chance.ColourAccuracy, ProbeFrechet(probe, all, test.Test.Images) });
+            rows.Add(new GuidanceRow(guidance, simpleScore, simpleChance, score, chance, ProbeFrechet(probe, all, test.Test.Images)));
         }
-        return ResultTable.FromRows("Text → image over the guidance scale", new[] { "guidance", "simple %", "simple chance %", "objects %",
-            "chance %", "colours %", "colour chance %", "FD" }, rows,
+        return ResultTable.Of("Text → image over the guidance scale", rows, new TableColumn<GuidanceRow>[]
+        {
+            new("guidance", r => r.Guidance),
+            new("simple %", r => 100 * r.Simple.ObjectAccuracy),
+            new("simple chance %", r => 100 * r.SimpleChance.ObjectAccuracy),
+            new("objects %", r => 100 * r.All.ObjectAccuracy),
+            new("chance %", r => 100 * r.AllChance.ObjectAccuracy),
+            new("colours %", r => 100 * r.All.ColourAccuracy),
+            new("colour chance %", r => 100 * r.AllChance.ColourAccuracy),
+            new("FD", r => r.FrechetDistance),
+        },
             note: $"Temperature {options.Temperature}. Here the test prompts show the trade-off; the ablation tables sample each " +
                 $"variant at the scale that drew best on validation prompts.");
     }

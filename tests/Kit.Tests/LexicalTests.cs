@@ -260,6 +260,7 @@ public sealed class LexicalTests
         var features = tensor(new float[] { 1, 0, 0, 1, 0.2f, 0.9f }).reshape(3, 2);
         var classes = tensor(new float[] { 1, 0, 0, 1 }).reshape(2, 2);
         Assert.Equal(2 / 3.0, ZeroShotClassification.Accuracy(x => x, classes, features, tensor(new long[] { 0, 0, 1 })), 6);
+        Assert.Equal("labels", Assert.Throws<ArgumentException>(() => ZeroShotClassification.Accuracy(x => x, classes, features, tensor(new long[] { 0 }))).ParamName);
     }
 
     [Fact]
@@ -275,5 +276,8 @@ public sealed class LexicalTests
         Assert.Equal(1, scores.Threshold, 6);
         Assert.Equal(1, scores.MeanIoU, 6);
         Assert.Equal(new long[] { 1, 0, 0, 0 }, scores.Labels.data<long>().ToArray());
+        // Patches that do not fit the grid are refused, naming the split.
+        var misfit = new PatchDisSplit(tensor(new float[] { 1, 0.2f }).reshape(1, 2, 1), masks);
+        Assert.Equal("test", Assert.Throws<ArgumentException>(() => PatchDisProtocol.Score("one", tensor(new float[] { 1 }).reshape(1, 1), split, misfit, 2, 0)).ParamName);
     }
 }

@@ -105,6 +105,9 @@ public sealed class UnifiedCodebookTests
         // The trainer's cycle schedule and the loop's turn agree step for step.
         var cycle = StepSchedules.Cycle(("tokenizer", schedule.TokenizerPhase), ("llm", schedule.LlmPhase));
         Assert.All(Enumerable.Range(1, schedule.Total), s => Assert.Equal(schedule.TokenizerTurn(s), cycle(s).Single() == "tokenizer"));
+        // No cycles, or a phase without a step, is refused by name.
+        Assert.Equal("Phases", Assert.Throws<ArgumentOutOfRangeException>(() => new DualSchedule(0, 5, 7)).ParamName);
+        Assert.Equal("Phases", Assert.Throws<ArgumentOutOfRangeException>(() => new DualSchedule(6, 5, 7)).ParamName);
     }
 
     [Fact]

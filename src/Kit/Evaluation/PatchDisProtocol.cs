@@ -26,6 +26,10 @@ public static class PatchDisProtocol
     /// </summary>
     public static PatchDisScores Score(string name, Tensor classVectors, PatchDisSplit validation, PatchDisSplit test, int grid, long seed)
     {
+        foreach (var (split, which) in new[] { (validation, nameof(validation)), (test, nameof(test)) })
+            if (split.Patches.dim() != 3 || split.Patches.shape[0] != split.Masks.shape[0] || split.Patches.shape[1] != grid * grid)
+                throw new ArgumentException($"{which}: patches [{string.Join(", ", split.Patches.shape)}] must be [B, {grid * grid}, D] " +
+                    $"for the {split.Masks.shape[0]} masks of a {grid}×{grid} grid.", which);
         int k = (int)classVectors.shape[0] + 1;
         Tensor Similarity(PatchDisSplit split) => split.Patches.MatmulChecked(classVectors.t());   // [B, N, K]
         Tensor Pixels(Tensor labels, Tensor masks) => PatchDiscrimination.Upsample(labels, grid, grid, (int)masks.shape[1],

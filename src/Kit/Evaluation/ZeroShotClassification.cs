@@ -14,6 +14,8 @@ public static class ZeroShotClassification
     /// </summary>
     public static double Accuracy(Func<Tensor, Tensor> encodeImages, Tensor classVectors, Tensor features, Tensor labels)
     {
+        if (labels.shape[0] != features.shape[0])
+            throw new ArgumentException($"{labels.shape[0]} labels for {features.shape[0]} images.", nameof(labels));
         var predicted = Scopes.InChunks(features.shape[0], 256, (start, n) => encodeImages(features.narrow(0, start,
             n)).MatmulChecked(classVectors.t()).argmax(-1));
         return predicted.eq(labels.to(predicted.device)).to(float32).mean().item<float>();

@@ -144,11 +144,11 @@ public static partial class LexicalAlignmentExperiment
         var test = s.Test;
         var right = Retrieval.SameCaption(test.Captions, s.Device);
         var testFeatures = run.FeaturesOf(test);
-        var retrievalImages = e.RetrievalImages(testFeatures);
-        var retrieval = Retrieval.Score(retrievalImages.MatmulChecked(Chunked(test.Captions, e.RetrievalTexts).t()), right);
-        // A lexical run's statistics read its vectors before the cut (top-k) and after it (active entries, meaningless share).
+        // Each side encoded once: retrieval, the top-k budget and the statistics all read these vectors.
         var images = e.EncodeImages(testFeatures);
         var texts = Chunked(test.Captions, e.EncodeTexts);
+        var retrieval = Retrieval.Score(e.ForRetrieval(images).MatmulChecked(e.ForRetrieval(texts).t()), right);
+        // A lexical run's statistics read its vectors before the cut (top-k) and after it (active entries, meaningless share).
         var (vImg, vTxt) = e.HasWords ? (LexicalVectors.Sparsify(images), LexicalVectors.Sparsify(texts)) : (images, texts);
         RetrievalScores? topK = null;
         (double, double) imageActive = (double.NaN, double.NaN), textActive = (double.NaN, double.NaN);
@@ -160,15 +160,19 @@ public static partial class LexicalAlignmentExperiment
                 .MatmulChecked(LexicalVectors.Normalise(LexicalVectors.TopK(texts, k)).t()), right);
             var meaningless = s.Lexicon.ShapesMask(s.Device).logical_not().to(float32);
             double Meaningless(Tensor v) => (v * meaningless).sum().item<float>() / Math.Max(1e-12, v.sum().item<float>());
-            (double, double) Active(Tensor v) { var a = LexicalVectors.ActiveCount(v); return (a.mean().item<float>(),
-                a.std().item<float>()); }
-            (imageActive, textActive, meaninglessImage, meaninglessText) = (Active(vImg), Active(vTxt), Meaningless(vImg),
-                Meaningless(vTxt));
+            (double, double) Active(Tensor v)
+            {
+                var a = LexicalVectors.ActiveCount(v);
+                return (a.mean().item<float>(), a.std().item<float>());
+            }
+            (imageActive, textActive) = (Active(vImg), Active(vTxt));
+            (meaninglessImage, meaninglessText) = (Meaningless(vImg), Meaningless(vTxt));
         }
+        // Each split's patch vectors once, for both class sets.
+        var (validationPatches, testPatches) = (e.PatchVectors(run.FeaturesOf(s.Validation)), e.PatchVectors(testFeatures));
         PatchDisScores PatchDis(string name, IReadOnlyList<string> classes, Func<ImageBatch, Tensor> masks) => PatchDisProtocol.Score(name,
-            e.EncodeTexts(classes.Select(c => $"a {c}").ToList()), new PatchDisSplit(e.PatchVectors(run.FeaturesOf(s.Validation)),
-                masks(s.Validation.Scenes)),
-            new PatchDisSplit(e.PatchVectors(testFeatures), masks(test.Scenes)), s.Grid, s.Config.Seed);
+            e.EncodeTexts(classes.Select(c => $"a {c}").ToList()), new PatchDisSplit(validationPatches, masks(s.Validation.Scenes)),
+            new PatchDisSplit(testPatches, masks(test.Scenes)), s.Grid, s.Config.Seed);
         var shapes = PatchDis("shapes", ShapesMasks.ShapeClasses, ShapesMasks.Shapes);
         var colours = PatchDis("colours", ShapesMasks.ColourClasses, ShapesMasks.Colours);
         // Zero-shot reads the backbone's features of Fashion-MNIST: a run whose image side reads another tower has none.
@@ -178,9 +182,8 @@ public static partial class LexicalAlignmentExperiment
                 f.Features, f.Scenes.Labels!)
             : double.NaN;
         return new LexicalScores(Name: run.Name, Run: run, Retrieval: retrieval, TopK: topK, ImageActive: imageActive,
-            TextActive: textActive,
-            MeaninglessImage: meaninglessImage, MeaninglessText: meaninglessText, Shapes: shapes, Colours: colours, ZeroShot: zeroShot,
-            ImageVectors: vImg);
+            TextActive: textActive, MeaninglessImage: meaninglessImage, MeaninglessText: meaninglessText, Shapes: shapes, Colours: colours,
+            ZeroShot: zeroShot, ImageVectors: vImg);
     }
 
     static Tensor Chunked(IReadOnlyList<string> captions, Func<IReadOnlyList<string>, Tensor> encode) =>

@@ -142,7 +142,9 @@ public static partial class UnifiedCodebookExperiment
             var stage = $"unified codebook: {paradigm.Kind}" + (paradigm.FreezesTable ? ", word embeddings frozen" : "");
             var data = new { s.DataKey, Tokenizer = tokenizer.Config, paradigm = paradigm.Kind, c.TokenizerTraining, c.RampShare };
             Action<UnifiedModel>? freeze = paradigm.FreezesTable ? m => m.Gpt.TokenEmbeddings.requires_grad_(false) : null;
-            var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, s.StartOf(paradigm, device), "text",
+            // The start weights are copied into the trained model (or not needed when it loads); the start itself is freed.
+            using var start = s.StartOf(paradigm, device);
+            var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, start, "text",
                 device: device, prepare: freeze);
             model = trained.Model;
             seconds = (stage1.Artifact.FromCache ? double.NaN : stage1.Artifact.Seconds) + trained.Seconds;
@@ -232,7 +234,8 @@ public static partial class UnifiedCodebookExperiment
             s.DataKey, Tokenizer = tokenizer.Config, stacked.Depth, Aggregation = stacked.Aggregation.ToString(), c.TokenizerTraining,
             c.RampShare,
         };
-        var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, s.StartOf(paradigm, device), "text", device: device,
+        using var start = s.StartOf(paradigm, device);
+        var trained = UnifiedTraining.Train(stage, config, sequences, c.Unified, data, start, "text", device: device,
             prepare: m => m.Gpt.TokenEmbeddings.requires_grad_(false));
         var pipeline = new UnifiedPipeline(trained.Model, s.Shared, tokenizer);
         var scores = UnifiedEvaluation.Evaluate(pipeline, s.Probe, s.TestSet, c.Llm.Evaluation);

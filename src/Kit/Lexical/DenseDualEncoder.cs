@@ -41,11 +41,8 @@ public sealed class DenseDualEncoder : nn.Module, IDualEncoder
     /// <summary>False: d dense dimensions, no words.</summary>
     public bool HasWords => false;
 
-    /// <summary>The image embeddings (already unit).</summary>
-    public Tensor RetrievalImages(Tensor features) => EncodeImages(features);
-
-    /// <summary>The caption embeddings (already unit).</summary>
-    public Tensor RetrievalTexts(IReadOnlyList<string> captions) => EncodeTexts(captions);
+    /// <summary>The embeddings as they are (already unit).</summary>
+    public Tensor ForRetrieval(Tensor vectors) => vectors;
 
     /// <summary>Each patch's projection before normalising [B, N, d].</summary>
     public Tensor PatchScores(Tensor features) => image_proj.call(adapter.call(features));

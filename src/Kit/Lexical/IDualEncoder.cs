@@ -17,11 +17,12 @@ public interface IDualEncoder
     /// <summary>The training vectors of captions [B, V or d]; also the class vectors of prompts ("a circle").</summary>
     Tensor EncodeTexts(IReadOnlyList<string> captions);
 
-    /// <summary>The unit vectors retrieval compares, images [B, D] (lexical: after the cut).</summary>
-    Tensor RetrievalImages(Tensor features);
+    /// <summary>The unit vectors retrieval compares, from training vectors [B, D] (lexical: after the 1/√V cut, normalised
+    /// again).</summary>
+    Tensor ForRetrieval(Tensor vectors);
 
-    /// <summary>The unit vectors retrieval compares, captions [B, D].</summary>
-    Tensor RetrievalTexts(IReadOnlyList<string> captions);
+    /// <summary>The unit vectors retrieval compares, images [B, D].</summary>
+    Tensor RetrievalImages(Tensor features) => ForRetrieval(EncodeImages(features));
 
     /// <summary>Each patch's scores before normalising [B, N, V or d] (lexical: its word scores).</summary>
     Tensor PatchScores(Tensor features);

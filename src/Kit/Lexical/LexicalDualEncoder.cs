@@ -43,12 +43,8 @@ public sealed class LexicalDualEncoder : nn.Module, IDualEncoder
     /// <summary>True: the vectors are over the lexicon's words.</summary>
     public bool HasWords => true;
 
-    /// <summary>Image vectors after the 1/√V cut, normalised again [B, V].</summary>
-    public Tensor RetrievalImages(Tensor features) => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeImages(features)));
-
-    /// <summary>Caption vectors after the 1/√V cut, normalised again [B, V].</summary>
-    public Tensor RetrievalTexts(IReadOnlyList<string> captions)
-        => LexicalVectors.Normalise(LexicalVectors.Sparsify(EncodeTexts(captions)));
+    /// <summary>Lexical vectors after the 1/√V cut, normalised again [B, V].</summary>
+    public Tensor ForRetrieval(Tensor vectors) => LexicalVectors.Normalise(LexicalVectors.Sparsify(vectors));
 
     /// <summary>Each patch's word scores [B, N, V] (ELU + 1 of the adapted patch against each word's row).</summary>
     public Tensor PatchScores(Tensor features) => image.PatchScores(features);

@@ -26,7 +26,7 @@ public static class DecompressionAccuracy
         var corpus = images with { Depth = depth };
         var sequences = new UnifiedSequences(vocabulary, corpus, textLines, new SequenceMix(new (SequenceTask,
             double)[] { (DecompressionTask.Instance, 1) }, 0));
-        var codeIds = tensor(vocabulary.CodeIds.Select(i => (long)i).ToArray());
+        var codeIds = tensor(vocabulary.CodeIds.Select(i => (long)i).ToArray(), device: model.parameters().First().device);
         long[] right = new long[2], total = new long[2];
         model.eval();
         using var noGrad = no_grad();

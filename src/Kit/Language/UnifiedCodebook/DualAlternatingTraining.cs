@@ -3,7 +3,6 @@
 // sequences re-encoded by the tokenizer of that moment). A phase starts from the other side's codebook: the tokenizer
 // from the LLM's rows, the LLM from the tokenizer's. Each step is the ordinary loop's step (TokenizerTraining's,
 // LanguageTraining's); only the switching lives here.
-using Kit.Core;
 using Kit.Data;
 using Kit.Tokenizers;
 using Kit.Training;
@@ -39,6 +38,12 @@ public sealed class TokenizerAndLlm : nn.Module
 /// <param name="LlmSteps">U, all LLM steps (U/P per phase).</param>
 public sealed record DualSchedule(int Phases, int TokenizerSteps, int LlmSteps)
 {
+    /// <summary>P, checked: at least one cycle, and each phase at least one step of each kind.</summary>
+    public int Phases { get; } = Phases >= 1 && TokenizerSteps >= Phases && LlmSteps >= Phases ? Phases
+        : throw new ArgumentOutOfRangeException(nameof(Phases), Phases,
+            $"expected 1 … {Math.Min(TokenizerSteps, LlmSteps)} cycles for {TokenizerSteps} tokenizer and {LlmSteps} LLM steps (each " +
+                $"phase needs a step)");
+
     /// <summary>Tokenizer steps per phase.</summary>
     public int TokenizerPhase => TokenizerSteps / Phases;
 
